@@ -1,0 +1,114 @@
+/**
+ * The Face port: the only view of the Azure AI Face liveness service the domain has.
+ *
+ * Adapters (`azure-face.ts`, talking to Azure or to the emulator through
+ * `@azure-rest/ai-vision-face`) translate the Face REST API v1.2 bodies into these plain types,
+ * so nothing outside `src/face/` knows about Azure's wire format.
+ */
+
+/** Which Face operation family a session belongs to. Values equal the GraphQL enum names. */
+export type FaceSessionKind = 'LIVENESS' | 'LIVENESS_WITH_VERIFY';
+
+/** Face's OperationState for a session or an attempt, upper-cased to our GraphQL enum names. */
+export type FaceStatus = 'NOT_STARTED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELED';
+
+export type FaceLivenessDecision = 'REAL_FACE' | 'SPOOF_FACE' | 'UNCERTAIN';
+export type FaceOperationMode = 'PASSIVE' | 'PASSIVE_ACTIVE';
+export type FaceQualityForRecognition = 'LOW' | 'MEDIUM' | 'HIGH';
+
+export interface FaceRectangle {
+  top: number;
+  left: number;
+  width: number;
+  height: number;
+}
+
+export interface FaceVerifyResult {
+  isIdentical: boolean;
+  matchConfidence: number;
+}
+
+export interface FaceVerifyReference {
+  faceRectangle: FaceRectangle;
+  qualityForRecognition: FaceQualityForRecognition;
+}
+
+/** One attempt of the device at a session, as Face reports it. */
+export interface FaceAttempt {
+  attemptId: number;
+  status: FaceStatus;
+  /** Present when the attempt produced a result. */
+  livenessDecision?: FaceLivenessDecision;
+  faceRectangle?: FaceRectangle;
+  digest?: string;
+  /** Only when the session was created with session images enabled. */
+  sessionImageId?: string;
+  /** Only for liveness-with-verify sessions. */
+  verifyResult?: FaceVerifyResult;
+  /** Present when the attempt failed (e.g. `FaceWithMaskDetected`). */
+  error?: { code: string; message: string };
+}
+
+/** A session as returned by Face's GET (the device token is never part of it). */
+export interface FaceSession {
+  sessionId: string;
+  status: FaceStatus;
+  modelVersion?: string;
+  attempts: FaceAttempt[];
+  /** Liveness-with-verify only: the reference face Face found in the verify image. */
+  verifyReference?: FaceVerifyReference;
+}
+
+/** A freshly created session: the only moment Face hands out the device's `authToken`. */
+export interface CreatedFaceSession extends FaceSession {
+  authToken: string;
+}
+
+export interface CreateLivenessSessionRequest {
+  operationMode: FaceOperationMode;
+  deviceCorrelationId: string;
+  authTokenTimeToLiveSeconds: number;
+  enableSessionImage: boolean;
+}
+
+export interface CreateLivenessWithVerifySessionRequest extends CreateLivenessSessionRequest {
+  /** The decoded reference image (JPEG, PNG, GIF, BMP or WEBP). */
+  verifyImage: Buffer;
+  verifyConfidenceThreshold?: number;
+}
+
+export interface FacePort {
+  createLivenessSession(request: CreateLivenessSessionRequest): Promise<CreatedFaceSession>;
+  createLivenessWithVerifySession(request: CreateLivenessWithVerifySessionRequest): Promise<CreatedFaceSession>;
+  getSession(kind: FaceSessionKind, sessionId: string): Promise<FaceSession>;
+  /** Revokes the session (its device token stops working). Deleting an unknown session is not an error. */
+  deleteSession(kind: FaceSessionKind, sessionId: string): Promise<void>;
+  /** Resolves when the Face service answers and accepts our credentials; rejects otherwise. For `/readyz`. */
+  ping(): Promise<void>;
+}
+
+/** Face answered, but refused the request (a 4xx other than 408/429). */
+export class FaceRequestError extends Error {
+  constructor(
+    /** Face's own error code, e.g. `InvalidRequest`, `SessionNotFound`. */
+    readonly upstreamCode: string,
+    readonly httpStatus: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FaceRequestError';
+  }
+}
+
+/** Face did not answer in time, answered 408/429/5xx after our retries, or could not be reached. */
+export class FaceUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly httpStatus?: number,
+    /** Seconds Face asked us to wait (`Retry-After`), when it said. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'FaceUnavailableError';
+  }
+}
