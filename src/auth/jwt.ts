@@ -1,0 +1,127 @@
+/**
+ * JWT verification, once per transport (HTTP context, graphql-ws `onConnect`).
+ *
+ * The algorithm list is pinned to the configured key kind (RFC 8725 section 3.1): an HS secret
+ * accepts HS256/384/512 only, an RSA key RS* and PS*, an EC key ES*. `exp` and `sub` are required;
+ * issuer and audience are checked when configured. Failures never say which check failed.
+ */
+import { createPublicKey } from 'node:crypto';
+import jwt, { type Algorithm, type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
+import { JwksClient } from 'jwks-rsa';
+import type { JwtKeyConfig } from '../config';
+import { unauthenticated } from '../errors';
+import { ROLES, type Role, type Viewer } from './viewer';
+
+const HMAC: Algorithm[] = ['HS256', 'HS384', 'HS512'];
+const RSA: Algorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+const EC: Algorithm[] = ['ES256', 'ES384', 'ES512'];
+
+export interface TokenVerifierOptions {
+  issuer?: string;
+  audience?: string;
+  /** Leeway for `exp` and `nbf`, for clocks that disagree a little. */
+  clockToleranceSeconds?: number;
+}
+
+export interface TokenVerifier {
+  /** Verifies a bare token (no scheme) and returns its viewer; throws UNAUTHENTICATED. */
+  verify(token: string): Promise<Viewer>;
+}
+
+/** Extracts the token of an `Authorization: Bearer <token>` value; any other scheme is refused. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const match = /^Bearer[ ]+([A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+\.?[A-Za-z0-9\-_.+/=]*)\s*$/i.exec(header.trim());
+  if (!match) throw unauthenticated();
+  return match[1];
+}
+
+export function createTokenVerifier(key: JwtKeyConfig, options: TokenVerifierOptions = {}): TokenVerifier {
+  const { secretOrKey, algorithms } = keyMaterial(key);
+  const verifyOptions: jwt.VerifyOptions = {
+    algorithms,
+    issuer: options.issuer,
+    audience: options.audience,
+    clockTolerance: options.clockToleranceSeconds ?? 30,
+  };
+  return {
+    verify: (token) =>
+      new Promise<Viewer>((resolve, reject) => {
+        jwt.verify(token, secretOrKey, verifyOptions, (error, payload) => {
+          if (error || typeof payload !== 'object' || payload === null) return reject(unauthenticated());
+          const viewer = viewerFromClaims(payload);
+          return viewer ? resolve(viewer) : reject(unauthenticated());
+        });
+      }),
+  };
+}
+
+function keyMaterial(key: JwtKeyConfig): { secretOrKey: jwt.Secret | GetPublicKeyOrSecret; algorithms: Algorithm[] } {
+  switch (key.kind) {
+    case 'secret':
+      return { secretOrKey: key.secret, algorithms: HMAC };
+    case 'publicKey': {
+      const publicKey = createPublicKey(key.publicKeyPem);
+      const type = publicKey.asymmetricKeyType;
+      const algorithms = type === 'ec' ? EC : type === 'rsa' || type === 'rsa-pss' ? RSA : [];
+      if (algorithms.length === 0) throw new Error(`JWT_PUBLIC_KEY is a ${type} key; only RSA and EC keys are supported.`);
+      return { secretOrKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms };
+    }
+    case 'jwks': {
+      // Keys are cached by `kid`; unknown `kid`s trigger a rate-limited re-fetch. `jku`, `x5u` and
+      // `jwk` headers are never looked at: keys come only from the configured URL.
+      const client = new JwksClient({
+        jwksUri: key.jwksUrl,
+        cache: true,
+        cacheMaxAge: 10 * 60_000,
+        rateLimit: true,
+        jwksRequestsPerMinute: 10,
+        timeout: 5_000,
+      });
+      const getKey: GetPublicKeyOrSecret = (header, callback) => {
+        client
+          .getSigningKey(header.kid)
+          .then((signingKey) => callback(null, signingKey.getPublicKey()))
+          .catch((error: Error) => callback(error));
+      };
+      return { secretOrKey: getKey, algorithms: [...RSA, ...EC] };
+    }
+  }
+}
+
+function viewerFromClaims(claims: JwtPayload): Viewer | undefined {
+  if (typeof claims.sub !== 'string' || claims.sub === '' || typeof claims.exp !== 'number') return undefined;
+  const roles = parseRoles((claims as Record<string, unknown>).roles);
+  const tenant = (claims as Record<string, unknown>).tenant;
+  if (!roles || (tenant !== undefined && (typeof tenant !== 'string' || tenant === ''))) return undefined;
+  return { userId: claims.sub, tenant: tenant ?? 'default', roles, expiresAtMillis: claims.exp * 1000 };
+}
+
+/** `roles` absent means `["user"]`; present, it must be an array of known role names. */
+function parseRoles(value: unknown): Role[] | undefined {
+  if (value === undefined) return ['USER'];
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const roles: Role[] = [];
+  for (const item of value) {
+    const role = typeof item === 'string' ? (item.toUpperCase() as Role) : undefined;
+    if (!role || !ROLES.includes(role)) return undefined;
+    if (!roles.includes(role)) roles.push(role);
+  }
+  return roles;
+}
+
+/** Signs a token with an HS secret; for the dev helpers (`npm run token`, the Sandbox header). */
+export function signDevToken(
+  secret: string,
+  claims: { sub: string; roles?: string[]; tenant?: string },
+  ttlSeconds = 12 * 3600,
+  options: { issuer?: string; audience?: string } = {},
+): string {
+  return jwt.sign({ roles: claims.roles ?? ['user'], tenant: claims.tenant ?? 'default' }, secret, {
+    algorithm: 'HS256',
+    subject: claims.sub,
+    expiresIn: ttlSeconds,
+    ...(options.issuer ? { issuer: options.issuer } : {}),
+    ...(options.audience ? { audience: options.audience } : {}),
+  });
+}

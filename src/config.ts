@@ -1,0 +1,160 @@
+/**
+ * The one place that reads `process.env`. Every setting of CONTRACT.md section 3 (and the few the
+ * project adds) is parsed, validated and given its unit here; a bad value stops the process with a
+ * sentence that names the variable.
+ */
+import path from 'node:path';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** How incoming JWTs are verified; the algorithm list is pinned to the key kind. */
+export type JwtKeyConfig =
+  | { kind: 'secret'; secret: string; /** true when generated for development and kept in DATA_DIR */ generated: boolean }
+  | { kind: 'publicKey'; publicKeyPem: string }
+  | { kind: 'jwks'; jwksUrl: string };
+
+export type FaceConfig =
+  /** The built-in emulator, served under `/emulator` on the gateway's own port. */
+  | { mode: 'emulator'; emulatorKey?: string }
+  | { mode: 'azure'; endpoint: string; apiKey?: string };
+
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  production: boolean;
+  dataDir: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  face: FaceConfig;
+  faceTimeoutMillis: number;
+  faceMaxRetries: number;
+  /** Undefined means: generate one for development and keep it in DATA_DIR (resolved by `auth/dev-secret.ts`). */
+  jwt: JwtKeyConfig | { kind: 'devSecret' };
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  pollIntervalMillis: number;
+  pollMaxIntervalMillis: number;
+  /** How often sessions past their `expiresAt` are looked for and given their EXPIRED decision. */
+  expirySweepIntervalMillis: number;
+  /** Apollo Sandbox landing page and introspection. */
+  sandboxEnabled: boolean;
+  introspectionEnabled: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Empty strings count as unset, so `FOO= npm start` behaves like not setting FOO at all. */
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}".`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}.`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}".`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL (${protocols.join(' or ')}), got something else.`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}.`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/** Parses and validates the environment. Throws `ConfigError` naming the first bad variable. */
+export function loadConfig(env: Env = process.env): GatewayConfig {
+  const production = read(env, 'NODE_ENV') === 'production';
+
+  const faceEndpoint = url(env, 'FACE_ENDPOINT', ['https:', 'http:']);
+  const emulatorOptIn = boolean(env, 'FACE_EMULATOR', false);
+  if (faceEndpoint && emulatorOptIn) {
+    throw new ConfigError('FACE_EMULATOR=true and FACE_ENDPOINT cannot both be set: choose the emulator or a Face endpoint.');
+  }
+  if (production && !faceEndpoint && !emulatorOptIn) {
+    throw new ConfigError('FACE_ENDPOINT must be set when NODE_ENV=production (or set FACE_EMULATOR=true to run the built-in emulator on purpose).');
+  }
+  const face: FaceConfig = faceEndpoint
+    ? { mode: 'azure', endpoint: faceEndpoint, apiKey: read(env, 'FACE_APIKEY') }
+    : { mode: 'emulator', emulatorKey: read(env, 'FACE_EMULATOR_KEY') };
+
+  const jwtSecret = read(env, 'JWT_SECRET');
+  const jwtPublicKey = read(env, 'JWT_PUBLIC_KEY');
+  const jwtJwksUrl = url(env, 'JWT_JWKS_URL', ['https:', 'http:']);
+  const keySettings = [jwtSecret && 'JWT_SECRET', jwtPublicKey && 'JWT_PUBLIC_KEY', jwtJwksUrl && 'JWT_JWKS_URL'].filter(Boolean);
+  if (keySettings.length > 1) {
+    throw new ConfigError(`Only one of JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL may be set; got ${keySettings.join(' and ')}.`);
+  }
+  if (production && keySettings.length === 0) {
+    throw new ConfigError('One of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL must be set when NODE_ENV=production.');
+  }
+  if (jwtSecret && Buffer.byteLength(jwtSecret) < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 bytes long (RFC 7518 section 3.2 for HS256).');
+  }
+  if (jwtPublicKey && !jwtPublicKey.includes('-----BEGIN')) {
+    throw new ConfigError('JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----…).');
+  }
+  const jwt: GatewayConfig['jwt'] = jwtSecret
+    ? { kind: 'secret', secret: jwtSecret, generated: false }
+    : jwtPublicKey
+      ? { kind: 'publicKey', publicKeyPem: jwtPublicKey.replace(/\\n/g, '\n') }
+      : jwtJwksUrl
+        ? { kind: 'jwks', jwksUrl: jwtJwksUrl }
+        : { kind: 'devSecret' };
+
+  const pollIntervalMillis = integer(env, 'POLL_INTERVAL_MS', 500, 10, 600_000);
+  const pollMaxIntervalMillis = integer(env, 'POLL_MAX_INTERVAL_MS', 5_000, 10, 3_600_000);
+  if (pollMaxIntervalMillis < pollIntervalMillis) {
+    throw new ConfigError(`POLL_MAX_INTERVAL_MS (${pollMaxIntervalMillis}) must not be smaller than POLL_INTERVAL_MS (${pollIntervalMillis}).`);
+  }
+
+  const logLevel = (read(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of debug, info, warn, error, silent; got "${logLevel}".`);
+  }
+
+  const sandboxEnabled = boolean(env, 'ENABLE_SANDBOX', !production);
+
+  return {
+    port: integer(env, 'PORT', 4000, 0, 65_535),
+    host: read(env, 'HOST') ?? '0.0.0.0',
+    production,
+    dataDir: path.resolve(read(env, 'DATA_DIR') ?? './data'),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    face,
+    faceTimeoutMillis: integer(env, 'FACE_TIMEOUT_MS', 10_000, 100, 120_000),
+    faceMaxRetries: integer(env, 'FACE_MAX_RETRIES', 3, 0, 10),
+    jwt,
+    jwtIssuer: read(env, 'JWT_ISSUER'),
+    jwtAudience: read(env, 'JWT_AUDIENCE'),
+    pollIntervalMillis,
+    pollMaxIntervalMillis,
+    expirySweepIntervalMillis: integer(env, 'EXPIRY_SWEEP_INTERVAL_MS', 5_000, 10, 3_600_000),
+    sandboxEnabled,
+    introspectionEnabled: boolean(env, 'ENABLE_INTROSPECTION', sandboxEnabled),
+    logLevel: logLevel as GatewayConfig['logLevel'],
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The public error vocabulary (CONTRACT.md section 6) and the one mapping from domain errors to it.
+ *
+ * Services throw `DomainError`s (or the Face port's errors); nothing below the resolvers builds a
+ * `GraphQLError`. `formatPublicError` is the single boundary used by Apollo (HTTP) and graphql-ws
+ * (WebSocket) alike: known errors keep their code and message, anything else is masked.
+ */
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { FaceRequestError, FaceUnavailableError } from './face/face.port';
+
+export type PublicErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'RATE_LIMITED'
+  | 'UPSTREAM_ERROR'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'CONFLICT'
+  | 'INTERNAL_SERVER_ERROR';
+
+const PUBLIC_CODES: ReadonlySet<string> = new Set<PublicErrorCode>([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'RATE_LIMITED',
+  'UPSTREAM_ERROR',
+  'UPSTREAM_UNAVAILABLE',
+  'CONFLICT',
+  'INTERNAL_SERVER_ERROR',
+]);
+
+/** Codes graphql-js and Apollo use for a request that is malformed before any resolver runs. */
+const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+/** An error the domain raises on purpose; its message is safe to show to the caller. */
+export class DomainError extends Error {
+  override name = 'DomainError';
+  constructor(
+    readonly code: Exclude<PublicErrorCode, 'INTERNAL_SERVER_ERROR' | 'UPSTREAM_ERROR' | 'UPSTREAM_UNAVAILABLE'>,
+    message: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what = 'Session') => new DomainError('NOT_FOUND', `${what} not found.`);
+export const badInput = (message: string) => new DomainError('BAD_USER_INPUT', message);
+export const conflict = (message: string) => new DomainError('CONFLICT', message);
+export const forbidden = () => new DomainError('FORBIDDEN', 'Your role may not perform this operation.');
+export const unauthenticated = () => new DomainError('UNAUTHENTICATED', 'A valid bearer token is required.');
+
+/** A `GraphQLError` whose `extensions.code` is one of the public codes. */
+export class PublicError extends GraphQLError {
+  constructor(
+    readonly code: PublicErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ) {
+    super(message, { extensions: { ...extensions, code } });
+  }
+}
+
+/** Maps anything thrown below the resolvers to a public error, or undefined when it must be masked. */
+export function toPublicError(error: unknown): PublicError | undefined {
+  if (error instanceof PublicError) return error;
+  if (error instanceof DomainError) return new PublicError(error.code, error.message, error.extensions);
+  if (error instanceof FaceRequestError) {
+    return new PublicError('UPSTREAM_ERROR', `The Face service refused the request (${error.upstreamCode}).`, {
+      upstreamCode: error.upstreamCode,
+    });
+  }
+  if (error instanceof FaceUnavailableError) {
+    return new PublicError(
+      'UPSTREAM_UNAVAILABLE',
+      'The Face service did not answer in time; try again later.',
+      error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {},
+    );
+  }
+  return undefined;
+}
+
+export interface ErrorLogger {
+  error(details: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * The one error formatter for both transports. `formatted` is what graphql-js or Apollo would send;
+ * `original` is the thrown value (for resolver errors, the `originalError`).
+ */
+export function formatPublicError(
+  formatted: GraphQLFormattedError,
+  original: unknown,
+  logger: ErrorLogger,
+): GraphQLFormattedError {
+  const cause = original instanceof GraphQLError && original.originalError ? original.originalError : original;
+  const mapped = toPublicError(cause);
+  if (mapped) {
+    // `http` is Apollo's hint for the response status, not something to show the caller.
+    const { http: _status, ...extensions } = mapped.extensions;
+    return { message: mapped.message, locations: formatted.locations, path: formatted.path, extensions };
+  }
+
+  // Errors graphql-js or Apollo raise about the request itself (parse, validation, variable coercion)
+  // have no path and describe the caller's own document: they are the caller's to fix.
+  const aboutTheRequest =
+    original instanceof GraphQLError &&
+    !formatted.path &&
+    (original.originalError === undefined || original.originalError instanceof GraphQLError);
+  if (aboutTheRequest) {
+    const code = formatted.extensions?.code;
+    const publicCode = typeof code === 'string' && PUBLIC_CODES.has(code) ? code : 'BAD_USER_INPUT';
+    const reason = typeof code === 'string' && REQUEST_ERROR_CODES.has(code) ? { reason: code } : {};
+    return { message: formatted.message, locations: formatted.locations, extensions: { code: publicCode, ...reason } };
+  }
+
+  // Everything else (a bug, a store failure, a non-null violation) is not ours to tell.
+  logger.error({ err: describeForLog(cause), path: formatted.path }, 'unexpected error while serving a GraphQL operation');
+  return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+/** Enough of an unknown error to debug it from the log, without dumping arbitrary object graphs. */
+export function describeForLog(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { value: String(error) };
+}

@@ -1,0 +1,116 @@
+/**
+ * The Face emulator: the Face REST API v1.2 liveness-session operations over real HTTP, answering as
+ * Azure does, so `@azure-rest/ai-vision-face` runs against it unchanged (CONTRACT.md section 7).
+ *
+ * Under `<base>/face/v1.2`: create, get and delete sessions of both kinds (management, with
+ * `Ocp-Apim-Subscription-Key`), and `POST /detectLiveness/singleModal` or
+ * `/detectLivenessWithVerify/singleModal` with the session's `authToken` as a Bearer token, standing in
+ * for the Face client SDK on a phone. Under `<base>/_faults`: fault injection for resilience tests.
+ *
+ * It never logs, and never echoes a key, a device token (outside the create answer) or image bytes.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { faceErrors } from './errors';
+import { createFaultQueue } from './faults';
+import { sendError } from './http-io';
+import { answerFailure, type EmulatorContext, serveFaceApi, serveFaults } from './routes';
+import { createSessionStore } from './sessions';
+
+export { MAX_VERIFY_IMAGE_BYTES } from './routes';
+
+export interface FaceEmulatorOptions {
+  /** When set, Ocp-Apim-Subscription-Key must equal it; otherwise any non-empty key is accepted. */
+  apiKey?: string;
+  /** Milliseconds since epoch; injectable so tests can move time forward for expiry. Default Date.now. */
+  now?: () => number;
+}
+
+export interface FaceEmulator {
+  /**
+   * Handles a request whose URL path has already had any mount prefix removed (path starts with
+   * /face/v1.2/ or /_faults). Returns false (and writes nothing) when the path is not the emulator's,
+   * so the caller can 404.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, path: string): boolean;
+  /** Standalone: listens on its own node:http server; returns the base URL (e.g. http://127.0.0.1:4100). */
+  listen(port: number, host?: string): Promise<string>;
+  /** Stops the standalone server (dropping open connections) and cancels pending injected latencies. */
+  close(): Promise<void>;
+}
+
+const API_PREFIX = '/face/v1.2';
+const FAULTS_PATH = '/_faults';
+
+export function createFaceEmulator(options: FaceEmulatorOptions = {}): FaceEmulator {
+  const pendingDelays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  const context: EmulatorContext = {
+    store: createSessionStore(options.now ?? Date.now),
+    faults: createFaultQueue(),
+    ...(options.apiKey !== undefined && { apiKey: options.apiKey }),
+    delay: (ms) =>
+      new Promise((resolve) => {
+        const pending = {
+          resolve,
+          timer: setTimeout(() => {
+            pendingDelays.delete(pending);
+            resolve();
+          }, ms),
+        };
+        pendingDelays.add(pending);
+      }),
+  };
+  let server: Server | undefined;
+
+  const handle: FaceEmulator['handle'] = (req, res, path) => {
+    const pathname = path.split('?')[0] ?? '';
+    let serving: Promise<void>;
+    if (pathname === FAULTS_PATH || pathname === `${FAULTS_PATH}/`) {
+      serving = serveFaults(context, req, res);
+    } else if (pathname.toLowerCase().startsWith(`${API_PREFIX}/`)) {
+      serving = serveFaceApi(context, req, res, pathname.slice(API_PREFIX.length));
+    } else {
+      return false;
+    }
+    serving.catch((failure: unknown) => answerFailure(req, res, failure));
+    return true;
+  };
+
+  return {
+    handle,
+
+    async listen(port, host = '127.0.0.1') {
+      if (server) throw new Error('The Face emulator is already listening.');
+      const listening = createServer((req, res) => {
+        if (!handle(req, res, req.url ?? '/')) sendError(res, faceErrors.resourceNotFound());
+      });
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(port, host, () => {
+          listening.off('error', reject);
+          resolve();
+        });
+      });
+      server = listening;
+      const address = listening.address();
+      const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+      return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    },
+
+    async close() {
+      for (const pending of pendingDelays) {
+        clearTimeout(pending.timer);
+        pending.resolve();
+      }
+      pendingDelays.clear();
+      context.faults.clear();
+      const closing = server;
+      server = undefined;
+      if (!closing) return;
+      await new Promise<void>((resolve, reject) => {
+        closing.close((error) => (error ? reject(error) : resolve()));
+        // The Azure client keeps connections alive; close() alone would wait for them.
+        closing.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,210 @@
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import type { CreateSessionParams, OperationMode } from './create-request';
+import { faceErrors } from './errors';
+
+/** The two session families, each under its own path. */
+export type SessionKind = 'liveness' | 'livenessWithVerify';
+
+/** Face's OperationState, as the emulator uses it. */
+export type SessionStatus = 'NotStarted' | 'Running' | 'Succeeded' | 'Failed';
+
+export type LivenessDecision = 'realface' | 'spoofface' | 'uncertain';
+
+export interface FaceRectangle {
+  top: number;
+  left: number;
+  width: number;
+  height: number;
+}
+
+/** One recorded device attempt: a result, or an error. */
+export interface EmulatedAttempt {
+  attemptId: number;
+  status: 'Succeeded' | 'Failed';
+  faceRectangle: FaceRectangle;
+  result?: {
+    livenessDecision: LivenessDecision;
+    digest: string;
+    sessionImageId?: string;
+    verifyResult?: { matchConfidence: number; isIdentical: boolean };
+  };
+  error?: { code: string; message: string };
+}
+
+export interface EmulatedSession {
+  readonly id: string;
+  readonly kind: SessionKind;
+  readonly authToken: string;
+  readonly createdAtMillis: number;
+  readonly authTokenTimeToLiveSeconds: number;
+  readonly operationMode: OperationMode;
+  readonly deviceCorrelationId?: string;
+  readonly enableSessionImage: boolean;
+  readonly modelVersion: string;
+  readonly verifyConfidenceThreshold?: number;
+  /** With-verify sessions only: the face found in the verify image. */
+  readonly verifyReference?: { faceRectangle: FaceRectangle; qualityForRecognition: 'high' };
+  status: SessionStatus;
+  readonly attempts: EmulatedAttempt[];
+}
+
+/** What the device reports for one attempt (the emulator's stand-in for the Face client SDK). */
+export type DeviceOutcome =
+  | { livenessDecision: LivenessDecision; isIdentical?: boolean; matchConfidence?: number }
+  | { error: { code: string; message: string } };
+
+/** Face keeps a session for 48 hours after its creation. */
+export const SESSION_RETENTION_MILLIS = 48 * 60 * 60 * 1000;
+export const MAX_ATTEMPTS = 3;
+const SWEEP_INTERVAL_MILLIS = 60_000;
+const DEFAULT_MATCH_CONFIDENCE = 0.9;
+
+/** The emulator's sessions, in memory, forgotten 48 hours after creation. */
+export interface SessionStore {
+  create(kind: SessionKind, params: CreateSessionParams): EmulatedSession;
+  /** The session, or `undefined` when unknown, deleted, of the other kind, or past retention. */
+  get(kind: SessionKind, id: string): EmulatedSession | undefined;
+  /** Returns whether a session was deleted. */
+  delete(kind: SessionKind, id: string): boolean;
+  /** The session a device token authorises on `kind`'s device path, if the token is still valid. */
+  authorize(kind: SessionKind, authToken: string): EmulatedSession | undefined;
+  /** Records a device attempt; throws an `EmulatorHttpError` when the session takes no more attempts. */
+  recordAttempt(session: EmulatedSession, outcome: DeviceOutcome): EmulatedAttempt;
+  /** How many sessions are kept (for tests of the retention sweep). */
+  readonly size: number;
+}
+
+export function createSessionStore(now: () => number): SessionStore {
+  const sessions = new Map<string, EmulatedSession>();
+  const sessionIdByToken = new Map<string, string>();
+  let lastSweepMillis = now();
+
+  const isRetained = (session: EmulatedSession, at: number) => at < session.createdAtMillis + SESSION_RETENTION_MILLIS;
+
+  const forget = (session: EmulatedSession) => {
+    sessions.delete(session.id);
+    sessionIdByToken.delete(session.authToken);
+  };
+
+  // Lazy: at most once a minute, on the next request, so a long benchmark does not grow without bound.
+  const sweep = () => {
+    const at = now();
+    if (at - lastSweepMillis < SWEEP_INTERVAL_MILLIS) return;
+    lastSweepMillis = at;
+    for (const session of sessions.values()) {
+      if (!isRetained(session, at)) forget(session);
+    }
+  };
+
+  const find = (kind: SessionKind, id: string) => {
+    sweep();
+    const session = sessions.get(id);
+    if (!session || session.kind !== kind) return undefined;
+    if (!isRetained(session, now())) {
+      forget(session);
+      return undefined;
+    }
+    return session;
+  };
+
+  return {
+    create(kind, params) {
+      sweep();
+      const session: EmulatedSession = {
+        id: randomUUID(),
+        kind,
+        authToken: randomBytes(32).toString('base64url'),
+        createdAtMillis: now(),
+        authTokenTimeToLiveSeconds: params.authTokenTimeToLiveSeconds,
+        operationMode: params.operationMode,
+        ...(params.deviceCorrelationId !== undefined && { deviceCorrelationId: params.deviceCorrelationId }),
+        enableSessionImage: params.enableSessionImage,
+        modelVersion: params.modelVersion,
+        ...(params.verifyConfidenceThreshold !== undefined && {
+          verifyConfidenceThreshold: params.verifyConfidenceThreshold,
+        }),
+        ...(kind === 'livenessWithVerify' && {
+          verifyReference: { faceRectangle: randomFaceRectangle(), qualityForRecognition: 'high' as const },
+        }),
+        status: 'NotStarted',
+        attempts: [],
+      };
+      sessions.set(session.id, session);
+      sessionIdByToken.set(session.authToken, session.id);
+      return session;
+    },
+
+    get: find,
+
+    delete(kind, id) {
+      const session = find(kind, id);
+      if (!session) return false;
+      forget(session);
+      return true;
+    },
+
+    authorize(kind, authToken) {
+      const id = sessionIdByToken.get(authToken);
+      const session = id === undefined ? undefined : find(kind, id);
+      if (!session) return undefined;
+      const expiresAtMillis = session.createdAtMillis + session.authTokenTimeToLiveSeconds * 1000;
+      return now() < expiresAtMillis ? session : undefined;
+    },
+
+    recordAttempt(session, outcome) {
+      if (session.status === 'Succeeded') throw faceErrors.sessionCompleted();
+      if (session.attempts.length >= MAX_ATTEMPTS) throw faceErrors.attemptsExhausted();
+
+      const attempt = buildAttempt(session, outcome);
+      session.attempts.push(attempt);
+      if (attempt.status === 'Succeeded') session.status = 'Succeeded';
+      else session.status = session.attempts.length >= MAX_ATTEMPTS ? 'Failed' : 'Running';
+      return attempt;
+    },
+
+    get size() {
+      return sessions.size;
+    },
+  };
+}
+
+function buildAttempt(session: EmulatedSession, outcome: DeviceOutcome): EmulatedAttempt {
+  const attemptId = session.attempts.length + 1;
+  const faceRectangle = randomFaceRectangle();
+  if ('error' in outcome) {
+    return { attemptId, status: 'Failed', faceRectangle, error: { ...outcome.error } };
+  }
+  return {
+    attemptId,
+    status: 'Succeeded',
+    faceRectangle,
+    result: {
+      livenessDecision: outcome.livenessDecision,
+      digest: randomBytes(32).toString('hex').toUpperCase(),
+      ...(session.enableSessionImage && { sessionImageId: randomSessionImageId() }),
+      ...(session.kind === 'livenessWithVerify' && { verifyResult: verifyResultFor(session, outcome) }),
+    },
+  };
+}
+
+function verifyResultFor(
+  session: EmulatedSession,
+  outcome: { isIdentical?: boolean; matchConfidence?: number },
+): { matchConfidence: number; isIdentical: boolean } {
+  const matchConfidence = outcome.matchConfidence ?? DEFAULT_MATCH_CONFIDENCE;
+  const threshold = session.verifyConfidenceThreshold;
+  const isIdentical = outcome.isIdentical ?? (threshold === undefined ? true : matchConfidence >= threshold);
+  return { matchConfidence, isIdentical };
+}
+
+/** A plausible face box in a phone selfie frame. */
+function randomFaceRectangle(): FaceRectangle {
+  const width = randomInt(200, 800);
+  return { top: randomInt(80, 800), left: randomInt(60, 400), width, height: Math.round(width * 1.25) };
+}
+
+/** Looks like Azure's (44 letters and digits). */
+function randomSessionImageId(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return Array.from(randomBytes(44), (byte) => alphabet[byte % alphabet.length]).join('');
+}

@@ -1,0 +1,212 @@
+/**
+ * The composition root: builds the store, the Face client (or the embedded emulator), pub/sub, the
+ * services, the schema and the HTTP/WebSocket server, and returns `{ url, stop }`. Nothing here runs
+ * at import time; `main.ts` calls it with the configuration, tests call it on port 0.
+ */
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { AuditService } from './audit/audit.service';
+import { resolveJwtKey } from './auth/dev-secret';
+import { bearerToken, createTokenVerifier, signDevToken, type TokenVerifier } from './auth/jwt';
+import { ConfigError, type GatewayConfig } from './config';
+import { describeForLog, formatPublicError, PublicError, toPublicError } from './errors';
+import { createAzureFace } from './face/azure-face';
+import { createFaceEmulator } from './face/emulator';
+import type { FacePort } from './face/face.port';
+import { createLoaders, type GatewayContext, type Services } from './graphql/context';
+import { buildGatewaySchema } from './graphql/schema';
+import { createGraphQLHttpHandler, sendJson } from './http/graphql-http';
+import { sendHealth, sendReadiness } from './http/health';
+import { landingPageDocument } from './http/landing-page';
+import { attachWebSocketServer } from './http/websocket';
+import { createLogger, type Logger } from './logger';
+import { createInProcessPubSub } from './pubsub/pubsub';
+import { SessionService } from './sessions/session.service';
+import { openSqliteStore } from './store/sqlite-store';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  /** Milliseconds since epoch, for session expiry; tests move it forward. Default `Date.now`. */
+  now?: () => number;
+  /** Where log lines go; default stdout. */
+  logSink?: (line: string) => void;
+}
+
+export interface Gateway {
+  /** e.g. http://127.0.0.1:4000 */
+  url: string;
+  port: number;
+  /** The dev token pre-filled in Sandbox, outside production with an HS secret; for the start-up banner. */
+  devToken?: string;
+  /** The emulator's base URL, in emulator mode. */
+  emulatorUrl?: string;
+  stop(): Promise<void>;
+}
+
+/** Fits a 6 MB image in base64 (8 MB) plus the rest of a request. */
+export const BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+const GRAPHQL_PATH = '/graphql';
+const EMULATOR_PREFIX = '/emulator';
+
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config } = options;
+  const now = options.now ?? Date.now;
+  const logger = createLogger(config.logLevel, options.logSink);
+
+  if (config.databaseUrl) throw new ConfigError('DATABASE_URL (PostgreSQL) is not supported by this version yet; unset it to use SQLite in DATA_DIR.');
+  if (config.redisUrl) throw new ConfigError('REDIS_URL (Redis pub/sub) is not supported by this version yet; unset it to use in-process pub/sub.');
+
+  const jwtKey = resolveJwtKey(config);
+  const verifier = createTokenVerifier(jwtKey, { issuer: config.jwtIssuer, audience: config.jwtAudience });
+  const devToken =
+    !config.production && jwtKey.kind === 'secret'
+      ? signDevToken(jwtKey.secret, { sub: 'dev-user', roles: ['user', 'auditor'], tenant: 'default' }, 12 * 3600, {
+          issuer: config.jwtIssuer,
+          audience: config.jwtAudience,
+        })
+      : undefined;
+
+  const store = openSqliteStore(path.join(config.dataDir, 'gateway.sqlite'));
+  const pubsub = createInProcessPubSub();
+  const emulator = config.face.mode === 'emulator' ? createFaceEmulator({ apiKey: config.face.emulatorKey, now }) : undefined;
+
+  // Listen first: in emulator mode the Face client needs our own port, unknown until bound (port 0).
+  let route: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) =>
+    sendJson(res, 503, { status: 'starting' });
+  const httpServer = http.createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      logger.error({ err: describeForLog(error), path: req.url }, 'unhandled error while serving an HTTP request');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
+  const emulatorUrl = emulator ? `http://127.0.0.1:${port}${EMULATOR_PREFIX}` : undefined;
+
+  const face: FacePort = createAzureFace({
+    endpoint: config.face.mode === 'azure' ? config.face.endpoint : (emulatorUrl as string),
+    apiKey: config.face.mode === 'azure' ? config.face.apiKey : (config.face.emulatorKey ?? 'emulator'),
+    timeoutMillis: config.faceTimeoutMillis,
+    maxRetries: config.faceMaxRetries,
+  });
+
+  const sessions = new SessionService({
+    store,
+    face,
+    pubsub,
+    logger: logger.child({ component: 'sessions' }),
+    now,
+    pollIntervalMillis: config.pollIntervalMillis,
+    pollMaxIntervalMillis: config.pollMaxIntervalMillis,
+    expirySweepIntervalMillis: config.expirySweepIntervalMillis,
+  });
+  const services: Services = { sessions, audit: new AuditService(store.audit) };
+
+  const schema = await buildGatewaySchema();
+  const webSockets = attachWebSocketServer({
+    httpServer,
+    path: GRAPHQL_PATH,
+    schema,
+    verifier,
+    services,
+    createLoaders: () => createLoaders(store),
+    logger: logger.child({ component: 'websocket' }),
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    schema,
+    introspection: config.introspectionEnabled,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: config.production,
+    formatError: (formatted, error) => formatPublicError(formatted, error, logger),
+    logger: apolloLogger(logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
+      { serverWillStart: async () => ({ drainServer: () => webSockets.dispose() }) },
+      config.sandboxEnabled
+        ? ApolloServerPluginLandingPageLocalDefault({
+            embed: true,
+            includeCookies: false,
+            document: landingPageDocument,
+            headers: devToken ? { Authorization: `Bearer ${devToken}` } : undefined,
+          })
+        : ApolloServerPluginLandingPageDisabled(),
+    ],
+  });
+  await apollo.start();
+
+  const graphqlHandler = createGraphQLHttpHandler({
+    apollo,
+    bodyLimitBytes: BODY_LIMIT_BYTES,
+    logger,
+    context: async (req) => ({
+      viewer: await viewerOf(verifier, req.headers.authorization),
+      services,
+      loaders: createLoaders(store),
+      requestId: randomUUID(),
+    }),
+  });
+
+  route = async (req, res) => {
+    const requestUrl = new URL(req.url ?? '/', 'http://gateway');
+    const { pathname } = requestUrl;
+    if (pathname === GRAPHQL_PATH) return graphqlHandler(req, res, requestUrl);
+    if (pathname === '/healthz' && req.method === 'GET') return sendHealth(res);
+    if (pathname === '/readyz' && req.method === 'GET') return sendReadiness(res, { store: () => store.ping(), face: () => face.ping() });
+    if (emulator && (pathname === EMULATOR_PREFIX || pathname.startsWith(`${EMULATOR_PREFIX}/`))) {
+      if (emulator.handle(req, res, pathname.slice(EMULATOR_PREFIX.length) || '/')) return;
+    }
+    sendJson(res, 404, { error: 'Not found' });
+  };
+
+  await sessions.startBackgroundWork();
+  logger.info({ url, face: config.face.mode, store: store.kind }, 'gateway listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await apollo.stop(); // drains HTTP, closes WebSockets with 1001
+      await sessions.stop();
+      await pubsub.close();
+      await store.close();
+      logger.info({}, 'gateway stopped');
+    })());
+
+  return { url, port, devToken, emulatorUrl, stop };
+}
+
+/** No header: an anonymous caller (only introspection answers). A header that fails: UNAUTHENTICATED. */
+async function viewerOf(verifier: TokenVerifier, header: string | undefined) {
+  try {
+    const token = bearerToken(header);
+    return token ? await verifier.verify(token) : null;
+  } catch (error) {
+    const mapped = toPublicError(error);
+    throw mapped ? new PublicError(mapped.code, mapped.message, { http: { status: 401 } }) : error;
+  }
+}
+
+function apolloLogger(logger: Logger) {
+  const child = logger.child({ component: 'apollo' });
+  return {
+    debug: (message: string) => child.debug({}, message),
+    info: (message: string) => child.info({}, message),
+    warn: (message: string) => child.warn({}, message),
+    error: (message: string) => child.error({}, message),
+  };
+}
+

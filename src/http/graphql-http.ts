@@ -1,0 +1,62 @@
+/**
+ * GraphQL over HTTP on plain `node:http`: reads the body (with a size limit), hands the request to
+ * Apollo Server's `executeHTTPGraphQLRequest` and writes its answer. Apollo does the protocol (GET
+ * and POST, content negotiation, CSRF prevention, the landing page).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer } from '@apollo/server';
+import type { GatewayContext } from '../graphql/context';
+import type { Logger } from '../logger';
+import { PayloadTooLargeError, readBody } from './request-body';
+
+export interface GraphQLHttpOptions {
+  apollo: ApolloServer<GatewayContext>;
+  context: (req: IncomingMessage) => Promise<GatewayContext>;
+  bodyLimitBytes: number;
+  logger: Logger;
+}
+
+export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    let body: unknown;
+    if (req.method === 'POST') {
+      let raw: Buffer;
+      try {
+        raw = await readBody(req, options.bodyLimitBytes);
+      } catch (error) {
+        if (error instanceof PayloadTooLargeError) return sendJson(res, 413, { errors: [{ message: 'Request body too large.', extensions: { code: 'BAD_USER_INPUT' } }] });
+        throw error;
+      }
+      const contentType = req.headers['content-type'] ?? '';
+      if (/^application\/(graphql-response\+)?json\b/i.test(contentType)) {
+        try {
+          body = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
+        } catch {
+          return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_USER_INPUT' } }] });
+        }
+      } else {
+        body = raw.toString('utf8');
+      }
+    }
+
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const response = await options.apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
+      context: () => options.context(req),
+    });
+    for (const [name, value] of response.headers) res.setHeader(name, value);
+    res.statusCode = response.status ?? 200;
+    if (response.body.kind === 'complete') return void res.end(response.body.string);
+    for await (const chunk of response.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(value));
+}

@@ -1,0 +1,45 @@
+/** Process entry: configuration -> createGateway() -> listen; SIGINT/SIGTERM stop it gracefully. */
+import { ConfigError, loadConfig } from './config';
+import { createGateway } from './gateway';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const gateway = await createGateway({ config });
+
+  const lines = [
+    `Liveness gateway on ${gateway.url}/graphql (WebSocket: ${gateway.url.replace(/^http/, 'ws')}/graphql)`,
+    gateway.emulatorUrl ? `Face emulator at ${gateway.emulatorUrl} (Face API v1.2 under /face/v1.2)` : undefined,
+    config.sandboxEnabled ? `Apollo Sandbox: open ${gateway.url}/graphql in a browser` : undefined,
+    gateway.devToken ? `Dev token (sub dev-user, roles user+auditor, tenant default; 12 h):\n  ${gateway.devToken}` : undefined,
+    gateway.devToken ? `More tokens: npm run token -- --sub alice --roles user --tenant acme` : undefined,
+  ];
+  // A human-readable banner on stderr, apart from the JSON log lines on stdout. The dev token only
+  // exists outside production, with the development HS secret.
+  process.stderr.write(lines.filter(Boolean).join('\n') + '\n');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    gateway.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`error while stopping after ${signal}: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`Configuration error: ${error.message}\n`);
+  } else {
+    process.stderr.write(`The gateway could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exit(1);
+});

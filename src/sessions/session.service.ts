@@ -1,0 +1,300 @@
+/**
+ * What the gateway does with liveness sessions: start them at Face, record completion, poll for the
+ * result, derive and store the decision once, and tell subscribers. Knows no transport: resolvers
+ * call it with a `Viewer`; it talks to the store, the Face port and pub/sub.
+ */
+import { randomUUID } from 'node:crypto';
+import { canAct, canRead, hasRole, readScope, type Viewer } from '../auth/viewer';
+import { badInput, conflict, forbidden, notFound } from '../errors';
+import { FaceRequestError, type CreatedFaceSession, type FacePort, type FaceSession } from '../face/face.port';
+import type { Logger } from '../logger';
+import { checkPageSize, decodeCursor, encodeCursor } from '../pagination';
+import { OneShot } from '../pubsub/one-shot';
+import type { PubSub } from '../pubsub/pubsub';
+import type { Page, SessionFilter, SessionPosition, Store, Transition } from '../store/store';
+import { deriveDecision } from './decision';
+import { Poller, type PollResult } from './poller';
+import { FINAL_STATUSES, type DecisionRecord, type OperationMode, type SessionKind, type SessionRecord } from './session.model';
+import { decodeVerifyImage } from './verify-image';
+
+export const MIN_TOKEN_TTL_SECONDS = 60;
+export const MAX_TOKEN_TTL_SECONDS = 86_400;
+const MAX_CORRELATION_ID_LENGTH = 64;
+
+export interface StartSessionInput {
+  deviceCorrelationId?: string | null;
+  operationMode: OperationMode;
+  authTokenTimeToLiveSeconds: number;
+  enableSessionImage: boolean;
+  idempotencyKey?: string | null;
+}
+
+export interface StartVerifySessionInput extends StartSessionInput {
+  /** Base64 of the reference image. */
+  verifyImage: string;
+  verifyConfidenceThreshold?: number | null;
+}
+
+export interface StartedSession {
+  session: SessionRecord;
+  /** The device's Face token: handed to the caller once, never stored or logged. */
+  authToken: string;
+}
+
+export interface SessionServiceOptions {
+  store: Store;
+  face: FacePort;
+  pubsub: PubSub;
+  logger: Logger;
+  /** Milliseconds since epoch; injectable so tests can move time past an expiry. */
+  now: () => number;
+  pollIntervalMillis: number;
+  pollMaxIntervalMillis: number;
+  expirySweepIntervalMillis: number;
+}
+
+const decisionTopic = (sessionId: string) => `decision:${sessionId}`;
+const SESSION_CURSOR = 'sessions';
+
+export class SessionService {
+  readonly poller: Poller;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly store: Store;
+  private readonly face: FacePort;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: SessionServiceOptions) {
+    this.store = options.store;
+    this.face = options.face;
+    this.logger = options.logger;
+    this.poller = new Poller({
+      pollOnce: (id) => this.pollOnce(id),
+      intervalMillis: options.pollIntervalMillis,
+      maxIntervalMillis: options.pollMaxIntervalMillis,
+      onError: (sessionId, error) =>
+        this.logger.warn({ sessionId, err: error instanceof Error ? error.message : String(error) }, 'poll of the Face session failed; will retry'),
+    });
+  }
+
+  /** Resumes polling for sessions reported complete before a restart, and starts the expiry sweeper. */
+  async startBackgroundWork(): Promise<void> {
+    const waiting = await this.store.sessions.awaitingResult();
+    for (const session of waiting) this.poller.pollSoon(session.id);
+    if (waiting.length > 0) this.logger.info({ sessions: waiting.length }, 'resumed polling for sessions awaiting a result');
+    this.sweeper = setInterval(() => {
+      this.sweepExpired().catch((error: unknown) => this.logger.error({ err: String(error) }, 'expiry sweep failed'));
+    }, this.options.expirySweepIntervalMillis);
+    this.sweeper.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.poller.stop();
+  }
+
+  async start(viewer: Viewer, input: StartSessionInput): Promise<StartedSession> {
+    const request = this.checkStart(viewer, input);
+    const created = await this.face.createLivenessSession(request);
+    return this.keep(viewer, 'LIVENESS', input, request.deviceCorrelationId, created);
+  }
+
+  async startWithVerify(viewer: Viewer, input: StartVerifySessionInput): Promise<StartedSession> {
+    const request = this.checkStart(viewer, input);
+    const threshold = input.verifyConfidenceThreshold ?? undefined;
+    if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
+      throw badInput('verifyConfidenceThreshold must be between 0 and 1.');
+    }
+    const { bytes } = decodeVerifyImage(input.verifyImage);
+    const created = await this.face.createLivenessWithVerifySession({ ...request, verifyImage: bytes, verifyConfidenceThreshold: threshold });
+    return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, request.deviceCorrelationId, created);
+  }
+
+  /** The client reports that the device is done: polling starts at once. */
+  async complete(viewer: Viewer, id: string): Promise<SessionRecord> {
+    const session = await this.actable(viewer, id);
+    if (session.status === 'DELETED' || session.status === 'EXPIRED') {
+      throw conflict(`The session is ${session.status.toLowerCase()}; it can no longer be completed.`);
+    }
+    if (FINAL_STATUSES.has(session.status)) return session;
+    const updated = await this.store.sessions.reportCompletion(id, viewer.userId, new Date(this.options.now()));
+    this.poller.pollSoon(id);
+    return updated;
+  }
+
+  /** Revokes the session at Face, then marks it DELETED (deciding EXPIRED if it had no decision). */
+  async delete(viewer: Viewer, id: string): Promise<SessionRecord> {
+    const session = await this.actable(viewer, id);
+    if (session.status === 'DELETED') return session;
+    await this.face.deleteSession(session.kind, id);
+    this.poller.cancel(id);
+    const transition = await this.store.sessions.markDeleted(id, viewer.userId, new Date(this.options.now()));
+    await this.announce(transition);
+    return transition.session;
+  }
+
+  async get(viewer: Viewer, id: string): Promise<SessionRecord> {
+    const session = await this.store.sessions.findById(id);
+    if (!session || !canRead(viewer, session)) throw notFound();
+    return session;
+  }
+
+  async list(viewer: Viewer, filter: SessionFilter, first: number, after?: string | null): Promise<Page<SessionRecord>> {
+    checkPageSize(first);
+    if (filter.from && filter.to && filter.from >= filter.to) throw badInput('filter.from must be before filter.to.');
+    const position = after ? decodeCursor(SESSION_CURSOR, after, isSessionPosition) : undefined;
+    return this.store.sessions.list(readScope(viewer), filter, first, position);
+  }
+
+  cursorOf(session: SessionRecord): string {
+    return encodeCursor(SESSION_CURSOR, { createdAtMillis: session.createdAt.getTime(), id: session.id } satisfies SessionPosition);
+  }
+
+  /**
+   * The decision of a session, as a stream of exactly one event. Subscribes to pub/sub *before*
+   * reading the store, so a decision landing in between is seen by one or the other, never missed.
+   */
+  async decisionStream(viewer: Viewer, id: string): Promise<AsyncIterableIterator<DecisionRecord>> {
+    await this.get(viewer, id);
+    let unsubscribe = () => {};
+    let stopWatching = () => {};
+    const stream = new OneShot<DecisionRecord>(() => {
+      unsubscribe();
+      stopWatching();
+    });
+    unsubscribe = await this.options.pubsub.subscribe(decisionTopic(id), (payload) => stream.resolve(fromPayload(payload)));
+    try {
+      const [existing] = await this.store.sessions.decisionsFor([id]);
+      if (existing) stream.resolve(existing);
+      else stopWatching = this.poller.watch(id);
+    } catch (error) {
+      await stream.return();
+      throw error;
+    }
+    return stream;
+  }
+
+  /** One poll of Face for one session; stores what it saw and announces a new decision. */
+  async pollOnce(id: string): Promise<PollResult> {
+    const session = await this.store.sessions.findById(id);
+    if (!session || FINAL_STATUSES.has(session.status)) return 'done';
+    const now = this.options.now();
+    const snapshot = await this.fetch(session);
+    const outcome = snapshot
+      ? deriveDecision({ kind: session.kind, faceStatus: snapshot.status, attempts: snapshot.attempts, nowMillis: now, expiresAtMillis: session.expiresAt.getTime() })
+      : ({ status: 'EXPIRED', decision: { verdict: 'EXPIRED' } } as const);
+    const transition = await this.store.sessions.recordProgress(
+      id,
+      {
+        faceStatus: snapshot?.status ?? (session.status as FaceSession['status']),
+        modelVersion: snapshot?.modelVersion,
+        attempts: snapshot?.attempts ?? [],
+        outcome,
+      },
+      new Date(now),
+    );
+    await this.announce(transition);
+    return FINAL_STATUSES.has(transition.session.status) ? 'done' : 'pending';
+  }
+
+  /** Gives every undecided session past its expiry a last poll, which decides it. */
+  async sweepExpired(): Promise<void> {
+    const due = await this.store.sessions.dueForExpiry(new Date(this.options.now()), 500);
+    for (const session of due) {
+      if (!this.poller.isPolling(session.id)) this.poller.pollSoon(session.id);
+    }
+  }
+
+  private checkStart(viewer: Viewer, input: StartSessionInput) {
+    if (!hasRole(viewer, 'USER')) throw forbidden();
+    const ttl = input.authTokenTimeToLiveSeconds;
+    if (!Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
+      throw badInput(`authTokenTimeToLiveSeconds must be between ${MIN_TOKEN_TTL_SECONDS} and ${MAX_TOKEN_TTL_SECONDS}.`);
+    }
+    const deviceCorrelationId = input.deviceCorrelationId ?? randomUUID();
+    if (deviceCorrelationId.length === 0 || deviceCorrelationId.length > MAX_CORRELATION_ID_LENGTH) {
+      throw badInput(`deviceCorrelationId must be 1 to ${MAX_CORRELATION_ID_LENGTH} characters.`);
+    }
+    return {
+      operationMode: input.operationMode,
+      deviceCorrelationId,
+      authTokenTimeToLiveSeconds: ttl,
+      enableSessionImage: input.enableSessionImage,
+    };
+  }
+
+  /** Stores a session Face created; if that fails, deletes it at Face again so nothing is left half-made. */
+  private async keep(
+    viewer: Viewer,
+    kind: SessionKind,
+    input: StartSessionInput,
+    deviceCorrelationId: string,
+    created: CreatedFaceSession,
+  ): Promise<StartedSession> {
+    const now = this.options.now();
+    const record: SessionRecord = {
+      id: created.sessionId,
+      kind,
+      status: created.status,
+      operationMode: input.operationMode,
+      userId: viewer.userId,
+      tenant: viewer.tenant,
+      deviceCorrelationId,
+      createdAt: new Date(now),
+      expiresAt: new Date(now + input.authTokenTimeToLiveSeconds * 1000),
+      modelVersion: created.modelVersion,
+      verifyReference: created.verifyReference,
+      enableSessionImage: input.enableSessionImage,
+    };
+    try {
+      await this.store.sessions.create(record, viewer.userId);
+    } catch (error) {
+      this.logger.error({ sessionId: record.id, err: error instanceof Error ? error.message : String(error) }, 'could not store a session Face created; deleting it at Face');
+      await this.face.deleteSession(kind, record.id).then(
+        () => this.logger.info({ sessionId: record.id }, 'deleted the unstored session at Face'),
+        (deleteError: unknown) => this.logger.error({ sessionId: record.id, err: String(deleteError) }, 'could not delete the unstored session at Face'),
+      );
+      throw error;
+    }
+    this.logger.info({ sessionId: record.id, kind, userId: viewer.userId, tenant: viewer.tenant }, 'session started');
+    return { session: record, authToken: created.authToken };
+  }
+
+  private async actable(viewer: Viewer, id: string): Promise<SessionRecord> {
+    const session = await this.store.sessions.findById(id);
+    if (!session || !canRead(viewer, session)) throw notFound();
+    if (!canAct(viewer, session)) throw hasRole(viewer, 'USER') ? notFound() : forbidden();
+    return session;
+  }
+
+  /** Face's view of the session, or undefined when Face no longer knows it (deleted elsewhere, or past 48 h). */
+  private async fetch(session: SessionRecord): Promise<FaceSession | undefined> {
+    try {
+      return await this.face.getSession(session.kind, session.id);
+    } catch (error) {
+      if (error instanceof FaceRequestError && error.httpStatus === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async announce(transition: Transition): Promise<void> {
+    const decision = transition.newDecision;
+    if (!decision) return;
+    this.logger.info({ sessionId: decision.sessionId, verdict: decision.verdict }, 'decision reached');
+    await this.options.pubsub.publish(decisionTopic(decision.sessionId), toPayload(decision));
+  }
+}
+
+function isSessionPosition(value: unknown): value is SessionPosition {
+  const v = value as SessionPosition;
+  return typeof v === 'object' && v !== null && Number.isSafeInteger(v.createdAtMillis) && typeof v.id === 'string';
+}
+
+/** Decisions travel through pub/sub as JSON (Redis will carry them between instances). */
+function toPayload(decision: DecisionRecord): unknown {
+  return { ...decision, decidedAt: decision.decidedAt.toISOString() };
+}
+
+function fromPayload(payload: unknown): DecisionRecord {
+  const value = payload as DecisionRecord & { decidedAt: string };
+  return { ...value, decidedAt: new Date(value.decidedAt) };
+}
