@@ -66,11 +66,20 @@ export function parseMultipart(body: Buffer, boundary: string): MultipartPart[] 
       headerBlock = body.subarray(position, headerEnd).toString('utf8');
       contentStart = headerEnd + HEADER_END.length;
     }
-    const contentEnd = body.indexOf(partEnd, contentStart);
+    const contentEnd = findPartEnd(body, partEnd, contentStart);
     if (contentEnd < 0) throw new MultipartError('part is not terminated by a boundary');
     parts.push(partFrom(headerBlock, body.subarray(contentStart, contentEnd)));
     position = contentEnd + CRLF.length;
   }
+}
+
+/** The next `CRLF--boundary` that is a real delimiter (followed by `--`, whitespace or CRLF), not a longer token. */
+function findPartEnd(body: Buffer, partEnd: Buffer, from: number): number {
+  for (let index = body.indexOf(partEnd, from); index >= 0; index = body.indexOf(partEnd, index + 1)) {
+    const next = body[index + partEnd.length];
+    if (next === undefined || next === 0x2d || next === 0x0d || next === 0x20 || next === 0x09) return index;
+  }
+  return -1;
 }
 
 function partFrom(headerBlock: string, data: Buffer): MultipartPart {

@@ -1,0 +1,25 @@
+/**
+ * GraphQL Code Generator: typed documents for the public operations in src/client/operations/,
+ * against the committed schema.graphql. `npm run codegen` writes src/client/generated/; a test fails
+ * when the committed output drifts from what this config produces.
+ */
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+const config: CodegenConfig = {
+  schema: 'schema.graphql',
+  documents: ['src/client/operations/*.graphql'],
+  generates: {
+    'src/client/generated/': {
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: {
+        enumsAsTypes: true,
+        useTypeImports: true,
+        scalars: { DateTime: 'string' },
+      },
+    },
+  },
+  hooks: {},
+};
+
+export default config;

@@ -1,0 +1,225 @@
+/**
+ * Boots the real gateway on port 0 with a fresh SQLite file and the embedded Face emulator, and
+ * speaks to it as clients do: GraphQL over HTTP with real signed JWTs, graphql-transport-ws over a
+ * real WebSocket, and the device's side against the emulator over HTTP. Nothing of ours is mocked.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print, type ExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import jwt from 'jsonwebtoken';
+import WebSocket from 'ws';
+import { loadConfig } from '../../src/config';
+import { createGateway, type Gateway } from '../../src/gateway';
+
+export interface TokenClaims {
+  sub?: string;
+  roles?: string[];
+  tenant?: string;
+  [claim: string]: unknown;
+}
+
+export interface GraphQLResponse<T> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+}
+
+export type DeviceOutcome =
+  | { livenessDecision: 'realface' | 'spoofface' | 'uncertain'; isIdentical?: boolean; matchConfidence?: number }
+  | { error: { code: string; message: string } };
+
+export interface TestGatewayOptions {
+  /** Extra environment, as a user would set it (strings). */
+  env?: Record<string, string>;
+  /** Reuse a data directory (restart tests). */
+  dataDir?: string;
+}
+
+export class TestGateway {
+  /** Log lines the gateway wrote, as JSON text. */
+  readonly logs: string[] = [];
+  /** Milliseconds added to the real clock: `advanceClock` moves the gateway (and emulator) into the future. */
+  private clockOffsetMillis = 0;
+  private gateway: Gateway | undefined;
+  private readonly clients = new Set<Client>();
+
+  private constructor(
+    readonly dataDir: string,
+    readonly jwtSecret: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static async start(options: TestGatewayOptions = {}): Promise<TestGateway> {
+    const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-gateway-test-'));
+    const secret = options.env?.JWT_SECRET ?? randomBytes(32).toString('hex');
+    const env = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      JWT_SECRET: secret,
+      POLL_INTERVAL_MS: '20',
+      POLL_MAX_INTERVAL_MS: '200',
+      EXPIRY_SWEEP_INTERVAL_MS: '50',
+      FACE_TIMEOUT_MS: '2000',
+      FACE_MAX_RETRIES: '1',
+      LOG_LEVEL: 'debug',
+      ...options.env,
+    };
+    const test = new TestGateway(dataDir, secret, env);
+    await test.boot();
+    return test;
+  }
+
+  get url(): string {
+    return this.running.url;
+  }
+
+  get graphqlUrl(): string {
+    return `${this.running.url}/graphql`;
+  }
+
+  get emulatorUrl(): string {
+    return this.running.emulatorUrl as string;
+  }
+
+  get devToken(): string | undefined {
+    return this.running.devToken;
+  }
+
+  /** Moves the gateway's clock (session expiry, the emulator's token expiry) forward. */
+  advanceClock(millis: number): void {
+    this.clockOffsetMillis += millis;
+  }
+
+  /** A real HS256 JWT signed with the gateway's secret. */
+  token(claims: TokenClaims = {}, options: jwt.SignOptions = {}): string {
+    const { sub = 'alice', roles = ['user'], tenant = 'acme', ...rest } = claims;
+    return jwt.sign({ roles, tenant, ...rest }, this.jwtSecret, { algorithm: 'HS256', subject: sub, expiresIn: 3600, ...options });
+  }
+
+  async graphql<TData, TVariables extends Record<string, unknown>>(
+    document: TypedDocumentNode<TData, TVariables> | string,
+    variables?: TVariables,
+    token?: string,
+  ): Promise<GraphQLResponse<TData>> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const query = typeof document === 'string' ? document : print(document);
+    const response = await fetch(this.graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+    const body = (await response.json()) as Omit<GraphQLResponse<TData>, 'status'>;
+    return { status: response.status, ...body };
+  }
+
+  /** Like `graphql`, but fails the test on any error and returns `data`. */
+  async ok<TData, TVariables extends Record<string, unknown>>(
+    document: TypedDocumentNode<TData, TVariables>,
+    variables: TVariables,
+    token: string,
+  ): Promise<TData> {
+    const result = await this.graphql(document, variables, token);
+    if (result.errors?.length || !result.data) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+    return result.data;
+  }
+
+  /** Plays the device's side of a session against the emulator, as the Face SDK would. */
+  async device(kind: 'LIVENESS' | 'LIVENESS_WITH_VERIFY', authToken: string, outcome: DeviceOutcome): Promise<Response> {
+    const operation = kind === 'LIVENESS' ? 'detectLiveness' : 'detectLivenessWithVerify';
+    return fetch(`${this.emulatorUrl}/face/v1.2/${operation}/singleModal`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${authToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(outcome),
+    });
+  }
+
+  /** Queues a fault at the emulator (CONTRACT.md section 7). */
+  async fault(fault: { status: number; code?: string; retryAfterSeconds?: number; count?: number; method?: string; latencyMs?: number }): Promise<void> {
+    const response = await fetch(`${this.emulatorUrl}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fault) });
+    if (!response.ok) throw new Error(`fault injection failed: ${response.status}`);
+  }
+
+  /** A graphql-transport-ws client with the token in `connection_init`; closed by `stop()`. */
+  wsClient(token?: string, onClosed?: (event: { code: number; reason: string }) => void): Client {
+    const client = createClient({
+      url: this.graphqlUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+      lazy: true,
+      on: { closed: (event) => onClosed?.(event as { code: number; reason: string }) },
+    });
+    this.clients.add(client);
+    return client;
+  }
+
+  /** Subscribes and collects everything the server sends until it completes or fails. */
+  subscribe<TData, TVariables extends Record<string, unknown>>(
+    client: Client,
+    document: TypedDocumentNode<TData, TVariables>,
+    variables: TVariables,
+  ): { events: ExecutionResult<TData>[]; done: Promise<ExecutionResult<TData>[]>; cancel: () => void } {
+    const events: ExecutionResult<TData>[] = [];
+    let cancel = () => {};
+    const done = new Promise<ExecutionResult<TData>[]>((resolve, reject) => {
+      cancel = client.subscribe<TData>(
+        { query: print(document), variables },
+        {
+          next: (value) => events.push(value as ExecutionResult<TData>),
+          error: (error) => reject(error),
+          complete: () => resolve(events),
+        },
+      );
+    });
+    return { events, done, cancel };
+  }
+
+  /** Stops and boots again on the same data directory, as after a process restart. */
+  async restart(): Promise<void> {
+    await this.stopGateway();
+    await this.boot();
+  }
+
+  async stopGateway(): Promise<void> {
+    for (const client of this.clients) await client.dispose();
+    this.clients.clear();
+    await this.gateway?.stop();
+    this.gateway = undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.stopGateway();
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Parsed log lines. */
+  logEntries(): Record<string, unknown>[] {
+    return this.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  private get running(): Gateway {
+    if (!this.gateway) throw new Error('the gateway is not running');
+    return this.gateway;
+  }
+
+  private async boot(): Promise<void> {
+    this.gateway = await createGateway({
+      config: loadConfig(this.env),
+      now: () => Date.now() + this.clockOffsetMillis,
+      logSink: (line) => this.logs.push(line),
+    });
+  }
+}
+
+/** Waits until `check` returns a value (not undefined), polling; for effects that happen in the background. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMillis = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMillis;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMillis} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
