@@ -120,12 +120,27 @@ export function formatPublicError(
     const code = formatted.extensions?.code;
     const publicCode = typeof code === 'string' && PUBLIC_CODES.has(code) ? code : 'BAD_USER_INPUT';
     const reason = typeof code === 'string' && REQUEST_ERROR_CODES.has(code) ? { reason: code } : {};
-    return { message: formatted.message, locations: formatted.locations, extensions: { code: publicCode, ...reason } };
+    return { message: redactQuotedValues(formatted.message), locations: formatted.locations, extensions: { code: publicCode, ...reason } };
   }
 
   // Everything else (a bug, a store failure, a non-null violation) is not ours to tell.
   logger.error({ err: describeForLog(cause), path: formatted.path }, 'unexpected error while serving a GraphQL operation');
   return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+const QUOTED = /"((?:[^"\\]|\\.)*)"/g;
+/** A GraphQL name, type reference (`[Foo!]!`), variable or path (`input.verifyImage`), as graphql-js quotes them. */
+const SCHEMA_WORD = /^[$[]*[_A-Za-z][_0-9A-Za-z]*(?:[.[\]!]+[_0-9A-Za-z]*)*$/;
+
+/**
+ * graphql-js quotes the caller's own values in request errors (`Variable "$input" got invalid value
+ * { verifyImage: "<the whole image>", … }`, `found String "…"`): a verify image or a token must not
+ * come back that way (CONTRACT.md section 6). Names, types and paths stay; long values become "…".
+ */
+export function redactQuotedValues(message: string): string {
+  return message.replace(QUOTED, (quoted, content: string) =>
+    content.length > 64 || (content.length > 32 && !SCHEMA_WORD.test(content)) ? '"…"' : quoted,
+  );
 }
 
 /** Enough of an unknown error to debug it from the log, without dumping arbitrary object graphs. */

@@ -38,16 +38,6 @@ async function main(): Promise<void> {
   }
 
   const emulator = createFaceEmulator(settings.apiKey === undefined ? {} : { apiKey: settings.apiKey });
-  let url: string;
-  try {
-    url = await emulator.listen(settings.port, settings.host);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    console.error(`The Face emulator could not listen on ${settings.host}:${settings.port}: ${reason}`);
-    process.exit(1);
-  }
-  console.log(`Face emulator listening on ${url} (Face API v1.2 under /face/v1.2)`);
-
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -57,8 +47,18 @@ async function main(): Promise<void> {
       () => process.exit(0),
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  let url: string;
+  try {
+    url = await emulator.listen(settings.port, settings.host);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    console.error(`The Face emulator could not listen on ${settings.host}:${settings.port}: ${reason}`);
+    process.exit(1);
+  }
+  console.log(`Face emulator listening on ${url} (Face API v1.2 under /face/v1.2)`);
 }
 
 void main();

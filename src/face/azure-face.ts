@@ -334,7 +334,7 @@ function toAttempt(value: unknown): FaceAttempt[] {
   const faceRectangle = toRectangle(record(record(record(result ?? error)?.targets)?.color)?.faceRectangle);
   const livenessDecision = toDecision(result?.livenessDecision);
   const verifyResult = toVerifyResult(result?.verifyResult);
-  const errorCode = error?.code;
+  const failureCode = error?.code;
   return [
     {
       attemptId,
@@ -344,8 +344,8 @@ function toAttempt(value: unknown): FaceAttempt[] {
       ...(typeof result?.digest === 'string' && { digest: result.digest }),
       ...(typeof result?.sessionImageId === 'string' && { sessionImageId: result.sessionImageId }),
       ...(verifyResult && { verifyResult }),
-      ...(typeof errorCode === 'string' && {
-        error: { code: errorCode, message: typeof error?.message === 'string' ? error.message : '' },
+      ...(typeof failureCode === 'string' && {
+        error: { code: failureCode, message: typeof error?.message === 'string' ? error.message : '' },
       }),
     },
   ];

@@ -43,7 +43,9 @@ export function deriveDecision(input: DecisionInput): DecisionOutcome | undefine
   const failed = input.attempts.filter((attempt) => attempt.status === 'FAILED');
   if (input.faceStatus === 'FAILED' || failed.length >= MAX_ATTEMPTS) {
     // Every attempt ended in an error: nothing to judge the face by.
-    return { status: 'FAILED', decision: { verdict: 'INCONCLUSIVE', attemptId: failed.at(-1)?.attemptId } };
+    // The last attempt by id: Face's list order is not a promise.
+    const lastAttemptId = failed.length > 0 ? Math.max(...failed.map((attempt) => attempt.attemptId)) : undefined;
+    return { status: 'FAILED', decision: { verdict: 'INCONCLUSIVE', attemptId: lastAttemptId } };
   }
   if (input.faceStatus === 'SUCCEEDED') {
     // Face says it is done but reported no result we can read.

@@ -15,7 +15,7 @@ export const MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024;
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
 const MAX_MULTIPART_FIELDS_BYTES = 64 * 1024;
 
-/** What the route handlers share: the emulator's state and its clock-driven waits. */
+/** What the route handlers share: the emulator's state, and waits that `close()` can cut short. */
 export interface EmulatorContext {
   readonly store: SessionStore;
   readonly faults: FaultQueue;

@@ -1,0 +1,191 @@
+/**
+ * Everything the README shows is run here, as a newcomer would run it: `npm start` (a real child
+ * process, building first), the shell walkthrough as written (which runs `npm run token` and
+ * `npm run demo`), every GraphQL example of "Operations" in order, and `npm run face-emulator`.
+ * `npm install` and `npm test` are what CI itself runs on a fresh clone (`.ci/run`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
+import { createClient } from 'graphql-ws';
+import jwt from 'jsonwebtoken';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '../..');
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+const README_URL = 'http://localhost:4000';
+
+/** The fenced blocks of one language inside the section that starts with `heading`. */
+function blocks(heading: string, language: string): string[] {
+  const start = readme.indexOf(`\n## ${heading}`);
+  expect(start, `README section "${heading}"`).toBeGreaterThan(-1);
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end === -1 ? undefined : end);
+  return [...section.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((match) => match[1]);
+}
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+}
+
+/** Spawns an npm script in its own process group and waits for a line matching `ready`. */
+async function npm(args: string[], env: Record<string, string>, ready: RegExp): Promise<Started & { match: RegExpMatchArray }> {
+  const child = spawn('npm', args, { cwd: root, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm ${args.join(' ')} did not become ready:\n${output}`)), 120_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = output.match(ready);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm ${args.join(' ')} exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, output: () => output, match };
+}
+
+async function stopProcessGroup(child: ChildProcess | undefined): Promise<void> {
+  if (!child?.pid || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  process.kill(-child.pid, 'SIGTERM');
+  await exited;
+}
+
+function runBash(script: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: root, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the README, as a newcomer follows it', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-readme-'));
+  let gateway: Started | undefined;
+  let url = '';
+
+  beforeAll(async () => {
+    const started = await npm(['start'], { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, /Liveness gateway on (http:\/\/[^\s/]+)\/graphql/);
+    gateway = started;
+    url = started.match[1];
+  }, 180_000);
+
+  afterAll(async () => {
+    await stopProcessGroup(gateway?.child);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('npm start serves the gateway on the embedded defaults, with Sandbox and a dev token', async () => {
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(gateway!.output()).toMatch(/Dev token \(sub dev-user/);
+    const sandbox = await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(sandbox.status).toBe(200);
+    expect(await sandbox.text()).toContain('embeddable-sandbox');
+  });
+
+  it('the shell walkthrough runs as written and reaches a PASS, by curl and by npm run demo', async () => {
+    const [script] = blocks('Walkthrough from a shell', 'sh');
+    expect(script).toContain('npm run --silent token');
+    expect(script).toContain('npm run demo');
+    const result = await runBash(script.split(README_URL).join(url), { DATA_DIR: dataDir, GATEWAY_URL: url });
+    expect(result.stderr + result.stdout).not.toMatch(/demo failed|error/i);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('"decision":{"verdict":"PASS"}');
+    expect(result.stdout).toContain('Verdict: PASS');
+  }, 120_000);
+
+  it('every GraphQL example of Operations runs, in order, against the gateway', async () => {
+    const examples = blocks('Operations', 'graphql').map((text) => parse(text));
+    expect(examples.length).toBeGreaterThanOrEqual(10);
+    const secret = fs.readFileSync(path.join(dataDir, 'dev-jwt-secret'), 'utf8').trim();
+    const token = jwt.sign({ roles: ['user', 'auditor'], tenant: 'readme' }, secret, { subject: 'reader', expiresIn: 600 });
+    const ws = createClient({ url: `${url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
+
+    let id: string | undefined;
+    let deviceToken: string | undefined;
+    let decision: Promise<unknown> | undefined;
+    const ran: string[] = [];
+    try {
+      for (const document of examples) {
+        const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
+        const names = (operation.variableDefinitions ?? []).map((v) => v.variable.name.value);
+        const variables = Object.fromEntries(names.map((name) => [name, id]));
+        ran.push(operation.name!.value);
+
+        if (operation.operation === 'subscription') {
+          decision = new Promise((resolve, reject) => {
+            ws.subscribe({ query: print(document), variables }, { next: resolve, error: reject, complete: () => undefined });
+          });
+          // The device finishes while the app waits for the decision.
+          const device = await fetch(`${url}/emulator/face/v1.2/detectLiveness/singleModal`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${deviceToken}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ livenessDecision: 'realface' }),
+          });
+          expect(device.status).toBe(200);
+          continue;
+        }
+        const response = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: print(document), variables }),
+        });
+        const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
+        expect(body.errors, operation.name!.value).toBeUndefined();
+        if (body.data?.startLivenessSession && !id) {
+          id = body.data.startLivenessSession.session.id;
+          deviceToken = body.data.startLivenessSession.authToken;
+        }
+        if (operation.name!.value === 'CompleteLivenessSession') {
+          expect(await decision).toMatchObject({ data: { sessionDecision: { sessionId: id, verdict: 'PASS' } } });
+        }
+      }
+    } finally {
+      await ws.dispose();
+    }
+    expect(ran).toEqual([
+      'Viewer',
+      'StartLivenessSession',
+      'StartLivenessWithVerifySession',
+      'SessionDecision',
+      'CompleteLivenessSession',
+      'Session',
+      'Sessions',
+      'AuditHistory',
+      'VerifyAuditChain',
+      'DeleteLivenessSession',
+    ]);
+  }, 60_000);
+
+  it('npm run face-emulator serves the emulator alone', async () => {
+    const emulator = await npm(['run', 'face-emulator'], { FACE_EMULATOR_PORT: '0' }, /listening on (http:\/\/\S+)/);
+    try {
+      const created = await fetch(`${emulator.match[1]}/face/v1.2/detectLiveness-sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'Ocp-Apim-Subscription-Key': 'any-key' },
+        body: JSON.stringify({ livenessOperationMode: 'Passive', deviceCorrelationId: 'readme-device', authTokenTimeToLiveInSeconds: 60 }),
+      });
+      expect(created.status).toBe(200);
+      expect(await created.json()).toMatchObject({ status: 'NotStarted', results: { attempts: [] } });
+    } finally {
+      await stopProcessGroup(emulator.child);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,41 @@
+/**
+ * The committed schema.graphql and the generated client must match the code, and the schema must
+ * keep every promise of CONTRACT.md section 5 (copied in test/fixtures/contract-schema.graphql).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { generate } from '@graphql-codegen/cli';
+import { buildSchema, findBreakingChanges, findDangerousChanges } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import codegenConfig from '../../codegen';
+import { buildGatewaySchema, printGatewaySchema } from '../../src/graphql/schema';
+
+const root = path.resolve(__dirname, '../..');
+const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
+
+describe('schema and codegen drift', () => {
+  it('schema.graphql is what the type-graphql classes emit (run `npm run schema` after changing them)', async () => {
+    expect(read('schema.graphql')).toBe(printGatewaySchema(await buildGatewaySchema()));
+  });
+
+  it('the schema keeps every type, field, argument and default of the public contract', () => {
+    const contract = buildSchema(read('test/fixtures/contract-schema.graphql'));
+    const ours = buildSchema(read('schema.graphql'));
+    expect(findBreakingChanges(contract, ours)).toEqual([]);
+    expect(findDangerousChanges(contract, ours)).toEqual([]);
+  });
+
+  it('the generated client is what codegen.ts produces from the operations (run `npm run codegen`)', async () => {
+    const previous = process.cwd();
+    process.chdir(root);
+    try {
+      const outputs = (await generate({ ...codegenConfig, silent: true }, false)) as { filename: string; content: string }[];
+      expect(outputs.length).toBeGreaterThan(0);
+      for (const output of outputs) {
+        expect(read(path.relative(root, path.resolve(root, output.filename))), output.filename).toBe(output.content);
+      }
+    } finally {
+      process.chdir(previous);
+    }
+  });
+});
