@@ -1,0 +1,185 @@
+/** The environment as CONTRACT.md section 3 describes it: defaults, validation that names the variable. */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config';
+
+const SECRET = 'an-hmac-secret-of-at-least-32-bytes!!';
+const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: SECRET, FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com' };
+
+/** The ConfigError `env` is refused with. */
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('defaults', () => {
+  it('an empty environment serves on 0.0.0.0:4000 with the embedded defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 4000,
+      host: '0.0.0.0',
+      production: false,
+      dataDir: path.resolve('./data'),
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      face: { mode: 'emulator' },
+      jwt: { kind: 'devSecret' },
+      jwtIssuer: undefined,
+      jwtAudience: undefined,
+      sandboxEnabled: true,
+      introspectionEnabled: true,
+      logLevel: 'info',
+    });
+  });
+
+  it('polling starts quick and backs off to a larger, bounded gap by default', () => {
+    const { pollIntervalMillis, pollMaxIntervalMillis, expirySweepIntervalMillis, faceTimeoutMillis, faceMaxRetries } = loadConfig({});
+    expect(pollIntervalMillis).toBe(500);
+    expect(pollMaxIntervalMillis).toBe(5_000);
+    expect(expirySweepIntervalMillis).toBe(5_000);
+    expect(faceTimeoutMillis).toBe(10_000);
+    expect(faceMaxRetries).toBe(3);
+  });
+
+  it('every setting is read from the environment given', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DATA_DIR: '/tmp/gateway-data',
+      FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com/',
+      FACE_APIKEY: 'key',
+      JWT_SECRET: SECRET,
+      JWT_ISSUER: 'https://issuer.example',
+      JWT_AUDIENCE: 'liveness',
+      POLL_INTERVAL_MS: '250',
+      POLL_MAX_INTERVAL_MS: '1000',
+      LOG_LEVEL: 'WARN',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      dataDir: '/tmp/gateway-data',
+      face: { mode: 'azure', endpoint: 'https://example.cognitiveservices.azure.com', apiKey: 'key' },
+      jwt: { kind: 'secret', secret: SECRET, generated: false },
+      jwtIssuer: 'https://issuer.example',
+      jwtAudience: 'liveness',
+      pollIntervalMillis: 250,
+      pollMaxIntervalMillis: 1000,
+      logLevel: 'warn',
+    });
+  });
+
+  it('a Face endpoint without a key means Microsoft Entra ID', () => {
+    expect(loadConfig({ FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com' }).face).toEqual({
+      mode: 'azure',
+      endpoint: 'https://example.cognitiveservices.azure.com',
+      apiKey: undefined,
+    });
+  });
+});
+
+describe('empty strings count as unset', () => {
+  it.each(['', '   '])('every variable set to %j behaves as if it were not set', (blank) => {
+    const names = [
+      'PORT', 'HOST', 'NODE_ENV', 'DATA_DIR', 'DATABASE_URL', 'REDIS_URL', 'FACE_ENDPOINT', 'FACE_APIKEY', 'FACE_EMULATOR',
+      'JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'POLL_INTERVAL_MS', 'POLL_MAX_INTERVAL_MS',
+      'EXPIRY_SWEEP_INTERVAL_MS', 'LOG_LEVEL', 'ENABLE_SANDBOX', 'ENABLE_INTROSPECTION',
+    ];
+    const env = Object.fromEntries(names.map((name) => [name, blank]));
+    expect(loadConfig(env)).toEqual(loadConfig({}));
+  });
+});
+
+describe('bad values stop the process with a sentence naming the variable', () => {
+  it.each(['abc', '-1', '4000.5', '65536', '0x10'])('PORT=%s', (value) => {
+    expect(refusal({ PORT: value }).message).toMatch(/^PORT /);
+  });
+
+  it.each([
+    ['POLL_INTERVAL_MS', 'soon'],
+    ['POLL_INTERVAL_MS', '0'],
+    ['POLL_INTERVAL_MS', '1.5'],
+    ['POLL_MAX_INTERVAL_MS', 'later'],
+    ['POLL_MAX_INTERVAL_MS', '-100'],
+    ['EXPIRY_SWEEP_INTERVAL_MS', 'often'],
+  ])('%s=%s', (name, value) => {
+    expect(refusal({ [name]: value }).message).toMatch(new RegExp(`^${name} `));
+  });
+
+  it('a largest poll gap smaller than the first names both variables', () => {
+    const { message } = refusal({ POLL_INTERVAL_MS: '1000', POLL_MAX_INTERVAL_MS: '500' });
+    expect(message).toContain('POLL_MAX_INTERVAL_MS');
+    expect(message).toContain('POLL_INTERVAL_MS (1000)');
+  });
+
+  it('a Face endpoint that is not an http(s) URL names FACE_ENDPOINT', () => {
+    expect(refusal({ FACE_ENDPOINT: 'not a url' }).message).toMatch(/^FACE_ENDPOINT /);
+    expect(refusal({ FACE_ENDPOINT: 'ftp://example.com' }).message).toMatch(/^FACE_ENDPOINT /);
+  });
+
+  it('the emulator and a Face endpoint together are refused', () => {
+    expect(refusal({ FACE_EMULATOR: 'true', FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com' }).message).toMatch(/FACE_EMULATOR.*FACE_ENDPOINT/);
+  });
+
+  it('two JWT key settings together are refused, naming both', () => {
+    const { message } = refusal({ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://issuer.example/jwks.json' });
+    expect(message).toContain('JWT_SECRET and JWT_JWKS_URL');
+  });
+
+  it('an HMAC secret shorter than 32 bytes is refused', () => {
+    expect(refusal({ JWT_SECRET: 'short' }).message).toMatch(/^JWT_SECRET /);
+  });
+
+  it('a boolean that is not one names the variable', () => {
+    expect(refusal({ ENABLE_SANDBOX: 'maybe' }).message).toMatch(/^ENABLE_SANDBOX /);
+  });
+
+  it('an unknown log level names LOG_LEVEL', () => {
+    expect(refusal({ LOG_LEVEL: 'loud' }).message).toMatch(/^LOG_LEVEL /);
+  });
+});
+
+describe('production', () => {
+  it('with real JWT and Face settings, starts without the dev conveniences', () => {
+    const config = loadConfig(PRODUCTION);
+    expect(config).toMatchObject({ production: true, sandboxEnabled: false, introspectionEnabled: false, face: { mode: 'azure' } });
+  });
+
+  it('refuses to start without JWT settings', () => {
+    const { JWT_SECRET: _secret, ...withoutJwt } = PRODUCTION;
+    expect(refusal(withoutJwt).message).toMatch(/JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL must be set when NODE_ENV=production/);
+  });
+
+  it('accepts a JWKS URL or a public key as its JWT settings', () => {
+    const { JWT_SECRET: _secret, ...withoutSecret } = PRODUCTION;
+    expect(loadConfig({ ...withoutSecret, JWT_JWKS_URL: 'https://issuer.example/jwks.json' }).jwt).toEqual({
+      kind: 'jwks',
+      jwksUrl: 'https://issuer.example/jwks.json',
+    });
+    const pem = '-----BEGIN PUBLIC KEY-----\\nMFkw\\n-----END PUBLIC KEY-----';
+    expect(loadConfig({ ...withoutSecret, JWT_PUBLIC_KEY: pem }).jwt).toEqual({
+      kind: 'publicKey',
+      publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----',
+    });
+  });
+
+  it('refuses to start without FACE_ENDPOINT', () => {
+    const { FACE_ENDPOINT: _endpoint, ...withoutFace } = PRODUCTION;
+    expect(refusal(withoutFace).message).toMatch(/^FACE_ENDPOINT must be set when NODE_ENV=production/);
+  });
+
+  it('runs the built-in emulator only when FACE_EMULATOR=true says so', () => {
+    const { FACE_ENDPOINT: _endpoint, ...withoutFace } = PRODUCTION;
+    expect(refusal({ ...withoutFace, FACE_EMULATOR: 'false' }).message).toMatch(/^FACE_ENDPOINT /);
+    expect(loadConfig({ ...withoutFace, FACE_EMULATOR: 'true' }).face).toEqual({ mode: 'emulator', emulatorKey: undefined });
+  });
+
+  it('may turn the Sandbox back on explicitly', () => {
+    expect(loadConfig({ ...PRODUCTION, ENABLE_SANDBOX: 'true' })).toMatchObject({ sandboxEnabled: true, introspectionEnabled: true });
+  });
+});
