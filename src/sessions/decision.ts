@@ -51,9 +51,15 @@ export function deriveDecision(input: DecisionInput): DecisionOutcome | undefine
     // Face says it is done but reported no result we can read.
     return { status: 'SUCCEEDED', decision: { verdict: 'INCONCLUSIVE' } };
   }
-  if (input.faceStatus === 'CANCELED') return { status: 'CANCELED', decision: { verdict: 'EXPIRED' } };
-  if (input.nowMillis >= input.expiresAtMillis) return { status: 'EXPIRED', decision: { verdict: 'EXPIRED' } };
-  return undefined;
+  const ended = input.faceStatus === 'CANCELED' ? 'CANCELED' : input.nowMillis >= input.expiresAtMillis ? 'EXPIRED' : undefined;
+  if (!ended) return undefined;
+  // Ended without a result. If the device did try and every try failed, that is what the verdict
+  // reports (INCONCLUSIVE); a session nobody tried is EXPIRED.
+  if (failed.length > 0) {
+    const lastAttemptId = Math.max(...failed.map((attempt) => attempt.attemptId));
+    return { status: ended, decision: { verdict: 'INCONCLUSIVE', attemptId: lastAttemptId } };
+  }
+  return { status: ended, decision: { verdict: 'EXPIRED' } };
 }
 
 function verdictOf(kind: SessionKind, attempt: FaceAttempt): DecisionDraft['verdict'] {

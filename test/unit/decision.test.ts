@@ -143,6 +143,16 @@ describe('sessions without a result', () => {
     expect(outcome).toMatchObject({ status: 'SUCCEEDED', decision: { verdict: 'PASS', attemptId: 1 } });
   });
 
+  it('a session that expires after some attempts, all failed, yields INCONCLUSIVE with status EXPIRED', () => {
+    const outcome = deriveDecision(input({ faceStatus: 'RUNNING', attempts: [failure(1), failure(2)], nowMillis: IN_TEN_MINUTES }));
+    expect(outcome).toEqual({ status: 'EXPIRED', decision: { verdict: 'INCONCLUSIVE', attemptId: 2 } });
+  });
+
+  it('a canceled session after a failed attempt yields INCONCLUSIVE with status CANCELED', () => {
+    const outcome = deriveDecision(input({ faceStatus: 'CANCELED', attempts: [failure(1)] }));
+    expect(outcome).toEqual({ status: 'CANCELED', decision: { verdict: 'INCONCLUSIVE', attemptId: 1 } });
+  });
+
   it('exhausted attempts decide INCONCLUSIVE rather than EXPIRED after the expiry', () => {
     const outcome = deriveDecision(input({ attempts: [failure(1), failure(2), failure(3)], nowMillis: IN_TEN_MINUTES + 1 }));
     expect(outcome?.decision.verdict).toBe('INCONCLUSIVE');
