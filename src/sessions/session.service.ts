@@ -121,13 +121,23 @@ export class SessionService {
     return updated;
   }
 
-  /** Revokes the session at Face, then marks it DELETED (deciding EXPIRED if it had no decision). */
+  /** Revokes the session at Face, then marks it DELETED (deciding it, if undecided, as an ended session). */
   async delete(viewer: Viewer, id: string): Promise<SessionRecord> {
     const session = await this.actable(viewer, id);
     if (session.status === 'DELETED') return session;
+    // Record what the device already did (a result, failed attempts) before Face forgets it; best effort.
+    if (!FINAL_STATUSES.has(session.status)) {
+      await this.pollOnce(id).catch((error: unknown) =>
+        this.logger.warn({ sessionId: id, err: error instanceof Error ? error.message : String(error) }, 'could not read the session before deleting it'),
+      );
+    }
     await this.face.deleteSession(session.kind, id);
     this.poller.cancel(id);
-    const transition = await this.store.sessions.markDeleted(id, viewer.userId, new Date(this.options.now()));
+    // Deleted without a result: the same rules as any other ending (failed attempts only: INCONCLUSIVE).
+    const [attempts] = await this.store.sessions.attemptsFor([id]);
+    const now = this.options.now();
+    const ending = deriveDecision({ kind: session.kind, faceStatus: 'CANCELED', attempts, nowMillis: now, expiresAtMillis: session.expiresAt.getTime() });
+    const transition = await this.store.sessions.markDeleted(id, viewer.userId, new Date(now), ending?.decision ?? { verdict: 'EXPIRED' });
     await this.announce(transition);
     return transition.session;
   }

@@ -13,7 +13,7 @@ import { SYSTEM_ACTOR } from '../audit/audit.model';
 import { chainHash, GENESIS_HASH } from '../audit/chain';
 import type { ReadScope } from '../auth/viewer';
 import type { FaceAttempt, FaceRectangle } from '../face/face.port';
-import type { AttemptRecord, DecisionRecord, SessionRecord, Verdict } from '../sessions/session.model';
+import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord, Verdict } from '../sessions/session.model';
 import { FINAL_STATUSES } from '../sessions/session.model';
 import { sqliteMigrations, type Migration } from './migrations/sqlite';
 import type {
@@ -275,7 +275,7 @@ class SqliteSessionRepository implements SessionRepository {
       .immediate();
   }
 
-  async markDeleted(id: string, actor: string, at: Date): Promise<Transition> {
+  async markDeleted(id: string, actor: string, at: Date, decisionIfUndecided: DecisionDraft): Promise<Transition> {
     return this.db
       .transaction((): Transition => {
         const before = this.require(id);
@@ -283,10 +283,9 @@ class SqliteSessionRepository implements SessionRepository {
         const events: AuditDraft[] = [{ action: 'SESSION_DELETED', actor, sessionId: id, userId: before.userId }];
         let newDecision: DecisionRecord | undefined;
         if (this.statements.decisionById.get(id) === undefined) {
-          // Ended without a result: the contract's EXPIRED verdict.
-          newDecision = { sessionId: id, verdict: 'EXPIRED', decidedAt: at };
+          newDecision = { ...decisionIfUndecided, sessionId: id, decidedAt: at };
           this.insertDecision(newDecision);
-          events.push({ action: 'DECISION_REACHED', actor: SYSTEM_ACTOR, sessionId: id, userId: before.userId, verdict: 'EXPIRED' });
+          events.push({ action: 'DECISION_REACHED', actor: SYSTEM_ACTOR, sessionId: id, userId: before.userId, attemptId: newDecision.attemptId, verdict: newDecision.verdict });
         }
         this.statements.markDecided.run('DELETED', at.getTime(), id);
         this.chain.append(before.tenant, events, at);
@@ -402,6 +401,19 @@ class SqliteAuditRepository implements AuditRepository {
       .prepare('SELECT * FROM audit_events WHERE tenant = ? AND sequence > ? ORDER BY sequence LIMIT ?')
       .all(tenant, afterSequence, limit) as Row[];
     return rows.map(toAuditEvent);
+  }
+
+  async chainRange(tenant: string, window: { from?: Date; to?: Date }): Promise<{ first: number; last: number } | undefined> {
+    // Both walk the (tenant, sequence) index in order and stop at the first match: nothing is loaded.
+    const first = this.db
+      .prepare(`SELECT sequence FROM audit_events WHERE tenant = @tenant ${window.from ? 'AND at >= @from' : ''} ORDER BY sequence LIMIT 1`)
+      .pluck()
+      .get({ tenant, ...(window.from && { from: window.from.getTime() }) }) as number | undefined;
+    const last = this.db
+      .prepare(`SELECT sequence FROM audit_events WHERE tenant = @tenant ${window.to ? 'AND at < @to' : ''} ORDER BY sequence DESC LIMIT 1`)
+      .pluck()
+      .get({ tenant, ...(window.to && { to: window.to.getTime() }) }) as number | undefined;
+    return first !== undefined && last !== undefined && first <= last ? { first, last } : undefined;
   }
 
   async tenants(): Promise<string[]> {

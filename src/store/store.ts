@@ -62,8 +62,8 @@ export interface SessionRepository {
   reportCompletion(id: string, actor: string, at: Date): Promise<SessionRecord>;
   /** Records what a poll of Face saw; see `Progress`. Ignored for sessions already DELETED or EXPIRED. */
   recordProgress(id: string, progress: Progress, at: Date): Promise<Transition>;
-  /** Status DELETED and SESSION_DELETED; an undecided session is also decided EXPIRED. */
-  markDeleted(id: string, actor: string, at: Date): Promise<Transition>;
+  /** Status DELETED and SESSION_DELETED; an undecided session is also given `decisionIfUndecided`. */
+  markDeleted(id: string, actor: string, at: Date, decisionIfUndecided: DecisionDraft): Promise<Transition>;
   attemptsFor(sessionIds: readonly string[]): Promise<AttemptRecord[][]>;
   decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]>;
   /** Reported complete, not decided, not ended: the sessions a (re)started gateway must poll. */
@@ -86,6 +86,13 @@ export interface AuditRepository {
   list(scope: ReadScope, filter: AuditFilter, first: number, after?: number): Promise<Page<AuditEventRecord & { position: number }>>;
   /** A tenant's events in chain order, from `afterSequence` (exclusive), at most `limit`. */
   chainSlice(tenant: string, afterSequence: number, limit: number): Promise<AuditEventRecord[]>;
+  /**
+   * The contiguous stretch of a tenant's chain a time window covers: from the first event (by
+   * sequence) with `at >= from` to the last with `at < to`; undefined when no event is in the window.
+   * Contiguous on purpose: `at` is when the gateway saw the change, so events committed close together
+   * can carry times slightly out of sequence order, and an export with holes could not be verified.
+   */
+  chainRange(tenant: string, window: { from?: Date; to?: Date }): Promise<{ first: number; last: number } | undefined>;
   tenants(): Promise<string[]>;
   /** The last appended event of a tenant's chain, as recorded beside the events. */
   head(tenant: string): Promise<{ sequence: number; hash: string } | undefined>;

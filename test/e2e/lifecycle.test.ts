@@ -122,6 +122,32 @@ describe('deleting a session', () => {
     expect((await faceGet(gateway.emulatorUrl, EMBEDDED_FACE_KEY, id)).status).toBe(404);
   });
 
+  it('a session deleted after a failed attempt is decided INCONCLUSIVE, with the attempt stored', async () => {
+    const token = userToken(gateway);
+    const started = await startSession(gateway, token);
+    expect((await gateway.device('LIVENESS', started.authToken, { error: { code: 'FaceNotFound', message: 'No face.' } })).status).toBe(200);
+    const deleted = (await gateway.ok(DeleteLivenessSessionDocument, { id: started.session.id }, token)).deleteLivenessSession;
+    expect(deleted.status).toBe('DELETED');
+    expect(deleted.decision).toMatchObject({ verdict: 'INCONCLUSIVE', attemptId: 1 });
+    const stored = await sessionOf(gateway, token, started.session.id);
+    expect(stored.attempts.map((attempt) => [attempt.attemptId, attempt.status, attempt.error?.code])).toEqual([[1, 'FAILED', 'FaceNotFound']]);
+  });
+
+  it('a session deleted after the device reached a result, never reported, keeps its real verdict', async () => {
+    const token = userToken(gateway);
+    const started = await startSession(gateway, token);
+    expect((await gateway.device('LIVENESS', started.authToken, { livenessDecision: 'spoofface' })).status).toBe(200);
+    const deleted = (await gateway.ok(DeleteLivenessSessionDocument, { id: started.session.id }, token)).deleteLivenessSession;
+    expect(deleted.status).toBe('DELETED');
+    expect(deleted.decision).toMatchObject({ verdict: 'FAIL', livenessDecision: 'SPOOF_FACE' });
+    expect(await auditActions(gateway, token, started.session.id)).toEqual([
+      'SESSION_STARTED',
+      'ATTEMPT_RECORDED',
+      'DECISION_REACHED',
+      'SESSION_DELETED',
+    ]);
+  });
+
   it('a deleted session cannot be completed: CONFLICT', async () => {
     const token = userToken(gateway);
     const { session } = await startSession(gateway, token);
