@@ -272,7 +272,8 @@ export class SessionService {
   private async actable(viewer: Viewer, id: string): Promise<SessionRecord> {
     const session = await this.store.sessions.findById(id);
     if (!session || !canRead(viewer, session)) throw notFound();
-    if (!canAct(viewer, session)) throw hasRole(viewer, 'USER') ? notFound() : forbidden();
+    // The caller may see the session (e.g. as an auditor) but not act on it: saying so hides nothing.
+    if (!canAct(viewer, session)) throw forbidden();
     return session;
   }
 
