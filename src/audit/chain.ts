@@ -1,5 +1,6 @@
 /**
- * The audit hash chain (documented in the README, "Recomputing the audit chain").
+ * The audit hash chain, as docs/audit.md documents it for partners who recompute it (its worked
+ * example is pinned by test/unit/chain.test.ts: change the encoding, change both, and "audit-v1").
  *
  * hash = hex(SHA-256(previousHash + "\n" + canonical(event))), where canonical(event) is the JSON
  * array, with no whitespace:
@@ -9,7 +10,7 @@
  * any of them breaks the chain at that event.
  */
 import { createHash } from 'node:crypto';
-import type { AuditEventRecord } from './audit.model';
+import type { AuditDraft, AuditEventRecord } from './audit.model';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -34,4 +35,28 @@ export function canonicalEncoding(event: ChainedFields): string {
 
 export function chainHash(previousHash: string, event: ChainedFields): string {
   return createHash('sha256').update(previousHash).update('\n').update(canonicalEncoding(event)).digest('hex');
+}
+
+/**
+ * The events that `drafts` become when appended after `head`: consecutive sequences, fresh ids,
+ * each hash chained to the one before. Adapters insert them and advance the head in the same
+ * transaction that holds the tenant's head locked.
+ */
+export function chainEvents(
+  tenant: string,
+  head: { sequence: number; hash: string },
+  drafts: readonly AuditDraft[],
+  at: Date,
+  newId: () => string,
+): AuditEventRecord[] {
+  const events: AuditEventRecord[] = [];
+  let { sequence, hash } = head;
+  for (const draft of drafts) {
+    const fields = { ...draft, id: newId(), tenant, sequence: sequence + 1, at };
+    const next = chainHash(hash, fields);
+    events.push({ ...fields, previousHash: hash, hash: next });
+    sequence += 1;
+    hash = next;
+  }
+  return events;
 }

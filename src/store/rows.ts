@@ -1,0 +1,156 @@
+/**
+ * What the SQL adapters share: mapping rows (snake_case columns, times in milliseconds) to records,
+ * and the WHERE conditions of the list queries, written once for SQLite's and PostgreSQL's
+ * placeholders. Booleans arrive as 0/1 from SQLite and true/false from PostgreSQL.
+ */
+import type { AuditAction, AuditEventRecord } from '../audit/audit.model';
+import type { ReadScope } from '../auth/viewer';
+import type { FaceAttempt, FaceRectangle } from '../face/face.port';
+import type { AttemptRecord, DecisionRecord, SessionRecord, Verdict } from '../sessions/session.model';
+import type { AuditFilter, SessionFilter } from './store';
+
+export type Row = Record<string, unknown>;
+
+/** Adds a parameter and returns its placeholder (`@p0` for SQLite, `$1` for PostgreSQL). */
+export type Bind = (value: unknown) => string;
+
+const optional = <T>(value: unknown): T | undefined => (value === null || value === undefined ? undefined : (value as T));
+const flag = (value: unknown): boolean => value === true || value === 1;
+const millis = (value: unknown): number => Number(value);
+
+export function toSession(row: Row): SessionRecord {
+  return {
+    id: row.id as string,
+    kind: row.kind as SessionRecord['kind'],
+    status: row.status as SessionRecord['status'],
+    operationMode: row.operation_mode as SessionRecord['operationMode'],
+    userId: row.user_id as string,
+    tenant: row.tenant as string,
+    deviceCorrelationId: row.device_correlation_id as string,
+    createdAt: new Date(millis(row.created_at)),
+    expiresAt: new Date(millis(row.expires_at)),
+    modelVersion: optional(row.model_version),
+    verifyReference: row.verify_reference ? JSON.parse(row.verify_reference as string) : undefined,
+    enableSessionImage: flag(row.enable_session_image),
+    completionReportedAt: row.completion_reported_at === null ? undefined : new Date(millis(row.completion_reported_at)),
+  };
+}
+
+export function toAttempt(row: Row): AttemptRecord {
+  return {
+    sessionId: row.session_id as string,
+    attemptId: row.attempt_id as number,
+    status: row.status as AttemptRecord['status'],
+    livenessDecision: optional(row.liveness_decision),
+    faceRectangle: row.face_rectangle ? (JSON.parse(row.face_rectangle as string) as FaceRectangle) : undefined,
+    digest: optional(row.digest),
+    sessionImageId: optional(row.session_image_id),
+    verifyResult: row.is_identical === null ? undefined : { isIdentical: flag(row.is_identical), matchConfidence: row.match_confidence as number },
+    error: row.error_code === null ? undefined : { code: row.error_code as string, message: (row.error_message as string | null) ?? '' },
+    recordedAt: new Date(millis(row.recorded_at)),
+  };
+}
+
+export function toDecision(row: Row): DecisionRecord {
+  return {
+    sessionId: row.session_id as string,
+    verdict: row.verdict as Verdict,
+    livenessDecision: optional(row.liveness_decision),
+    verifyResult: row.is_identical === null ? undefined : { isIdentical: flag(row.is_identical), matchConfidence: row.match_confidence as number },
+    attemptId: optional(row.attempt_id),
+    decidedAt: new Date(millis(row.decided_at)),
+  };
+}
+
+export function toAuditEvent(row: Row): AuditEventRecord {
+  return {
+    id: row.id as string,
+    tenant: row.tenant as string,
+    sequence: row.sequence as number,
+    at: new Date(millis(row.at)),
+    action: row.action as AuditAction,
+    actor: row.actor as string,
+    sessionId: row.session_id as string,
+    userId: row.user_id as string,
+    attemptId: optional(row.attempt_id),
+    verdict: optional(row.verdict),
+    digest: optional(row.digest),
+    previousHash: row.previous_hash as string,
+    hash: row.hash as string,
+  };
+}
+
+/** An attempt's column values, in the order of `ATTEMPT_COLUMNS`. */
+export function attemptValues(sessionId: string, attempt: FaceAttempt, at: Date, bool: (value: boolean) => unknown): unknown[] {
+  return [
+    sessionId,
+    attempt.attemptId,
+    attempt.status,
+    attempt.livenessDecision ?? null,
+    attempt.faceRectangle ? JSON.stringify(attempt.faceRectangle) : null,
+    attempt.digest ?? null,
+    attempt.sessionImageId ?? null,
+    attempt.verifyResult ? bool(attempt.verifyResult.isIdentical) : null,
+    attempt.verifyResult?.matchConfidence ?? null,
+    attempt.error?.code ?? null,
+    attempt.error?.message ?? null,
+    at.getTime(),
+  ];
+}
+
+export const ATTEMPT_COLUMNS =
+  'session_id, attempt_id, status, liveness_decision, face_rectangle, digest, session_image_id, is_identical, match_confidence, error_code, error_message, recorded_at';
+
+/** A decision's column values, in the order of `DECISION_COLUMNS`. */
+export function decisionValues(decision: DecisionRecord, bool: (value: boolean) => unknown): unknown[] {
+  return [
+    decision.sessionId,
+    decision.verdict,
+    decision.livenessDecision ?? null,
+    decision.verifyResult ? bool(decision.verifyResult.isIdentical) : null,
+    decision.verifyResult?.matchConfidence ?? null,
+    decision.attemptId ?? null,
+    decision.decidedAt.getTime(),
+  ];
+}
+
+export const DECISION_COLUMNS = 'session_id, verdict, liveness_decision, is_identical, match_confidence, attempt_id, decided_at';
+
+function scopeConditions(scope: ReadScope, bind: Bind): string[] {
+  if (scope.kind === 'all') return [];
+  const conditions = [`tenant = ${bind(scope.tenant)}`];
+  if (scope.kind === 'own') conditions.push(`user_id = ${bind(scope.userId)}`);
+  return conditions;
+}
+
+function inList(column: string, values: readonly unknown[] | undefined, bind: Bind): string[] {
+  return values && values.length > 0 ? [`${column} IN (${values.map(bind).join(', ')})`] : [];
+}
+
+/** The scope (whose rows) and the caller's filter, for `sessions`. */
+export function sessionConditions(scope: ReadScope, filter: SessionFilter, bind: Bind): string[] {
+  return [
+    ...scopeConditions(scope, bind),
+    ...(filter.tenant !== undefined ? [`tenant = ${bind(filter.tenant)}`] : []),
+    ...(filter.userId !== undefined ? [`user_id = ${bind(filter.userId)}`] : []),
+    ...(filter.kind !== undefined ? [`kind = ${bind(filter.kind)}`] : []),
+    ...inList('status', filter.statuses, bind),
+    ...(filter.from ? [`created_at >= ${bind(filter.from.getTime())}`] : []),
+    ...(filter.to ? [`created_at < ${bind(filter.to.getTime())}`] : []),
+  ];
+}
+
+/** The scope (whose rows) and the caller's filter, for `audit_events`. */
+export function auditConditions(scope: ReadScope, filter: AuditFilter, bind: Bind): string[] {
+  return [
+    ...scopeConditions(scope, bind),
+    ...(filter.tenant !== undefined ? [`tenant = ${bind(filter.tenant)}`] : []),
+    ...(filter.sessionId !== undefined ? [`session_id = ${bind(filter.sessionId)}`] : []),
+    ...(filter.userId !== undefined ? [`user_id = ${bind(filter.userId)}`] : []),
+    ...inList('action', filter.actions, bind),
+    ...(filter.from ? [`at >= ${bind(filter.from.getTime())}`] : []),
+    ...(filter.to ? [`at < ${bind(filter.to.getTime())}`] : []),
+  ];
+}
+
+export const where = (conditions: string[]): string => (conditions.length ? `WHERE ${conditions.join(' AND ')}` : '');

@@ -1,0 +1,233 @@
+/**
+ * One store suite, every adapter: the same behaviour checked on SQLite (always) and PostgreSQL
+ * (when DATABASE_URL names a server; CI sets it). Tests speak to the `Store` interface the services
+ * use, on real databases.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditService } from '../../src/audit/audit.service';
+import type { Viewer } from '../../src/auth/viewer';
+import type { FaceAttempt } from '../../src/face/face.port';
+import type { SessionRecord } from '../../src/sessions/session.model';
+import { openPostgresStore } from '../../src/store/postgres-store';
+import { openSqliteStore } from '../../src/store/sqlite-store';
+import type { Store } from '../../src/store/store';
+import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+
+interface Adapter {
+  name: string;
+  available: boolean;
+  /** Opens a store on a fresh database; `again()` opens a second store on the same database (another process). */
+  open(): Promise<{ store: Store; again(): Promise<Store>; dispose(): Promise<void> }>;
+}
+
+const adapters: Adapter[] = [
+  {
+    name: 'SQLite',
+    available: true,
+    async open() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-suite-'));
+      const file = path.join(dir, 'gateway.sqlite');
+      const store = openSqliteStore(file);
+      return { store, again: async () => openSqliteStore(file), dispose: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    available: postgresAdminUrl !== undefined,
+    async open() {
+      const database: TestDatabase = await createTestDatabase();
+      const store = await openPostgresStore({ connectionString: database.url });
+      return { store, again: () => openPostgresStore({ connectionString: database.url }), dispose: () => database.drop() };
+    },
+  },
+];
+
+const admin: Viewer = { userId: 'root', tenant: 'ops', roles: ['ADMIN'], expiresAtMillis: Date.now() + 3_600_000 };
+
+function newSession(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const createdAt = new Date(overrides.createdAt ?? Date.now());
+  return {
+    id: randomUUID(),
+    kind: 'LIVENESS',
+    status: 'NOT_STARTED',
+    operationMode: 'PASSIVE',
+    userId: 'alice',
+    tenant: 'acme',
+    deviceCorrelationId: randomUUID(),
+    createdAt,
+    expiresAt: new Date(createdAt.getTime() + 600_000),
+    enableSessionImage: false,
+    ...overrides,
+  };
+}
+
+const realFace = (attemptId: number): FaceAttempt => ({
+  attemptId,
+  status: 'SUCCEEDED',
+  livenessDecision: 'REAL_FACE',
+  digest: 'AB'.repeat(32),
+  faceRectangle: { top: 1, left: 2, width: 3, height: 4 },
+});
+const failedAttempt = (attemptId: number): FaceAttempt => ({ attemptId, status: 'FAILED', error: { code: 'FaceNotFound', message: 'No face.' } });
+
+describe.each(adapters)('the $name store', (adapter) => {
+  let store: Store;
+  let again: () => Promise<Store>;
+  let dispose: () => Promise<void>;
+  const others: Store[] = [];
+
+  beforeAll(async () => {
+    if (!adapter.available) return;
+    ({ store, again, dispose } = await adapter.open());
+  });
+  afterAll(async () => {
+    if (!adapter.available) return;
+    for (const other of others) await other.close();
+    await store.close();
+    await dispose();
+  });
+
+  it.skipIf(!adapter.available)('stores a session and finds it by id, and many by ids in key order', async () => {
+    const a = await store.sessions.create(newSession(), 'alice');
+    const b = await store.sessions.create(newSession({ kind: 'LIVENESS_WITH_VERIFY', verifyReference: { faceRectangle: { top: 1, left: 2, width: 3, height: 4 }, qualityForRecognition: 'HIGH' } }), 'alice');
+    expect(await store.sessions.findById(a.id)).toEqual(a);
+    const missing = randomUUID();
+    expect(await store.sessions.findByIds([b.id, missing, a.id])).toEqual([b, undefined, a]);
+  });
+
+  it.skipIf(!adapter.available)('records completion once, with one COMPLETION_REPORTED event', async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'once' }), 'alice');
+    const at = new Date();
+    const first = await store.sessions.reportCompletion(session.id, 'alice', at);
+    const second = await store.sessions.reportCompletion(session.id, 'alice', new Date(at.getTime() + 1000));
+    expect(first.completionReportedAt).toEqual(at);
+    expect(second.completionReportedAt).toEqual(at);
+    const events = await store.audit.chainSlice('once', 0, 100);
+    expect(events.map((event) => event.action)).toEqual(['SESSION_STARTED', 'COMPLETION_REPORTED']);
+    expect((await store.sessions.awaitingResult()).map((s) => s.id)).toContain(session.id);
+  });
+
+  it.skipIf(!adapter.available)('records each finished attempt and the decision once, however often the same progress is recorded', async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'progress' }), 'alice');
+    const progress = {
+      faceStatus: 'SUCCEEDED' as const,
+      modelVersion: '2024-11-15',
+      attempts: [failedAttempt(1), realFace(2), { attemptId: 3, status: 'RUNNING' as const }],
+      outcome: { status: 'SUCCEEDED' as const, decision: { verdict: 'PASS' as const, livenessDecision: 'REAL_FACE' as const, attemptId: 2 } },
+    };
+    const first = await store.sessions.recordProgress(session.id, progress, new Date());
+    const second = await store.sessions.recordProgress(session.id, progress, new Date());
+    expect(first.newDecision).toMatchObject({ verdict: 'PASS', attemptId: 2 });
+    expect(second.newDecision).toBeUndefined();
+    expect(first.session).toMatchObject({ status: 'SUCCEEDED', modelVersion: '2024-11-15' });
+    const [attempts] = await store.sessions.attemptsFor([session.id]);
+    expect(attempts.map((a) => [a.attemptId, a.status])).toEqual([
+      [1, 'FAILED'],
+      [2, 'SUCCEEDED'],
+    ]);
+    expect(attempts[1]).toMatchObject({ livenessDecision: 'REAL_FACE', digest: 'AB'.repeat(32), faceRectangle: { top: 1, left: 2, width: 3, height: 4 } });
+    expect(attempts[0].error).toEqual({ code: 'FaceNotFound', message: 'No face.' });
+    const [decision] = await store.sessions.decisionsFor([session.id]);
+    expect(decision).toMatchObject({ sessionId: session.id, verdict: 'PASS', livenessDecision: 'REAL_FACE', attemptId: 2 });
+    const actions = (await store.audit.chainSlice('progress', 0, 100)).map((event) => event.action);
+    expect(actions).toEqual(['SESSION_STARTED', 'ATTEMPT_RECORDED', 'ATTEMPT_RECORDED', 'DECISION_REACHED']);
+  });
+
+  it.skipIf(!adapter.available)('deletes a session without losing its events, deciding it once', async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'deleted' }), 'alice');
+    const deleted = await store.sessions.markDeleted(session.id, 'alice', new Date(), { verdict: 'EXPIRED' });
+    const again = await store.sessions.markDeleted(session.id, 'alice', new Date(), { verdict: 'EXPIRED' });
+    expect(deleted.session.status).toBe('DELETED');
+    expect(deleted.newDecision?.verdict).toBe('EXPIRED');
+    expect(again.newDecision).toBeUndefined();
+    const ignored = await store.sessions.recordProgress(session.id, { faceStatus: 'SUCCEEDED', attempts: [realFace(1)] }, new Date());
+    expect(ignored.session.status).toBe('DELETED');
+    expect((await store.audit.chainSlice('deleted', 0, 100)).map((event) => event.action)).toEqual(['SESSION_STARTED', 'SESSION_DELETED', 'DECISION_REACHED']);
+  });
+
+  it.skipIf(!adapter.available)('finds undecided sessions past their expiry, and no others', async () => {
+    const past = await store.sessions.create(newSession({ tenant: 'expiry', createdAt: new Date(Date.now() - 700_000) }), 'alice');
+    const future = await store.sessions.create(newSession({ tenant: 'expiry' }), 'alice');
+    const due = (await store.sessions.dueForExpiry(new Date(), 1000)).map((s) => s.id);
+    expect(due).toContain(past.id);
+    expect(due).not.toContain(future.id);
+  });
+
+  it.skipIf(!adapter.available)('lists newest first within the scope, filters, and pages by position without gaps', async () => {
+    const base = Date.now() - 1_000_000;
+    const created: SessionRecord[] = [];
+    for (let i = 0; i < 7; i++) {
+      created.push(await store.sessions.create(newSession({ tenant: 'listing', userId: i % 2 ? 'bob' : 'alice', createdAt: new Date(base + i * 1000) }), 'x'));
+    }
+    const newestFirst = [...created].reverse().map((s) => s.id);
+    const seen: string[] = [];
+    let after: { createdAtMillis: number; id: string } | undefined;
+    for (;;) {
+      const page = await store.sessions.list({ kind: 'tenant', tenant: 'listing' }, {}, 3, after);
+      expect(page.totalCount).toBe(7);
+      seen.push(...page.items.map((s) => s.id));
+      if (!page.hasNextPage) break;
+      const last = page.items[page.items.length - 1];
+      after = { createdAtMillis: last.createdAt.getTime(), id: last.id };
+    }
+    expect(seen).toEqual(newestFirst);
+    const bobs = await store.sessions.list({ kind: 'own', tenant: 'listing', userId: 'bob' }, {}, 100);
+    expect(bobs.items.map((s) => s.userId)).toEqual(['bob', 'bob', 'bob']);
+    const window = await store.sessions.list({ kind: 'all' }, { tenant: 'listing', from: new Date(base + 1500), to: new Date(base + 3500) }, 100);
+    expect(window.items.map((s) => s.id)).toEqual([created[3].id, created[2].id]);
+    const none = await store.sessions.list({ kind: 'tenant', tenant: 'listing' }, { tenant: 'elsewhere' }, 100);
+    expect(none).toEqual({ items: [], hasNextPage: false, totalCount: 0 });
+  });
+
+  it.skipIf(!adapter.available)('keeps one gap-free chain per tenant while many sessions decide at once from two store instances', async () => {
+    const second = await again();
+    others.push(second);
+    const stores = [store, second];
+    const sessions = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => stores[i % 2].sessions.create(newSession({ tenant: 'busy', userId: `user-${i}` }), `user-${i}`)),
+    );
+    await Promise.all(
+      sessions.map((session, i) =>
+        stores[(i + 1) % 2].sessions.recordProgress(
+          session.id,
+          { faceStatus: 'SUCCEEDED', attempts: [realFace(1)], outcome: { status: 'SUCCEEDED', decision: { verdict: 'PASS', attemptId: 1 } } },
+          new Date(),
+        ),
+      ),
+    );
+    // The same results observed again by the other instance add nothing.
+    const repeated = await Promise.all(
+      sessions.map((session, i) =>
+        stores[i % 2].sessions.recordProgress(
+          session.id,
+          { faceStatus: 'SUCCEEDED', attempts: [realFace(1)], outcome: { status: 'SUCCEEDED', decision: { verdict: 'PASS', attemptId: 1 } } },
+          new Date(),
+        ),
+      ),
+    );
+    expect(repeated.filter((transition) => transition.newDecision)).toEqual([]);
+    const events = await store.audit.chainSlice('busy', 0, 1000);
+    expect(events.map((event) => event.sequence)).toEqual(Array.from({ length: 90 }, (_, i) => i + 1));
+    const report = await new AuditService(store.audit).verifyChain(admin, 'busy');
+    expect(report).toEqual({ tenant: 'busy', valid: true, checked: 90 });
+  });
+
+  it.skipIf(!adapter.available)('lists audit events newest first, scoped and filtered, by position', async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'audit-list', userId: 'carol' }), 'carol');
+    await store.sessions.reportCompletion(session.id, 'carol', new Date());
+    const page = await store.audit.list({ kind: 'tenant', tenant: 'audit-list' }, {}, 1);
+    expect(page.totalCount).toBe(2);
+    expect(page.items[0].action).toBe('COMPLETION_REPORTED');
+    expect(page.hasNextPage).toBe(true);
+    const next = await store.audit.list({ kind: 'tenant', tenant: 'audit-list' }, {}, 1, page.items[0].position);
+    expect(next.items.map((event) => event.action)).toEqual(['SESSION_STARTED']);
+    const filtered = await store.audit.list({ kind: 'all' }, { userId: 'carol', actions: ['SESSION_STARTED'] }, 10);
+    expect(filtered.items.map((event) => [event.tenant, event.action])).toEqual([['audit-list', 'SESSION_STARTED']]);
+    expect(await store.audit.head('audit-list')).toEqual({ sequence: 2, hash: page.items[0].hash });
+    expect(await store.audit.tenants()).toContain('audit-list');
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * The outside services the multi-instance suites need, taken from the environment as CI sets them:
+ * DATABASE_URL (a PostgreSQL server; each test gets its own fresh database on it) and REDIS_URL.
+ * Without them those suites are skipped, and say so with the reason.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export const postgresAdminUrl = process.env.DATABASE_URL?.trim() || undefined;
+export const redisUrl = process.env.REDIS_URL?.trim() || undefined;
+
+export const POSTGRES_SKIP_REASON = 'DATABASE_URL is not set: PostgreSQL tests skipped (CI sets it; see README "Running the tests")';
+export const REDIS_SKIP_REASON = 'REDIS_URL is not set: Redis tests skipped (CI sets it; see README "Running the tests")';
+
+if (!postgresAdminUrl) console.warn(`\n[skip] ${POSTGRES_SKIP_REASON}\n`);
+if (!redisUrl) console.warn(`\n[skip] ${REDIS_SKIP_REASON}\n`);
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new, empty database on the PostgreSQL server of DATABASE_URL. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (!postgresAdminUrl) throw new Error(POSTGRES_SKIP_REASON);
+  const name = `gateway_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: postgresAdminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(postgresAdminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: postgresAdminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
