@@ -8,14 +8,28 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditAction, AuditDraft, AuditEventRecord } from '../audit/audit.model';
+import type { AuditDraft, AuditEventRecord } from '../audit/audit.model';
 import { SYSTEM_ACTOR } from '../audit/audit.model';
-import { chainHash, GENESIS_HASH } from '../audit/chain';
+import { chainEvents, GENESIS_HASH } from '../audit/chain';
 import type { ReadScope } from '../auth/viewer';
-import type { FaceAttempt, FaceRectangle } from '../face/face.port';
-import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord, Verdict } from '../sessions/session.model';
+import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord } from '../sessions/session.model';
 import { FINAL_STATUSES } from '../sessions/session.model';
 import { sqliteMigrations, type Migration } from './migrations/sqlite';
+import {
+  ATTEMPT_COLUMNS,
+  attemptValues,
+  auditConditions,
+  DECISION_COLUMNS,
+  decisionValues,
+  sessionConditions,
+  toAttempt,
+  toAuditEvent,
+  toDecision,
+  toSession,
+  where,
+  type Bind,
+  type Row,
+} from './rows';
 import type {
   AuditFilter,
   AuditRepository,
@@ -28,8 +42,6 @@ import type {
   Transition,
 } from './store';
 
-type Row = Record<string, unknown>;
-type Params = Record<string, unknown>;
 
 export function openSqliteStore(file: string): Store {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -97,23 +109,18 @@ class AuditChainWriter {
   append(tenant: string, drafts: AuditDraft[], at: Date): void {
     if (drafts.length === 0) return;
     const head = (this.head.get(tenant) as { sequence: number; hash: string } | undefined) ?? { sequence: 0, hash: GENESIS_HASH };
-    let { sequence, hash } = head;
-    for (const draft of drafts) {
-      const event = { ...draft, id: randomUUID(), tenant, sequence: sequence + 1, at };
-      const next = chainHash(hash, event);
+    const events = chainEvents(tenant, head, drafts, at, randomUUID);
+    for (const event of events) {
       this.insert.run({
         ...event,
         at: at.getTime(),
-        attemptId: draft.attemptId ?? null,
-        verdict: draft.verdict ?? null,
-        digest: draft.digest ?? null,
-        previousHash: hash,
-        hash: next,
+        attemptId: event.attemptId ?? null,
+        verdict: event.verdict ?? null,
+        digest: event.digest ?? null,
       });
-      sequence += 1;
-      hash = next;
     }
-    this.advance.run(tenant, sequence, hash);
+    const last = events[events.length - 1];
+    this.advance.run(tenant, last.sequence, last.hash);
   }
 }
 
@@ -134,16 +141,8 @@ class SqliteSessionRepository implements SessionRepository {
       reportCompletion: db.prepare('UPDATE sessions SET completion_reported_at = ?, updated_at = ? WHERE id = ? AND completion_reported_at IS NULL'),
       setStatus: db.prepare('UPDATE sessions SET status = ?, model_version = coalesce(?, model_version), updated_at = ? WHERE id = ?'),
       markDecided: db.prepare('UPDATE sessions SET decided = 1, status = ?, updated_at = ? WHERE id = ?'),
-      insertAttempt: db.prepare(`
-        INSERT INTO attempts (session_id, attempt_id, status, liveness_decision, face_rectangle, digest, session_image_id,
-                              is_identical, match_confidence, error_code, error_message, recorded_at)
-        VALUES (@sessionId, @attemptId, @status, @livenessDecision, @faceRectangle, @digest, @sessionImageId,
-                @isIdentical, @matchConfidence, @errorCode, @errorMessage, @recordedAt)
-        ON CONFLICT (session_id, attempt_id) DO NOTHING`),
-      insertDecision: db.prepare(`
-        INSERT INTO decisions (session_id, verdict, liveness_decision, is_identical, match_confidence, attempt_id, decided_at)
-        VALUES (@sessionId, @verdict, @livenessDecision, @isIdentical, @matchConfidence, @attemptId, @decidedAt)
-        ON CONFLICT (session_id) DO NOTHING`),
+      insertAttempt: db.prepare(`INSERT INTO attempts (${ATTEMPT_COLUMNS}) VALUES (${questionMarks(12)}) ON CONFLICT (session_id, attempt_id) DO NOTHING`),
+      insertDecision: db.prepare(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${questionMarks(7)}) ON CONFLICT (session_id) DO NOTHING`),
       decisionById: db.prepare('SELECT * FROM decisions WHERE session_id = ?'),
       awaitingResult: db.prepare(`SELECT * FROM sessions WHERE decided = 0 AND completion_reported_at IS NOT NULL
                                   AND status NOT IN ('DELETED', 'EXPIRED') ORDER BY completion_reported_at`),
@@ -180,52 +179,16 @@ class SqliteSessionRepository implements SessionRepository {
   }
 
   async list(scope: ReadScope, filter: SessionFilter, first: number, after?: SessionPosition): Promise<Page<SessionRecord>> {
-    const where: string[] = [];
-    const params: Params = {};
-    if (scope.kind !== 'all') {
-      where.push('tenant = @scopeTenant');
-      params.scopeTenant = scope.tenant;
-    }
-    if (scope.kind === 'own') {
-      where.push('user_id = @scopeUser');
-      params.scopeUser = scope.userId;
-    }
-    if (filter.tenant !== undefined) {
-      where.push('tenant = @tenant');
-      params.tenant = filter.tenant;
-    }
-    if (filter.userId !== undefined) {
-      where.push('user_id = @userId');
-      params.userId = filter.userId;
-    }
-    if (filter.kind !== undefined) {
-      where.push('kind = @kind');
-      params.kind = filter.kind;
-    }
-    if (filter.statuses && filter.statuses.length > 0) {
-      where.push(`status IN (${filter.statuses.map((_, i) => `@status${i}`).join(', ')})`);
-      filter.statuses.forEach((status, i) => (params[`status${i}`] = status));
-    }
-    if (filter.from) {
-      where.push('created_at >= @from');
-      params.from = filter.from.getTime();
-    }
-    if (filter.to) {
-      where.push('created_at < @to');
-      params.to = filter.to.getTime();
-    }
-    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const totalCount = this.db.prepare(`SELECT count(*) FROM sessions ${whereSql}`).pluck().get(params) as number;
-
-    const pageWhere = [...where];
+    const { bind, params } = namedBinder();
+    const conditions = sessionConditions(scope, filter, bind);
+    const totalCount = this.db.prepare(`SELECT count(*) FROM sessions ${where(conditions)}`).pluck().get(params) as number;
     if (after) {
-      pageWhere.push('(created_at < @afterCreated OR (created_at = @afterCreated AND id < @afterId))');
-      params.afterCreated = after.createdAtMillis;
-      params.afterId = after.id;
+      const created = bind(after.createdAtMillis);
+      conditions.push(`(created_at < ${created} OR (created_at = ${created} AND id < ${bind(after.id)}))`);
     }
     const rows = this.db
-      .prepare(`SELECT * FROM sessions ${pageWhere.length ? `WHERE ${pageWhere.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT @limit`)
-      .all({ ...params, limit: first + 1 }) as Row[];
+      .prepare(`SELECT * FROM sessions ${where(conditions)} ORDER BY created_at DESC, id DESC LIMIT ${bind(first + 1)}`)
+      .all(params) as Row[];
     return { items: rows.slice(0, first).map(toSession), hasNextPage: rows.length > first, totalCount };
   }
 
@@ -251,7 +214,7 @@ class SqliteSessionRepository implements SessionRepository {
         for (const attempt of progress.attempts) {
           // An attempt still running may change; it is stored once it has finished.
           if (attempt.status !== 'SUCCEEDED' && attempt.status !== 'FAILED') continue;
-          if (this.statements.insertAttempt.run(attemptParams(id, attempt, at)).changes > 0) {
+          if (this.statements.insertAttempt.run(...attemptValues(id, attempt, at, sqliteBool)).changes > 0) {
             events.push({ action: 'ATTEMPT_RECORDED', actor: SYSTEM_ACTOR, sessionId: id, userId: before.userId, attemptId: attempt.attemptId, digest: attempt.digest });
           }
         }
@@ -320,15 +283,7 @@ class SqliteSessionRepository implements SessionRepository {
   }
 
   private insertDecision(decision: DecisionRecord): void {
-    this.statements.insertDecision.run({
-      sessionId: decision.sessionId,
-      verdict: decision.verdict,
-      livenessDecision: decision.livenessDecision ?? null,
-      isIdentical: decision.verifyResult ? (decision.verifyResult.isIdentical ? 1 : 0) : null,
-      matchConfidence: decision.verifyResult?.matchConfidence ?? null,
-      attemptId: decision.attemptId ?? null,
-      decidedAt: decision.decidedAt.getTime(),
-    });
+    this.statements.insertDecision.run(...decisionValues(decision, sqliteBool));
   }
 
   private require(id: string): SessionRecord {
@@ -348,47 +303,13 @@ class SqliteAuditRepository implements AuditRepository {
   constructor(private readonly db: Database.Database) {}
 
   async list(scope: ReadScope, filter: AuditFilter, first: number, after?: number): Promise<Page<AuditEventRecord & { position: number }>> {
-    const where: string[] = [];
-    const params: Params = {};
-    if (scope.kind !== 'all') {
-      where.push('tenant = @scopeTenant');
-      params.scopeTenant = scope.tenant;
-    }
-    if (scope.kind === 'own') {
-      where.push('user_id = @scopeUser');
-      params.scopeUser = scope.userId;
-    }
-    const equal: [keyof AuditFilter, string][] = [
-      ['tenant', 'tenant'],
-      ['sessionId', 'session_id'],
-      ['userId', 'user_id'],
-    ];
-    for (const [key, column] of equal) {
-      if (filter[key] !== undefined) {
-        where.push(`${column} = @${key}`);
-        params[key] = filter[key];
-      }
-    }
-    if (filter.actions && filter.actions.length > 0) {
-      where.push(`action IN (${filter.actions.map((_, i) => `@action${i}`).join(', ')})`);
-      filter.actions.forEach((action, i) => (params[`action${i}`] = action));
-    }
-    if (filter.from) {
-      where.push('at >= @from');
-      params.from = filter.from.getTime();
-    }
-    if (filter.to) {
-      where.push('at < @to');
-      params.to = filter.to.getTime();
-    }
-    const totalCount = this.db.prepare(`SELECT count(*) FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`).pluck().get(params) as number;
-    if (after !== undefined) {
-      where.push('position < @after');
-      params.after = after;
-    }
+    const { bind, params } = namedBinder();
+    const conditions = auditConditions(scope, filter, bind);
+    const totalCount = this.db.prepare(`SELECT count(*) FROM audit_events ${where(conditions)}`).pluck().get(params) as number;
+    if (after !== undefined) conditions.push(`position < ${bind(after)}`);
     const rows = this.db
-      .prepare(`SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY position DESC LIMIT @limit`)
-      .all({ ...params, limit: first + 1 }) as Row[];
+      .prepare(`SELECT * FROM audit_events ${where(conditions)} ORDER BY position DESC LIMIT ${bind(first + 1)}`)
+      .all(params) as Row[];
     return {
       items: rows.slice(0, first).map((row) => ({ ...toAuditEvent(row), position: row.position as number })),
       hasNextPage: rows.length > first,
@@ -425,83 +346,20 @@ class SqliteAuditRepository implements AuditRepository {
   }
 }
 
-function attemptParams(sessionId: string, attempt: FaceAttempt, at: Date): Params {
-  return {
-    sessionId,
-    attemptId: attempt.attemptId,
-    status: attempt.status,
-    livenessDecision: attempt.livenessDecision ?? null,
-    faceRectangle: attempt.faceRectangle ? JSON.stringify(attempt.faceRectangle) : null,
-    digest: attempt.digest ?? null,
-    sessionImageId: attempt.sessionImageId ?? null,
-    isIdentical: attempt.verifyResult ? (attempt.verifyResult.isIdentical ? 1 : 0) : null,
-    matchConfidence: attempt.verifyResult?.matchConfidence ?? null,
-    errorCode: attempt.error?.code ?? null,
-    errorMessage: attempt.error?.message ?? null,
-    recordedAt: at.getTime(),
-  };
-}
+/** SQLite has no boolean type: 1 and 0. */
+const sqliteBool = (value: boolean) => (value ? 1 : 0);
+const questionMarks = (count: number) => Array.from({ length: count }, () => '?').join(', ');
 
-const optional = <T>(value: unknown): T | undefined => (value === null || value === undefined ? undefined : (value as T));
-
-function toSession(row: Row): SessionRecord {
+/** `@p0, @p1, …` named parameters collected into one object. */
+function namedBinder(): { bind: Bind; params: Record<string, unknown> } {
+  const params: Record<string, unknown> = {};
+  let next = 0;
   return {
-    id: row.id as string,
-    kind: row.kind as SessionRecord['kind'],
-    status: row.status as SessionRecord['status'],
-    operationMode: row.operation_mode as SessionRecord['operationMode'],
-    userId: row.user_id as string,
-    tenant: row.tenant as string,
-    deviceCorrelationId: row.device_correlation_id as string,
-    createdAt: new Date(row.created_at as number),
-    expiresAt: new Date(row.expires_at as number),
-    modelVersion: optional(row.model_version),
-    verifyReference: row.verify_reference ? JSON.parse(row.verify_reference as string) : undefined,
-    enableSessionImage: row.enable_session_image === 1,
-    completionReportedAt: row.completion_reported_at === null ? undefined : new Date(row.completion_reported_at as number),
-  };
-}
-
-function toAttempt(row: Row): AttemptRecord {
-  return {
-    sessionId: row.session_id as string,
-    attemptId: row.attempt_id as number,
-    status: row.status as AttemptRecord['status'],
-    livenessDecision: optional(row.liveness_decision),
-    faceRectangle: row.face_rectangle ? (JSON.parse(row.face_rectangle as string) as FaceRectangle) : undefined,
-    digest: optional(row.digest),
-    sessionImageId: optional(row.session_image_id),
-    verifyResult: row.is_identical === null ? undefined : { isIdentical: row.is_identical === 1, matchConfidence: row.match_confidence as number },
-    error: row.error_code === null ? undefined : { code: row.error_code as string, message: (row.error_message as string | null) ?? '' },
-    recordedAt: new Date(row.recorded_at as number),
-  };
-}
-
-function toDecision(row: Row): DecisionRecord {
-  return {
-    sessionId: row.session_id as string,
-    verdict: row.verdict as Verdict,
-    livenessDecision: optional(row.liveness_decision),
-    verifyResult: row.is_identical === null ? undefined : { isIdentical: row.is_identical === 1, matchConfidence: row.match_confidence as number },
-    attemptId: optional(row.attempt_id),
-    decidedAt: new Date(row.decided_at as number),
-  };
-}
-
-function toAuditEvent(row: Row): AuditEventRecord {
-  return {
-    id: row.id as string,
-    tenant: row.tenant as string,
-    sequence: row.sequence as number,
-    at: new Date(row.at as number),
-    action: row.action as AuditAction,
-    actor: row.actor as string,
-    sessionId: row.session_id as string,
-    userId: row.user_id as string,
-    attemptId: optional(row.attempt_id),
-    verdict: optional(row.verdict),
-    digest: optional(row.digest),
-    previousHash: row.previous_hash as string,
-    hash: row.hash as string,
+    params,
+    bind: (value) => {
+      const name = `p${next++}`;
+      params[name] = value;
+      return `@${name}`;
+    },
   };
 }
