@@ -20,12 +20,36 @@ export type FaceConfig =
   | { mode: 'emulator'; emulatorKey?: string }
   | { mode: 'azure'; endpoint: string; apiKey?: string };
 
+/** Limits every GraphQL document must keep, over HTTP and WebSocket alike (see `http/query-limits.ts`). */
+export interface QueryLimits {
+  /** Deepest field nesting, fragments flattened. */
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  /** Lexical tokens of the whole document; parsing stops past it. */
+  maxTokens: number;
+  /** graphql-armor's static cost (objects 2, scalars 1, x1.5 per level, x a literal `first`). */
+  maxCost: number;
+}
+
+/** graphql-transport-ws connections. */
+export interface WebSocketLimits {
+  /** Largest message a client may send (ws `maxPayload`); a larger one closes the socket with 1009. */
+  maxPayloadBytes: number;
+  /** Operations (subscriptions, or queries in flight) one connection may have at once. */
+  maxSubscriptionsPerConnection: number;
+  /** A ping this often; a socket whose pong does not come within the same time is terminated. */
+  keepAliveMillis: number;
+}
+
 export interface GatewayConfig {
   port: number;
   host: string;
   production: boolean;
   dataDir: string;
   databaseUrl?: string;
+  /** PostgreSQL connections per gateway instance. */
+  databasePoolSize: number;
   redisUrl?: string;
   face: FaceConfig;
   faceTimeoutMillis: number;
@@ -34,6 +58,12 @@ export interface GatewayConfig {
   jwt: JwtKeyConfig | { kind: 'devSecret' };
   jwtIssuer?: string;
   jwtAudience?: string;
+  /** Leeway for `exp`, `nbf` (and `iat` with a maximum age), for clocks that disagree a little. */
+  jwtClockToleranceSeconds: number;
+  /** When set, tokens must carry `iat` and are refused once older than this. */
+  jwtMaxAgeSeconds?: number;
+  queryLimits: QueryLimits;
+  webSocket: WebSocketLimits;
   pollIntervalMillis: number;
   pollMaxIntervalMillis: number;
   /** How often sessions past their `expiresAt` are looked for and given their EXPIRED decision. */
@@ -59,6 +89,10 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}.`);
   return value;
+}
+
+function optionalInteger(env: Env, name: string, min: number, max: number): number | undefined {
+  return read(env, name) === undefined ? undefined : integer(env, name, min, min, max);
 }
 
 function boolean(env: Env, name: string, fallback: boolean): boolean {
@@ -143,6 +177,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     production,
     dataDir: path.resolve(read(env, 'DATA_DIR') ?? './data'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     face,
     faceTimeoutMillis: integer(env, 'FACE_TIMEOUT_MS', 10_000, 100, 120_000),
@@ -150,6 +185,20 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     jwt,
     jwtIssuer: read(env, 'JWT_ISSUER'),
     jwtAudience: read(env, 'JWT_AUDIENCE'),
+    jwtClockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 30, 0, 300),
+    jwtMaxAgeSeconds: optionalInteger(env, 'JWT_MAX_AGE_SECONDS', 1, 366 * 24 * 3600),
+    queryLimits: {
+      maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 1_000),
+      maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1_000),
+      maxDirectives: integer(env, 'GRAPHQL_MAX_DIRECTIVES', 10, 0, 1_000),
+      maxTokens: integer(env, 'GRAPHQL_MAX_TOKENS', 1_000, 1, 1_000_000),
+      maxCost: integer(env, 'GRAPHQL_MAX_COST', 5_000, 1, 100_000_000),
+    },
+    webSocket: {
+      maxPayloadBytes: integer(env, 'WS_MAX_PAYLOAD_BYTES', 64 * 1024, 1_024, 100 * 1024 * 1024),
+      maxSubscriptionsPerConnection: integer(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
+      keepAliveMillis: integer(env, 'WS_KEEPALIVE_INTERVAL_MS', 12_000, 50, 3_600_000),
+    },
     pollIntervalMillis,
     pollMaxIntervalMillis,
     expirySweepIntervalMillis: integer(env, 'EXPIRY_SWEEP_INTERVAL_MS', 5_000, 10, 3_600_000),

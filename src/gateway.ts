@@ -7,11 +7,11 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { AUDIT_EXPORT_PATH, createAuditExportHandler } from './audit/audit-export';
 import { AuditService } from './audit/audit.service';
 import { resolveJwtKey } from './auth/dev-secret';
 import { bearerToken, createTokenVerifier, signDevToken, type TokenVerifier } from './auth/jwt';
@@ -29,7 +29,7 @@ import { attachWebSocketServer } from './http/websocket';
 import { createLogger, type Logger } from './logger';
 import { createInProcessPubSub } from './pubsub/pubsub';
 import { SessionService } from './sessions/session.service';
-import { openSqliteStore } from './store/sqlite-store';
+import { openStore } from './store/open-store';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -60,7 +60,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const now = options.now ?? Date.now;
   const logger = createLogger(config.logLevel, options.logSink);
 
-  if (config.databaseUrl) throw new ConfigError('DATABASE_URL (PostgreSQL) is not supported by this version yet; unset it to use SQLite in DATA_DIR.');
   if (config.redisUrl) throw new ConfigError('REDIS_URL (Redis pub/sub) is not supported by this version yet; unset it to use in-process pub/sub.');
 
   const jwtKey = resolveJwtKey(config);
@@ -73,7 +72,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         })
       : undefined;
 
-  const store = openSqliteStore(path.join(config.dataDir, 'gateway.sqlite'));
+  const store = await openStore(config);
   const pubsub = createInProcessPubSub();
   const emulator = config.face.mode === 'emulator' ? createFaceEmulator({ apiKey: config.face.emulatorKey, now }) : undefined;
 
@@ -161,10 +160,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }),
   });
 
+  const auditExport = createAuditExportHandler({ verifier, audit: services.audit });
+
   route = async (req, res) => {
     const requestUrl = new URL(req.url ?? '/', 'http://gateway');
     const { pathname } = requestUrl;
     if (pathname === GRAPHQL_PATH) return graphqlHandler(req, res, requestUrl);
+    if (pathname === AUDIT_EXPORT_PATH) return auditExport(req, res, requestUrl);
     if (pathname === '/healthz' && req.method === 'GET') return sendHealth(res);
     if (pathname === '/readyz' && req.method === 'GET') return sendReadiness(res, { store: () => store.ping(), face: () => face.ping() });
     if (emulator && (pathname === EMULATOR_PREFIX || pathname.startsWith(`${EMULATOR_PREFIX}/`))) {

@@ -17,6 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = path.resolve(__dirname, '../..');
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
 const README_URL = 'http://localhost:4000';
+/** A newcomer's shell has no DATABASE_URL or REDIS_URL (CI sets them for the multi-instance suites). */
+const EMBEDDED_DEFAULTS = { DATABASE_URL: '', REDIS_URL: '' };
 
 /** The fenced blocks of one language inside the section that starts with `heading`. */
 function blocks(heading: string, language: string): string[] {
@@ -34,7 +36,7 @@ interface Started {
 
 /** Spawns an npm script in its own process group and waits for a line matching `ready`. */
 async function npm(args: string[], env: Record<string, string>, ready: RegExp): Promise<Started & { match: RegExpMatchArray }> {
-  const child = spawn('npm', args, { cwd: root, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npm', args, { cwd: root, env: { ...process.env, ...EMBEDDED_DEFAULTS, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`npm ${args.join(' ')} did not become ready:\n${output}`)), 120_000);
@@ -65,7 +67,7 @@ async function stopProcessGroup(child: ChildProcess | undefined): Promise<void> 
 
 function runBash(script: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: root, env: { ...process.env, ...env } });
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: root, env: { ...process.env, ...EMBEDDED_DEFAULTS, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -12,14 +12,9 @@ import {
 } from '../../src/client/generated/graphql';
 import { TestGateway, type DeviceOutcome } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
+import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
 
 let gateway: TestGateway;
-beforeAll(async () => {
-  gateway = await TestGateway.start();
-});
-afterAll(async () => {
-  await gateway?.stop();
-});
 
 async function decide(kind: 'LIVENESS' | 'LIVENESS_WITH_VERIFY', outcomes: DeviceOutcome[]) {
   const token = gateway.token({ sub: `user-${Math.random()}`, tenant: 'acme' });
@@ -48,8 +43,25 @@ async function decide(kind: 'LIVENESS' | 'LIVENESS_WITH_VERIFY', outcomes: Devic
   return { decision, stored };
 }
 
-describe('verdicts', () => {
-  it('a real face yields PASS', async () => {
+/** The same verdicts on every store: SQLite always, PostgreSQL when DATABASE_URL names a server. */
+const stores = [
+  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
+  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
+];
+
+describe.each(stores)('verdicts on $store', ({ available, database }) => {
+  let testDatabase: TestDatabase | undefined;
+  beforeAll(async () => {
+    if (!available) return;
+    testDatabase = await database();
+    gateway = await TestGateway.start({ env: testDatabase ? { DATABASE_URL: testDatabase.url } : {} });
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await testDatabase?.drop();
+  });
+
+  it.skipIf(!available)('a real face yields PASS', async () => {
     const { decision, stored } = await decide('LIVENESS', [{ livenessDecision: 'realface' }]);
     expect(decision).toMatchObject({ verdict: 'PASS', livenessDecision: 'REAL_FACE', attemptId: 1, verifyResult: null });
     expect(decision.session).toEqual({ id: stored.id, status: 'SUCCEEDED' });
@@ -59,17 +71,17 @@ describe('verdicts', () => {
     expect(stored.attempts[0].digest).toMatch(/^[0-9A-F]{64}$/);
   });
 
-  it('a spoofed face yields FAIL', async () => {
+  it.skipIf(!available)('a spoofed face yields FAIL', async () => {
     const { decision } = await decide('LIVENESS', [{ livenessDecision: 'spoofface' }]);
     expect(decision).toMatchObject({ verdict: 'FAIL', livenessDecision: 'SPOOF_FACE' });
   });
 
-  it('an uncertain result yields INCONCLUSIVE', async () => {
+  it.skipIf(!available)('an uncertain result yields INCONCLUSIVE', async () => {
     const { decision } = await decide('LIVENESS', [{ livenessDecision: 'uncertain' }]);
     expect(decision).toMatchObject({ verdict: 'INCONCLUSIVE', livenessDecision: 'UNCERTAIN' });
   });
 
-  it('three failed attempts yield INCONCLUSIVE, with every attempt stored', async () => {
+  it.skipIf(!available)('three failed attempts yield INCONCLUSIVE, with every attempt stored', async () => {
     const failure = { error: { code: 'FaceWithMaskDetected', message: 'Mask detected.' } };
     const { decision, stored } = await decide('LIVENESS', [failure, failure, failure]);
     expect(decision).toMatchObject({ verdict: 'INCONCLUSIVE', livenessDecision: null });
@@ -81,7 +93,7 @@ describe('verdicts', () => {
     ]);
   });
 
-  it('a failed attempt followed by a real face yields PASS on the second attempt', async () => {
+  it.skipIf(!available)('a failed attempt followed by a real face yields PASS on the second attempt', async () => {
     const { decision, stored } = await decide('LIVENESS', [
       { error: { code: 'FaceNotFound', message: 'No face.' } },
       { livenessDecision: 'realface' },
@@ -90,19 +102,19 @@ describe('verdicts', () => {
     expect(stored.attempts.map((a) => a.status)).toEqual(['FAILED', 'SUCCEEDED']);
   });
 
-  it('a live face identical to the reference yields PASS for a verify session', async () => {
+  it.skipIf(!available)('a live face identical to the reference yields PASS for a verify session', async () => {
     const { decision, stored } = await decide('LIVENESS_WITH_VERIFY', [{ livenessDecision: 'realface', isIdentical: true, matchConfidence: 0.93 }]);
     expect(decision).toMatchObject({ verdict: 'PASS', verifyResult: { isIdentical: true, matchConfidence: 0.93 } });
     expect(stored.kind).toBe('LIVENESS_WITH_VERIFY');
     expect(stored.verifyReference?.qualityForRecognition).toMatch(/^(LOW|MEDIUM|HIGH)$/);
   });
 
-  it('a live face of a different person yields FAIL for a verify session', async () => {
+  it.skipIf(!available)('a live face of a different person yields FAIL for a verify session', async () => {
     const { decision } = await decide('LIVENESS_WITH_VERIFY', [{ livenessDecision: 'realface', isIdentical: false, matchConfidence: 0.08 }]);
     expect(decision).toMatchObject({ verdict: 'FAIL', livenessDecision: 'REAL_FACE', verifyResult: { isIdentical: false, matchConfidence: 0.08 } });
   });
 
-  it('a spoofed face yields FAIL for a verify session too', async () => {
+  it.skipIf(!available)('a spoofed face yields FAIL for a verify session too', async () => {
     const { decision } = await decide('LIVENESS_WITH_VERIFY', [{ livenessDecision: 'spoofface', isIdentical: true, matchConfidence: 0.9 }]);
     expect(decision.verdict).toBe('FAIL');
   });
