@@ -66,6 +66,14 @@ export class TestGateway {
       EXPIRY_SWEEP_INTERVAL_MS: '50',
       FACE_TIMEOUT_MS: '2000',
       FACE_MAX_RETRIES: '1',
+      // Suites about other things start many sessions from one user and one address, and fail Face on
+      // purpose: the abuse limits and the circuit breaker are off and the Face call cap generous here;
+      // test/e2e/rate-limits.test.ts and face-resilience.test.ts set their own.
+      RATE_LIMIT_USER_STARTS: '0',
+      RATE_LIMIT_DEVICE_STARTS: '0',
+      RATE_LIMIT_UNAUTHENTICATED_REQUESTS: '0',
+      FACE_BREAKER_FAILURES: '0',
+      FACE_MAX_CALLS_PER_SECOND: '1000',
       LOG_LEVEL: 'debug',
       ...options.env,
     };
@@ -179,6 +187,12 @@ export class TestGateway {
   /** Stops and boots again on the same data directory, as after a process restart. */
   async restart(): Promise<void> {
     await this.stopGateway();
+    await this.boot();
+  }
+
+  /** Boots again after `stopGateway()`, on the same data directory (e.g. once a test edited the SQLite file). */
+  async startAgain(): Promise<void> {
+    if (this.gateway) throw new Error('the gateway is still running');
     await this.boot();
   }
 

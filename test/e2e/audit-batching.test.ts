@@ -1,0 +1,239 @@
+/**
+ * How the audit trail reads the store: `AuditEvent.session` in one batched query per page (issue 3,
+ * part 6), and `GET /audit/export` in bounded batches at the pace of its client (part 7).
+ *
+ * Everything here is the real thing (the schema, the resolvers, `createLoaders`, the services, the
+ * export handler, the JWT verifier, SQLite) except that the test holds the store instance itself,
+ * which over the gateway's HTTP it cannot. It *observes* two store methods by wrapping them on that
+ * instance: each wrapper records its arguments and calls the real method. Nothing is stubbed, and
+ * what is asserted (how many queries, which keys) is the behaviour the issue asks for; the GraphQL
+ * layer is executed in-process with `graphql()` for the same reason, with the context built as
+ * src/gateway.ts builds it per request. No production code carries a test hook for this.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { graphql, print } from 'graphql';
+import jwt from 'jsonwebtoken';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditExportHandler } from '../../src/audit/audit-export';
+import { AuditService } from '../../src/audit/audit.service';
+import { createTokenVerifier } from '../../src/auth/jwt';
+import type { Viewer } from '../../src/auth/viewer';
+import { AuditHistoryDocument, type AuditHistoryQuery } from '../../src/client/generated/graphql';
+import { createAzureFace } from '../../src/face/azure-face';
+import { createLoaders, type GatewayContext } from '../../src/graphql/context';
+import { buildGatewaySchema } from '../../src/graphql/schema';
+import { createLogger } from '../../src/logger';
+import { createInProcessPubSub } from '../../src/pubsub/pubsub';
+import { SessionService } from '../../src/sessions/session.service';
+import type { SessionRecord } from '../../src/sessions/session.model';
+import { openSqliteStore } from '../../src/store/sqlite-store';
+import type { Store } from '../../src/store/store';
+import { parseNdjson } from '../helpers/audit';
+
+let dataDir: string;
+let store: Store;
+beforeAll(() => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-batching-'));
+  store = openSqliteStore(path.join(dataDir, 'gateway.sqlite'));
+});
+afterAll(async () => {
+  await store?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+function sessionRecord(id: string, userId: string, tenant: string): SessionRecord {
+  const now = Date.now();
+  return {
+    id,
+    kind: 'LIVENESS',
+    status: 'NOT_STARTED',
+    operationMode: 'PASSIVE',
+    userId,
+    tenant,
+    deviceCorrelationId: `device-${id}`,
+    createdAt: new Date(now),
+    expiresAt: new Date(now + 600_000),
+    enableSessionImage: false,
+  };
+}
+
+describe('AuditEvent.session', () => {
+  const findByIdsCalls: string[][] = [];
+  let execute: (first: number, after?: string | null) => Promise<AuditHistoryQuery['auditHistory']>;
+
+  beforeAll(async () => {
+    // 50 sessions, each started then reported complete: 100 events, two per session, side by side.
+    for (let i = 0; i < 50; i += 1) {
+      const session = sessionRecord(`page-session-${i}`, `user-${i}`, 'pages');
+      await store.sessions.create(session, session.userId);
+      await store.sessions.reportCompletion(session.id, session.userId, new Date());
+    }
+    const realFindByIds = store.sessions.findByIds.bind(store.sessions);
+    store.sessions.findByIds = async (ids) => {
+      findByIdsCalls.push([...ids]);
+      return realFindByIds(ids);
+    };
+
+    const schema = await buildGatewaySchema();
+    const logger = createLogger('silent');
+    const services = {
+      audit: new AuditService(store.audit),
+      // Never called by these queries; built for real all the same (no Face call happens at construction).
+      sessions: new SessionService({
+        store,
+        face: createAzureFace({ endpoint: 'http://127.0.0.1:9', apiKey: 'unused', maxRetries: 0 }),
+        pubsub: createInProcessPubSub(),
+        logger,
+        now: Date.now,
+        pollIntervalMillis: 1_000,
+        pollMaxIntervalMillis: 1_000,
+        expirySweepIntervalMillis: 60_000,
+      }),
+    };
+    const admin: Viewer = { userId: 'operator', tenant: 'operators', roles: ['ADMIN'], expiresAtMillis: Date.now() + 3_600_000 };
+    execute = async (first, after) => {
+      // A fresh context per operation, as src/gateway.ts builds one per HTTP request.
+      const contextValue: GatewayContext = { viewer: admin, services, loaders: createLoaders(store), requestId: 'batching-test' };
+      const result = await graphql({ schema, source: print(AuditHistoryDocument), variableValues: { filter: { tenant: 'pages' }, first, after }, contextValue });
+      expect(result.errors).toBeUndefined();
+      return (result.data as AuditHistoryQuery).auditHistory;
+    };
+  });
+
+  it.each([1, 7, 25, 100])('loads the sessions of a page of %i in one batched store query', async (first) => {
+    findByIdsCalls.length = 0;
+    const page = await execute(first);
+    expect(page.edges).toHaveLength(first);
+    const sessionIds = [...new Set(page.edges.map((edge) => edge.node.sessionId))];
+    expect(findByIdsCalls).toEqual([sessionIds]);
+    for (const { node } of page.edges) expect(node.session).toEqual({ id: node.sessionId, status: 'NOT_STARTED' });
+  });
+
+  it('walking every page costs one batched query per page, each with that page’s sessions only', async () => {
+    findByIdsCalls.length = 0;
+    const pages: string[][] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page: AuditHistoryQuery['auditHistory'] = await execute(25, after);
+      pages.push([...new Set(page.edges.map((edge) => edge.node.sessionId))]);
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(pages).toHaveLength(4);
+    expect(findByIdsCalls).toEqual(pages);
+    // Two events per session side by side: a page of 25 names 13 sessions, each once in its batch.
+    expect(findByIdsCalls.map((keys) => keys.length)).toEqual([13, 13, 13, 13]);
+  });
+});
+
+describe('GET /audit/export streaming', () => {
+  const BATCH = 50;
+  const EVENTS = 4_000;
+  // Long user ids make long lines (about 4.6 KB each, 18 MB in all), so that a client that stops
+  // reading fills the socket buffers (a few MB on loopback) long before the end of the chain.
+  const longUser = (i: number) => `user-${i}-${'u'.repeat(2_200)}`;
+  const secret = 'batching-test-secret-of-at-least-32-bytes';
+  const sliceCalls: { afterSequence: number; limit: number }[] = [];
+  const handlers: Promise<void>[] = [];
+  let server: http.Server;
+  let exportUrl: string;
+  const token = jwt.sign({ roles: ['auditor'], tenant: 'bulk' }, secret, { algorithm: 'HS256', subject: 'auditor', expiresIn: 600 });
+
+  beforeAll(async () => {
+    for (let i = 0; i < EVENTS; i += 1) {
+      await store.sessions.create(sessionRecord(`bulk-session-${i}`, longUser(i), 'bulk'), longUser(i));
+    }
+    const realChainSlice = store.audit.chainSlice.bind(store.audit);
+    store.audit.chainSlice = async (tenant, afterSequence, limit) => {
+      sliceCalls.push({ afterSequence, limit });
+      return realChainSlice(tenant, afterSequence, limit);
+    };
+    const handler = createAuditExportHandler({
+      verifier: createTokenVerifier({ kind: 'secret', secret, generated: false }),
+      audit: new AuditService(store.audit, { chainBatchSize: BATCH }),
+    });
+    server = http.createServer((req, res) => {
+      const handling = handler(req, res, new URL(req.url ?? '/', 'http://gateway'));
+      handlers.push(handling);
+      handling.catch(() => res.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    exportUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/audit/export`;
+  });
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  });
+
+  it('reads the chain in batches of the configured size, in order, and streams all of it', async () => {
+    sliceCalls.length = 0;
+    const response = await fetch(exportUrl, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    const events = parseNdjson(await response.text());
+    expect(events.map((event) => event.sequence)).toEqual(Array.from({ length: EVENTS }, (_, i) => i + 1));
+    expect(events[EVENTS - 1].userId).toBe(longUser(EVENTS - 1));
+    expect(sliceCalls).toEqual(Array.from({ length: EVENTS / BATCH }, (_, i) => ({ afterSequence: i * BATCH, limit: BATCH })));
+  });
+
+  it('stops reading the store while the client does not read, and for good once it disconnects', async () => {
+    sliceCalls.length = 0;
+    const handled = handlers.length;
+    let received = 0;
+    const request = http.get(exportUrl, { headers: { authorization: `Bearer ${token}` } }, (response) => {
+      expect(response.statusCode).toBe(200);
+      response.once('data', (chunk: Buffer) => {
+        received += chunk.length;
+        response.pause(); // the client stops reading after its first chunk
+      });
+    });
+    request.on('error', () => {}); // destroyed below on purpose
+
+    // Reading goes on while the socket buffers absorb lines, then stops well before the end.
+    const stalledAt = await settled(() => sliceCalls.length);
+    expect(received).toBeGreaterThan(0);
+    expect(stalledAt).toBeGreaterThan(0);
+    expect(stalledAt * BATCH).toBeLessThan(EVENTS / 2);
+
+    // The client goes away: the handler finishes and no further batch is read.
+    expect(handlers).toHaveLength(handled + 1);
+    request.destroy();
+    await within(5_000, handlers[handled]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(sliceCalls.length).toBe(stalledAt);
+  });
+});
+
+/** Waits until `count()` has not changed for 300 ms (at most 10 s) and returns it. */
+async function settled(count: () => number): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const now = count();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= 300) {
+      return now;
+    }
+    if (Date.now() > deadline) throw new Error('the count never settled');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** `promise`, or a failure if it has not settled within `millis`. */
+async function within<T>(millis: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${millis} ms`)), millis);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

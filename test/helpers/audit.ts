@@ -1,0 +1,73 @@
+/**
+ * What the audit tests share: reading an NDJSON export, the blocks of docs/audit.md, and a second,
+ * independent implementation of the documented hash encoding (written from docs/audit.md, not from
+ * src/audit/chain.ts), so that a test comparing both checks the documentation too.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** One line of `GET /audit/export`, as docs/audit.md describes it. */
+export interface ExportedEvent {
+  id: string;
+  tenant: string;
+  sequence: number;
+  at: string;
+  action: string;
+  actor: string;
+  sessionId: string;
+  userId: string;
+  attemptId: number | null;
+  verdict: string | null;
+  digest: string | null;
+  previousHash: string;
+  hash: string;
+}
+
+export const EXPORT_FIELDS = [
+  'id',
+  'tenant',
+  'sequence',
+  'at',
+  'action',
+  'actor',
+  'sessionId',
+  'userId',
+  'attemptId',
+  'verdict',
+  'digest',
+  'previousHash',
+  'hash',
+] as const;
+
+export const ZERO_HASH = '0'.repeat(64);
+
+export function parseNdjson(body: string): ExportedEvent[] {
+  return body
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as ExportedEvent);
+}
+
+/** docs/audit.md, "The hash chain": hex SHA-256 of previousHash, "\n" and the canonical JSON array. */
+export function documentedHash(previousHash: string, event: Omit<ExportedEvent, 'previousHash' | 'hash'>): string {
+  const canonical =
+    '["audit-v1",' +
+    [event.id, event.tenant, event.sequence, event.at, event.action, event.actor, event.sessionId, event.userId, event.attemptId, event.verdict, event.digest]
+      .map((value) => JSON.stringify(value))
+      .join(',') +
+    ']';
+  return createHash('sha256').update(Buffer.from(previousHash + '\n' + canonical, 'utf8')).digest('hex');
+}
+
+const docs = () => fs.readFileSync(path.resolve(__dirname, '../../docs/audit.md'), 'utf8');
+
+/** The fenced blocks of `language` inside the docs/audit.md section whose heading starts with `heading`. */
+export function docsBlocks(heading: string, language: string): string[] {
+  const text = docs();
+  const start = text.indexOf(`\n## ${heading}`);
+  if (start === -1) throw new Error(`docs/audit.md has no section "${heading}"`);
+  const end = text.indexOf('\n## ', start + 1);
+  const section = text.slice(start, end === -1 ? undefined : end);
+  return [...section.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((match) => match[1]);
+}
