@@ -23,6 +23,12 @@ export interface FaceEmulatorOptions {
   apiKey?: string;
   /** Milliseconds since epoch; injectable so tests can move time forward for expiry. Default Date.now. */
   now?: () => number;
+  /**
+   * Called once for every request the emulator serves (management, device and `/_faults` alike), before
+   * it is answered, with the method and the path below the mount prefix, without the query (e.g.
+   * `GET /face/v1.2/detectLiveness-sessions/<id>`). For counting Face calls (`npm run bench`); it must not throw.
+   */
+  onRequest?: (method: string, path: string) => void;
 }
 
 export interface FaceEmulator {
@@ -64,9 +70,12 @@ export function createFaceEmulator(options: FaceEmulatorOptions = {}): FaceEmula
   const handle: FaceEmulator['handle'] = (req, res, path) => {
     const pathname = path.split('?')[0] ?? '';
     let serving: Promise<void>;
+    const notify = () => options.onRequest?.(req.method ?? 'GET', pathname);
     if (pathname === FAULTS_PATH || pathname === `${FAULTS_PATH}/`) {
+      notify();
       serving = serveFaults(context, req, res);
     } else if (pathname.toLowerCase().startsWith(`${API_PREFIX}/`)) {
+      notify();
       serving = serveFaceApi(context, req, res, pathname.slice(API_PREFIX.length));
     } else {
       return false;

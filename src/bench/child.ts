@@ -1,0 +1,65 @@
+/**
+ * The child's side of `ipc.ts`: say where we listen, then answer the parent's requests. Memory is
+ * reported after forced garbage collection (children run with `--expose-gc`).
+ */
+import fs from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { ChildApi, ChildReadyMessage, ChildReplyMessage, ChildRequestKind, ChildRequestMessage, MemorySnapshot } from './ipc';
+
+type Handlers = { [K in Exclude<ChildRequestKind, 'stop'>]?: () => Promise<ChildApi[K]> | ChildApi[K] };
+
+/**
+ * Announces `ready` and serves requests; `stop` (asked for, or the parent gone) stops serving and the
+ * process exits. `memory` and `reset-peak-rss` are answered here unless `handlers` says otherwise.
+ */
+export function serveParent(ready: Omit<ChildReadyMessage, 'ready'>, handlers: Handlers & { stop: () => Promise<void> }): void {
+  const send = process.send?.bind(process);
+  if (!send) throw new Error('This is a child entry of `npm run bench`; it must be started with an IPC channel.');
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= handlers.stop());
+  const builtIn: Handlers = {
+    memory: collectedMemory,
+    'reset-peak-rss': resetPeakRss,
+  };
+  process.on('message', (message: ChildRequestMessage) => {
+    const handler: (() => unknown) | undefined = message.kind === 'stop' ? stop : (handlers[message.kind] ?? builtIn[message.kind]);
+    const reply = (answer: ChildReplyMessage) => send(answer);
+    if (!handler) return reply({ id: message.id, ok: false, error: `no handler for "${message.kind}"` });
+    Promise.resolve()
+      .then(() => handler())
+      .then(
+        (value) => {
+          reply({ id: message.id, ok: true, value: value ?? null });
+          if (message.kind === 'stop') process.disconnect();
+        },
+        (error: unknown) => reply({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) }),
+      );
+  });
+  // The parent going away (crash, Ctrl-C) must not leave a server behind.
+  process.on('disconnect', () => {
+    stop().finally(() => process.exit(0));
+  });
+  send({ ready: true, ...ready } satisfies ChildReadyMessage);
+}
+
+async function collectedMemory(): Promise<MemorySnapshot> {
+  const gc = globalThis.gc;
+  if (!gc) throw new Error('the child was started without --expose-gc');
+  // Several passes with turns in between, so finalizers and weak callbacks get to run.
+  for (let pass = 0; pass < 4; pass += 1) {
+    gc();
+    await nextTurn();
+  }
+  const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapTotal, heapUsed, external, arrayBuffers };
+}
+
+/** Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+). */
+function resetPeakRss(): boolean {
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Scenario 4: idle `sessionDecision` subscriptions. Start N sessions, then open K graphql-ws sockets
+ * with P subscriptions each (spread evenly over the sessions), and measure the gateway process's heap
+ * and RSS after GC before and after: the difference per subscription. Then play every device and
+ * report every completion, and time the fan-out until all K x P subscribers have their event.
+ *
+ * POLL_MAX_INTERVAL_MS is set to 10 minutes here so that the fallback slow poll (which watched sessions
+ * get every POLL_MAX_INTERVAL_MS) cannot decide a session between its device attempt and its completion:
+ * the decisions land when the completions are reported, not before. The poll task a watched session
+ * holds exists whatever the interval, so the memory measured is the same.
+ */
+import { print } from 'graphql';
+import {
+  CompleteLivenessSessionDocument,
+  SessionDecisionDocument,
+  StartLivenessSessionDocument,
+  type SessionDecisionSubscription,
+} from '../../client/generated/graphql';
+import { inParallel, playDevice } from '../clients';
+import type { MemorySnapshot } from '../ipc';
+import { check, type ScenarioResult } from '../result';
+import { startEmulator, startGateway, type BenchRun } from '../servers';
+import { count, kib, mib, ms, round, summarize } from '../stats';
+import { GraphQLWsConnection } from '../ws-client';
+
+const HEAP_TARGET_BYTES = 14 * 1024;
+const RSS_TARGET_BYTES = 20 * 1024;
+const FAN_OUT_TARGET_MILLIS = 250;
+const FAN_OUT_TIMEOUT_MILLIS = 60_000;
+const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis));
+
+export async function runIdleSubscriptions(run: BenchRun): Promise<ScenarioResult> {
+  const sizes = run.options.sizes.subscriptions;
+  const total = sizes.sockets * sizes.subscriptionsPerSocket;
+  const startedAt = performance.now();
+  const emulator = await startEmulator(run, 'emulator-subscriptions');
+  const gateway = await startGateway(run, 'gateway-subscriptions', {
+    FACE_ENDPOINT: emulator.url,
+    FACE_APIKEY: 'x',
+    POLL_MAX_INTERVAL_MS: '600000',
+  }).catch(async (error: unknown) => {
+    await emulator.stop();
+    throw error;
+  });
+  const sockets: GraphQLWsConnection[] = [];
+  try {
+    const token = gateway.client.token({ sub: 'alice', roles: ['user'], tenant: 'acme' });
+    run.log(`subscriptions: starting ${sizes.sessions} sessions`);
+    const sessions = await inParallel(Array.from({ length: sizes.sessions }), 8, async () => {
+      const started = await gateway.client.ok(StartLivenessSessionDocument, { input: {} }, token);
+      return { id: started.startLivenessSession.session.id, authToken: started.startLivenessSession.authToken };
+    });
+
+    await sleep(sizes.settleMillis);
+    const before = await gateway.child.request('memory');
+    const beforeProc = gateway.child.procStatus();
+
+    run.log(`subscriptions: ${sizes.sockets} sockets x ${sizes.subscriptionsPerSocket} subscriptions`);
+    const arrivals = new Float64Array(total).fill(NaN);
+    const sessionOf = new Int32Array(total);
+    let received = 0;
+    let wrong = 0;
+    let failed = 0;
+    let duplicates = 0;
+    let allArrived: () => void = () => undefined;
+    const everyoneHasIt = new Promise<void>((resolve) => (allArrived = resolve));
+    const query = print(SessionDecisionDocument);
+    sockets.push(...(await inParallel(Array.from({ length: sizes.sockets }), 10, () => GraphQLWsConnection.open(gateway.client.graphqlUrl, token))));
+    sockets.forEach((socket, s) => {
+      for (let j = 0; j < sizes.subscriptionsPerSocket; j += 1) {
+        const index = s * sizes.subscriptionsPerSocket + j;
+        const session = index % sessions.length;
+        sessionOf[index] = session;
+        socket.subscribe(`sub-${index}`, query, { sessionId: sessions[session].id }, {
+          next: (payload, at) => {
+            if (!Number.isNaN(arrivals[index])) return void (duplicates += 1);
+            arrivals[index] = at;
+            const decision = (payload.data as SessionDecisionSubscription | undefined)?.sessionDecision;
+            if (payload.errors?.length || decision?.sessionId !== sessions[session].id || decision.verdict !== 'PASS') wrong += 1;
+            received += 1;
+            if (received === total) allArrived();
+          },
+          error: () => {
+            failed += 1;
+          },
+          complete: () => undefined,
+        });
+      }
+    });
+    await Promise.all(sockets.map((socket) => socket.roundTrip()));
+    await sleep(sizes.settleMillis);
+    const earlyEvents = received;
+    const after = await gateway.child.request('memory');
+    const afterProc = gateway.child.procStatus();
+
+    run.log('subscriptions: device attempts, then completions');
+    await inParallel(sessions, 16, (session) => playDevice(emulator.url, session.authToken));
+    await emulator.request('reset-face-calls');
+    const t0 = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const arrivedInTime = Promise.race([
+      everyoneHasIt.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), FAN_OUT_TIMEOUT_MILLIS))),
+    ]);
+    let completionFailures = 0;
+    await inParallel(sessions, 32, (session) =>
+      gateway.client.ok(CompleteLivenessSessionDocument, { id: session.id }, token).catch(() => {
+        completionFailures += 1;
+      }),
+    );
+    const completionsDone = performance.now() - t0;
+    const complete = await arrivedInTime;
+    clearTimeout(timer);
+    const calls = await emulator.request('face-calls');
+
+    const times = Array.from(arrivals).filter((at) => !Number.isNaN(at));
+    const firstEvent = times.reduce((a, b) => Math.min(a, b), Infinity) - t0;
+    const lastEvent = times.reduce((a, b) => Math.max(a, b), -Infinity) - t0;
+    const perSession = new Map<number, { first: number; last: number }>();
+    arrivals.forEach((at, index) => {
+      if (Number.isNaN(at)) return;
+      const span = perSession.get(sessionOf[index]) ?? { first: at, last: at };
+      perSession.set(sessionOf[index], { first: Math.min(span.first, at), last: Math.max(span.last, at) });
+    });
+    const sessionSpread = summarize([...perSession.values()].map((span) => span.last - span.first));
+
+    const heapPer = (after.heapUsed - before.heapUsed) / total;
+    const rssPer = (after.rss - before.rss) / total;
+    const memoryRow = (label: string, m: MemorySnapshot, vmHwm: number) => [label, mib(m.heapUsed), mib(m.heapTotal), mib(m.rss), mib(m.external), mib(vmHwm)];
+
+    return {
+      name: 'subscriptions',
+      title: '4. Idle subscriptions and fan-out',
+      method:
+        `${count(total)} \`sessionDecision\` subscriptions on ${count(sizes.sessions)} sessions (${count(total / sizes.sessions)} each), over ${sizes.sockets} graphql-ws sockets x ` +
+        `${sizes.subscriptionsPerSocket} subscriptions (the gateway sets no per-socket limit). Memory of the gateway process after forced GC, before and ` +
+        `${sizes.settleMillis} ms after the last subscription. Fan-out: every device attempt played first, then all ${count(sizes.sessions)} completions ` +
+        `reported (32 in flight); time from the first completion sent until every subscriber has its event. POLL_MAX_INTERVAL_MS=600000 (see src/bench/scenarios/idle-subscriptions.ts).`,
+      seconds: (performance.now() - startedAt) / 1000,
+      tables: [
+        {
+          caption: 'Gateway process memory after GC',
+          header: ['when', 'heap used', 'heap total', 'RSS', 'external', 'peak RSS so far (VmHWM)'],
+          rows: [
+            memoryRow(`${count(sizes.sessions)} sessions, no subscription`, before, beforeProc.vmHwm),
+            memoryRow(`${count(total)} idle subscriptions`, after, afterProc.vmHwm),
+            ['per subscription', kib(heapPer), kib((after.heapTotal - before.heapTotal) / total), kib(rssPer), kib((after.external - before.external) / total), ''],
+          ],
+        },
+        {
+          caption: 'Fan-out, from the first completion sent',
+          header: ['measure', 'time'],
+          rows: [
+            [`all ${count(sizes.sessions)} completions answered`, `${ms(completionsDone)} (${count(sizes.sessions / (completionsDone / 1000))} decisions/s)`],
+            ['first subscriber has its event', ms(firstEvent)],
+            [`all ${count(total)} subscribers have their event`, complete ? ms(lastEvent) : `not within ${FAN_OUT_TIMEOUT_MILLIS / 1000} s (${count(received)} did)`],
+            ['first event -> last event', ms(lastEvent - firstEvent)],
+            [`one session's ${count(total / sizes.sessions)} subscribers, first -> last (p50 / max)`, `${ms(sessionSpread.p50)} / ${ms(sessionSpread.max)}`],
+            ['Face GETs per decision during the fan-out', (calls.get / sizes.sessions).toFixed(2)],
+          ],
+        },
+      ],
+      targets: [
+        check('heap per idle subscription', `<= ${kib(HEAP_TARGET_BYTES)}`, kib(heapPer), heapPer <= HEAP_TARGET_BYTES),
+        check('RSS per idle subscription', `<= ${kib(RSS_TARGET_BYTES)}`, kib(rssPer), rssPer <= RSS_TARGET_BYTES),
+        check(`all ${count(total)} subscribers have their event (from the first completion sent)`, `<= ${FAN_OUT_TARGET_MILLIS} ms`, complete ? ms(lastEvent) : 'not all', complete && lastEvent <= FAN_OUT_TARGET_MILLIS),
+        check('events missing, wrong, duplicated, early or failed; completions failed', '0', count(total - received + wrong + duplicates + earlyEvents + failed + completionFailures), received === total && wrong + duplicates + earlyEvents + failed + completionFailures === 0),
+      ],
+      notes: [],
+      figures: {
+        sessions: sizes.sessions,
+        sockets: sizes.sockets,
+        subscriptionsPerSocket: sizes.subscriptionsPerSocket,
+        subscriptions: total,
+        memoryBefore: { ...before, vmHwm: beforeProc.vmHwm, vmRss: beforeProc.vmRss },
+        memoryAfter: { ...after, vmHwm: afterProc.vmHwm, vmRss: afterProc.vmRss },
+        perSubscriptionBytes: { heapUsed: round(heapPer, 0), rss: round(rssPer, 0), external: round((after.external - before.external) / total, 0) },
+        fanOutMs: {
+          completionsAnswered: round(completionsDone),
+          firstEvent: round(firstEvent),
+          allEvents: complete ? round(lastEvent) : null,
+          firstToLast: round(lastEvent - firstEvent),
+          perSessionSpreadP50: round(sessionSpread.p50),
+          perSessionSpreadMax: round(sessionSpread.max),
+        },
+        received,
+        wrong,
+        duplicates,
+        earlyEvents,
+        failedSubscriptions: failed,
+        completionFailures,
+        faceCallsDuringFanOut: calls,
+      },
+    };
+  } finally {
+    await Promise.all(sockets.map((socket) => socket.close()));
+    await gateway.stop();
+    await emulator.stop();
+  }
+}
