@@ -5,8 +5,10 @@
  * without `Retry-After`, nor a request its own timeout aborted, and it waits as long as any
  * `Retry-After` asks. So the pipeline runs with `maxRetries: 0` and each call below gets
  * `maxRetries` more tries for 408/429/5xx, timeouts and connection errors, with a short jittered
- * backoff (200 ms doubling up to 2 s) or the `Retry-After` Face sent (up to `maxRetryAfterSeconds`).
- * A dead endpoint therefore fails within about `timeoutMillis * (maxRetries + 1)` plus the backoff.
+ * backoff (200 ms doubling up to 2 s; a 429 without `Retry-After` backs off the same way) or the
+ * `Retry-After` Face sent (up to `maxRetryAfterSeconds`). Every call, its retries and its waits for a
+ * slot under the gateway's per-second cap (`acquire`) included, ends within `totalTimeoutMillis`: each
+ * try's timeout is cut to what is left, and no retry starts whose wait would outlast it.
  *
  * The pipeline's log policy redacts `Ocp-Apim-Subscription-Key` and `Authorization` and never logs
  * bodies, so neither the key nor a device token reaches the Azure logger; our own error messages are
@@ -25,6 +27,7 @@ import {
   type CreateLivenessWithVerifySessionRequest,
   type CreatedFaceSession,
   type FaceAttempt,
+  type FaceCallPriority,
   type FaceLivenessDecision,
   type FacePort,
   type FaceQualityForRecognition,
@@ -49,11 +52,19 @@ export interface AzureFaceOptions {
   maxRetries?: number;
   /** A `Retry-After` longer than this is not waited for: the call fails at once with `retryAfterSeconds`. Default 5. */
   maxRetryAfterSeconds?: number;
+  /** The whole call, every try, backoff and wait for a slot included; default 25_000. */
+  totalTimeoutMillis?: number;
+  /**
+   * Awaited before every HTTP try (the gateway-wide cap on Face calls per second, `call-scheduler.ts`);
+   * may reject (e.g. no slot before `deadlineMillis`, on `Date.now`'s clock), which fails the call.
+   */
+  acquire?: (priority: FaceCallPriority, deadlineMillis: number) => Promise<void>;
 }
 
 const DEFAULT_TIMEOUT_MILLIS = 10_000;
 const DEFAULT_MAX_RETRIES = 3;
 const DEFAULT_MAX_RETRY_AFTER_SECONDS = 5;
+const DEFAULT_TOTAL_TIMEOUT_MILLIS = 25_000;
 const FIRST_BACKOFF_MILLIS = 200;
 const MAX_BACKOFF_MILLIS = 2_000;
 
@@ -68,6 +79,8 @@ interface CallSettings {
   timeoutMillis: number;
   maxRetries: number;
   maxRetryAfterSeconds: number;
+  totalTimeoutMillis: number;
+  acquire?: AzureFaceOptions['acquire'];
   scrub(text: string): string;
 }
 
@@ -80,6 +93,8 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
     timeoutMillis: positiveOr(options.timeoutMillis, DEFAULT_TIMEOUT_MILLIS),
     maxRetries: Math.max(0, Math.floor(options.maxRetries ?? DEFAULT_MAX_RETRIES)),
     maxRetryAfterSeconds: Math.max(0, options.maxRetryAfterSeconds ?? DEFAULT_MAX_RETRY_AFTER_SECONDS),
+    totalTimeoutMillis: positiveOr(options.totalTimeoutMillis, DEFAULT_TOTAL_TIMEOUT_MILLIS),
+    acquire: options.acquire,
     scrub: (text) => (apiKey ? text.split(apiKey).join('[redacted]') : text),
   };
 
@@ -101,7 +116,7 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
 
   return {
     async createLivenessSession(request: CreateLivenessSessionRequest): Promise<CreatedFaceSession> {
-      const response = await call(settings, 'create liveness session', (abortSignal) =>
+      const response = await call(settings, 'create liveness session', 'interactive', (abortSignal) =>
         client.path('/detectLiveness-sessions').post({ body: creationBody(request), abortSignal }),
       );
       if (isUnexpected(response)) throw requestError(settings, 'create liveness session', response);
@@ -110,7 +125,7 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
 
     async createLivenessWithVerifySession(request: CreateLivenessWithVerifySessionRequest): Promise<CreatedFaceSession> {
       const operation = 'create liveness-with-verify session';
-      const response = await call(settings, operation, (abortSignal) =>
+      const response = await call(settings, operation, 'interactive', (abortSignal) =>
         client.path('/detectLivenessWithVerify-sessions').post({
           contentType: 'multipart/form-data',
           body: verifyCreationParts(request),
@@ -121,14 +136,15 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
       return toCreatedSession(response.body);
     },
 
-    async getSession(kind: FaceSessionKind, sessionId: string): Promise<FaceSession> {
-      const response = await call(settings, 'get session', (abortSignal) => sessionPath(kind, sessionId).get({ abortSignal }));
+    async getSession(kind: FaceSessionKind, sessionId: string, options?: { priority?: FaceCallPriority }): Promise<FaceSession> {
+      const priority = options?.priority ?? 'background';
+      const response = await call(settings, 'get session', priority, (abortSignal) => sessionPath(kind, sessionId).get({ abortSignal }));
       if (isUnexpected(response)) throw requestError(settings, 'get session', response);
       return toSession(response.body);
     },
 
     async deleteSession(kind: FaceSessionKind, sessionId: string): Promise<void> {
-      const response = await call(settings, 'delete session', (abortSignal) =>
+      const response = await call(settings, 'delete session', 'interactive', (abortSignal) =>
         sessionPath(kind, sessionId).delete({ abortSignal }),
       );
       if (!isUnexpected(response) || response.status === '200' || response.status === '404') return;
@@ -138,7 +154,7 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
     async ping(): Promise<void> {
       // A session that cannot exist: 404 proves Face answered and accepted our credentials.
       const probe = { ...settings, maxRetries: 0 };
-      const response = await call(probe, 'readiness probe', (abortSignal) =>
+      const response = await call(probe, 'readiness probe', 'interactive', (abortSignal) =>
         client.path('/detectLiveness-sessions/{sessionId}', randomUUID()).get({ abortSignal }),
       );
       if (response.status === '404' || response.status === '200') return;
@@ -153,21 +169,31 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
   };
 }
 
-/** One Face call with retries, a timeout per try and our error mapping for what never became an answer. */
+/** One Face call with retries, a timeout per try, a bound on the whole, and our error mapping for what never became an answer. */
 async function call<T extends RawResponse>(
   settings: CallSettings,
   operation: string,
+  priority: FaceCallPriority,
   send: (abortSignal: AbortSignal) => PromiseLike<T>,
 ): Promise<T> {
+  const deadline = Date.now() + settings.totalTimeoutMillis;
+  /** Waits `millis` before the next try, or throws `failure` when the next try could not start in time. */
+  const pause = async (millis: number, failure: FaceUnavailableError) => {
+    if (Date.now() + millis >= deadline) throw spent(settings, failure);
+    await sleep(millis);
+  };
   for (let attempt = 0; ; attempt += 1) {
     const triesLeft = settings.maxRetries - attempt;
+    await settings.acquire?.(priority, deadline);
+    const tryTimeoutMillis = Math.min(settings.timeoutMillis, deadline - Date.now());
+    if (tryTimeoutMillis <= 0) throw new FaceUnavailableError(`Face ${operation} found no time left in its ${settings.totalTimeoutMillis} ms budget.`);
     let response: T;
     try {
-      response = await send(AbortSignal.timeout(settings.timeoutMillis));
+      response = await send(AbortSignal.timeout(tryTimeoutMillis));
     } catch (error) {
-      const unavailable = transportError(settings, operation, error, attempt + 1);
+      const unavailable = transportError(settings, operation, error, attempt + 1, tryTimeoutMillis);
       if (triesLeft <= 0 || !isRetryableTransportError(error)) throw unavailable;
-      await sleep(backoffMillis(attempt));
+      await pause(backoffMillis(attempt), unavailable);
       continue;
     }
 
@@ -176,17 +202,26 @@ async function call<T extends RawResponse>(
 
     const retryAfterSeconds = retryAfterSecondsOf(response.headers);
     const tooLong = retryAfterSeconds !== undefined && retryAfterSeconds > settings.maxRetryAfterSeconds;
-    if (triesLeft <= 0 || tooLong) {
-      const { code } = readAzureError(response.body) ?? { code: String(status) };
-      const tries = attempt + 1;
-      throw new FaceUnavailableError(
-        settings.scrub(`Face ${operation} failed with ${status} ${code} after ${tries} ${tries === 1 ? 'try' : 'tries'}.`),
-        status,
-        retryAfterSeconds,
-      );
-    }
-    await sleep(retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : backoffMillis(attempt));
+    const { code } = readAzureError(response.body) ?? { code: String(status) };
+    const tries = attempt + 1;
+    const unavailable = new FaceUnavailableError(
+      settings.scrub(`Face ${operation} failed with ${status} ${code} after ${tries} ${tries === 1 ? 'try' : 'tries'}.`),
+      status,
+      retryAfterSeconds,
+    );
+    if (triesLeft <= 0 || tooLong) throw unavailable;
+    // Retry-After when Face said; otherwise (a 429 without it included) the same jittered backoff.
+    await pause(retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : backoffMillis(attempt), unavailable);
   }
+}
+
+/** The last failure, noting that the call's time budget left no room for another try. */
+function spent(settings: CallSettings, failure: FaceUnavailableError): FaceUnavailableError {
+  return new FaceUnavailableError(
+    `${failure.message} No further try fits in the ${settings.totalTimeoutMillis} ms budget of the call.`,
+    failure.httpStatus,
+    failure.retryAfterSeconds,
+  );
 }
 
 function isRetryableStatus(status: number): boolean {
@@ -199,13 +234,11 @@ function isRetryableTransportError(error: unknown): boolean {
   return name !== 'CredentialUnavailableError' && name !== 'AuthenticationError' && name !== 'AggregateAuthenticationError';
 }
 
-function transportError(settings: CallSettings, operation: string, error: unknown, tries: number): FaceUnavailableError {
+function transportError(settings: CallSettings, operation: string, error: unknown, tries: number, timeoutMillis: number): FaceUnavailableError {
   const name = error instanceof Error ? error.name : '';
   const triesText = `${tries} ${tries === 1 ? 'try' : 'tries'}`;
   if (name === 'AbortError' || name === 'TimeoutError') {
-    return new FaceUnavailableError(
-      `Face ${operation} did not answer within ${settings.timeoutMillis} ms (${triesText}).`,
-    );
+    return new FaceUnavailableError(`Face ${operation} did not answer within ${timeoutMillis} ms (${triesText}).`);
   }
   if (!isRetryableTransportError(error)) {
     return new FaceUnavailableError(`Face ${operation} could not obtain a Microsoft Entra ID token (${name}).`);

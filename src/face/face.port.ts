@@ -77,10 +77,17 @@ export interface CreateLivenessWithVerifySessionRequest extends CreateLivenessSe
   verifyConfidenceThreshold?: number;
 }
 
+/**
+ * Who waits on a Face call, for the gateway-wide cap on Face calls per second: `interactive` calls (a
+ * user waits: starts, deletes, the readiness probe) are served before `background` ones (polls).
+ */
+export type FaceCallPriority = 'interactive' | 'background';
+
 export interface FacePort {
   createLivenessSession(request: CreateLivenessSessionRequest): Promise<CreatedFaceSession>;
   createLivenessWithVerifySession(request: CreateLivenessWithVerifySessionRequest): Promise<CreatedFaceSession>;
-  getSession(kind: FaceSessionKind, sessionId: string): Promise<FaceSession>;
+  /** A poll: `background` unless said otherwise (a delete reads the session first, as `interactive`). */
+  getSession(kind: FaceSessionKind, sessionId: string, options?: { priority?: FaceCallPriority }): Promise<FaceSession>;
   /** Revokes the session (its device token stops working). Deleting an unknown session is not an error. */
   deleteSession(kind: FaceSessionKind, sessionId: string): Promise<void>;
   /** Resolves when the Face service answers and accepts our credentials; rejects otherwise. For `/readyz`. */

@@ -3,10 +3,13 @@
  * result, derive and store the decision once, and tell subscribers. Knows no transport: resolvers
  * call it with a `Viewer`; it talks to the store, the Face port and pub/sub.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { canAct, canRead, hasRole, readScope, type Viewer } from '../auth/viewer';
 import { badInput, conflict, forbidden, notFound } from '../errors';
-import { FaceRequestError, type CreatedFaceSession, type FacePort, type FaceSession } from '../face/face.port';
+import { FaceRequestError, type CreatedFaceSession, type FaceCallPriority, type FacePort, type FaceSession } from '../face/face.port';
+import { IdempotencyService } from '../idempotency/idempotency.service';
+import { TokenSealer } from '../idempotency/token-sealer';
+import type { RateLimits } from '../limits/limits';
 import type { Logger } from '../logger';
 import { checkPageSize, decodeCursor, encodeCursor } from '../pagination';
 import { OneShot } from '../pubsub/one-shot';
@@ -37,7 +40,7 @@ export interface StartVerifySessionInput extends StartSessionInput {
 
 export interface StartedSession {
   session: SessionRecord;
-  /** The device's Face token: handed to the caller once, never stored or logged. */
+  /** The device's Face token: for the caller only; never logged, and stored only sealed (for idempotent repeats). */
   authToken: string;
 }
 
@@ -51,6 +54,13 @@ export interface SessionServiceOptions {
   pollIntervalMillis: number;
   pollMaxIntervalMillis: number;
   expirySweepIntervalMillis: number;
+  /** Limits on session starts per user and per device; absent: none (a service built by hand in a tool or test). */
+  limits?: RateLimits;
+  /**
+   * Idempotent starts; absent: one over `store.idempotency` sealing with a key made up for this
+   * process, so kept tokens do not outlive it (the gateway passes one keyed from the configuration).
+   */
+  idempotency?: IdempotencyService;
 }
 
 const decisionTopic = (sessionId: string) => `decision:${sessionId}`;
@@ -62,11 +72,22 @@ export class SessionService {
   private readonly store: Store;
   private readonly face: FacePort;
   private readonly logger: Logger;
+  private readonly idempotency: IdempotencyService;
 
   constructor(private readonly options: SessionServiceOptions) {
     this.store = options.store;
     this.face = options.face;
     this.logger = options.logger;
+    this.idempotency =
+      options.idempotency ??
+      new IdempotencyService({
+        repository: options.store.idempotency,
+        sealer: new TokenSealer(randomBytes(32)),
+        logger: options.logger,
+        now: options.now,
+        claimLeaseMillis: 60_000,
+        findSession: (id) => options.store.sessions.findById(id),
+      });
     this.poller = new Poller({
       pollOnce: (id) => this.pollOnce(id),
       intervalMillis: options.pollIntervalMillis,
@@ -94,8 +115,10 @@ export class SessionService {
 
   async start(viewer: Viewer, input: StartSessionInput): Promise<StartedSession> {
     const request = this.checkStart(viewer, input);
-    const created = await this.face.createLivenessSession(request);
-    return this.keep(viewer, 'LIVENESS', input, request.deviceCorrelationId, created);
+    return this.startOnce(viewer, input, normalizedStart('LIVENESS', input), async () => {
+      const created = await this.face.createLivenessSession(request);
+      return this.keep(viewer, 'LIVENESS', input, request.deviceCorrelationId, created);
+    });
   }
 
   async startWithVerify(viewer: Viewer, input: StartVerifySessionInput): Promise<StartedSession> {
@@ -105,8 +128,31 @@ export class SessionService {
       throw badInput('verifyConfidenceThreshold must be between 0 and 1.');
     }
     const { bytes } = decodeVerifyImage(input.verifyImage);
-    const created = await this.face.createLivenessWithVerifySession({ ...request, verifyImage: bytes, verifyConfidenceThreshold: threshold });
-    return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, request.deviceCorrelationId, created);
+    const normalized = {
+      ...normalizedStart('LIVENESS_WITH_VERIFY', input),
+      verifyConfidenceThreshold: threshold ?? null,
+      verifyImageSha256: createHash('sha256').update(bytes).digest('hex'),
+    };
+    return this.startOnce(viewer, input, normalized, async () => {
+      const created = await this.face.createLivenessWithVerifySession({ ...request, verifyImage: bytes, verifyConfidenceThreshold: threshold });
+      return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, request.deviceCorrelationId, created);
+    });
+  }
+
+  /**
+   * Runs a checked start under the rate limits, once per idempotency key when one is given. A repeat
+   * answered from the key is not counted against the limits: it starts nothing at Face.
+   */
+  private async startOnce(viewer: Viewer, input: StartSessionInput, normalized: object, create: () => Promise<StartedSession>): Promise<StartedSession> {
+    const limitedCreate = async () => {
+      await this.options.limits?.sessionStart(viewer, input.deviceCorrelationId ?? undefined);
+      return create();
+    };
+    const key = input.idempotencyKey;
+    if (key === undefined || key === null) return limitedCreate();
+    this.idempotency.checkKey(key);
+    const scope = { tenant: viewer.tenant, userId: viewer.userId, key };
+    return this.idempotency.run(scope, this.idempotency.fingerprint(normalized), limitedCreate);
   }
 
   /** The client reports that the device is done: polling starts at once. */
@@ -127,7 +173,7 @@ export class SessionService {
     if (session.status === 'DELETED') return session;
     // Record what the device already did (a result, failed attempts) before Face forgets it; best effort.
     if (!FINAL_STATUSES.has(session.status)) {
-      await this.pollOnce(id).catch((error: unknown) =>
+      await this.pollOnce(id, 'interactive').catch((error: unknown) =>
         this.logger.warn({ sessionId: id, err: error instanceof Error ? error.message : String(error) }, 'could not read the session before deleting it'),
       );
     }
@@ -183,12 +229,15 @@ export class SessionService {
     return stream;
   }
 
-  /** One poll of Face for one session; stores what it saw and announces a new decision. */
-  async pollOnce(id: string): Promise<PollResult> {
+  /**
+   * One poll of Face for one session; stores what it saw and announces a new decision. `background`
+   * (the poller, the sweeper) yields to starts and deletes under the cap on Face calls per second.
+   */
+  async pollOnce(id: string, priority: FaceCallPriority = 'background'): Promise<PollResult> {
     const session = await this.store.sessions.findById(id);
     if (!session || FINAL_STATUSES.has(session.status)) return 'done';
     const now = this.options.now();
-    const snapshot = await this.fetch(session);
+    const snapshot = await this.fetch(session, priority);
     const outcome = snapshot
       ? deriveDecision({ kind: session.kind, faceStatus: snapshot.status, attempts: snapshot.attempts, nowMillis: now, expiresAtMillis: session.expiresAt.getTime() })
       : ({ status: 'EXPIRED', decision: { verdict: 'EXPIRED' } } as const);
@@ -278,9 +327,9 @@ export class SessionService {
   }
 
   /** Face's view of the session, or undefined when Face no longer knows it (deleted elsewhere, or past 48 h). */
-  private async fetch(session: SessionRecord): Promise<FaceSession | undefined> {
+  private async fetch(session: SessionRecord, priority: FaceCallPriority): Promise<FaceSession | undefined> {
     try {
-      return await this.face.getSession(session.kind, session.id);
+      return await this.face.getSession(session.kind, session.id, { priority });
     } catch (error) {
       if (error instanceof FaceRequestError && error.httpStatus === 404) return undefined;
       throw error;
@@ -293,6 +342,17 @@ export class SessionService {
     this.logger.info({ sessionId: decision.sessionId, verdict: decision.verdict }, 'decision reached');
     await this.options.pubsub.publish(decisionTopic(decision.sessionId), toPayload(decision));
   }
+}
+
+/** What makes two starts the same start, for idempotency keys (the verify image is added by its hash). */
+function normalizedStart(kind: SessionKind, input: StartSessionInput) {
+  return {
+    kind,
+    operationMode: input.operationMode,
+    authTokenTimeToLiveSeconds: input.authTokenTimeToLiveSeconds,
+    enableSessionImage: input.enableSessionImage,
+    deviceCorrelationId: input.deviceCorrelationId ?? null,
+  };
 }
 
 function isSessionPosition(value: unknown): value is SessionPosition {

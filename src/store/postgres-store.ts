@@ -19,6 +19,7 @@ import type { ReadScope } from '../auth/viewer';
 import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord } from '../sessions/session.model';
 import { FINAL_STATUSES } from '../sessions/session.model';
 import { postgresMigrations } from './migrations/postgres';
+import { PostgresIdempotencyRepository } from './postgres-idempotency';
 import type { Migration } from './migrations/sqlite';
 import {
   ATTEMPT_COLUMNS,
@@ -38,6 +39,7 @@ import {
 import type {
   AuditFilter,
   AuditRepository,
+  IdempotencyRepository,
   Page,
   Progress,
   SessionFilter,
@@ -122,11 +124,13 @@ class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
+  readonly idempotency: IdempotencyRepository;
   private closed = false;
 
   constructor(private readonly pool: pg.Pool) {
     this.sessions = new PostgresSessionRepository(pool);
     this.audit = new PostgresAuditRepository(pool);
+    this.idempotency = new PostgresIdempotencyRepository(pool);
   }
 
   async ping(): Promise<void> {

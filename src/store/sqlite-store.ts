@@ -15,6 +15,7 @@ import type { ReadScope } from '../auth/viewer';
 import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord } from '../sessions/session.model';
 import { FINAL_STATUSES } from '../sessions/session.model';
 import { sqliteMigrations, type Migration } from './migrations/sqlite';
+import { SqliteIdempotencyRepository } from './sqlite-idempotency';
 import {
   ATTEMPT_COLUMNS,
   attemptValues,
@@ -33,6 +34,7 @@ import {
 import type {
   AuditFilter,
   AuditRepository,
+  IdempotencyRepository,
   Page,
   Progress,
   SessionFilter,
@@ -74,11 +76,13 @@ class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
+  readonly idempotency: IdempotencyRepository;
 
   constructor(private readonly db: Database.Database) {
     const chain = new AuditChainWriter(db);
     this.sessions = new SqliteSessionRepository(db, chain);
     this.audit = new SqliteAuditRepository(db);
+    this.idempotency = new SqliteIdempotencyRepository(db);
   }
 
   async ping(): Promise<void> {

@@ -98,10 +98,63 @@ export interface AuditRepository {
   head(tenant: string): Promise<{ sequence: number; hash: string } | undefined>;
 }
 
+/** One caller's idempotency key: keys are the caller's own, so the same text from another user is another key. */
+export interface IdempotencyScope {
+  tenant: string;
+  userId: string;
+  key: string;
+}
+
+/** What the store keeps for an idempotency key (the device token only ever sealed, never in clear). */
+export interface IdempotencyRecord {
+  /** Keyed fingerprint of the normalized start input; a repeat with another fingerprint is CONFLICT. */
+  requestHash: string;
+  /** `pending`: one request holds the claim and is creating the session; `completed`: the session exists. */
+  state: 'pending' | 'completed';
+  /** Random id of the request holding (or that held) the claim; only it may complete or release it. */
+  claimId: string;
+  /** Set once completed. */
+  sessionId?: string;
+  /** Set once completed: the device token, sealed by `idempotency/token-sealer.ts`. */
+  sealedAuthToken?: string;
+  /** A pending claim not completed by then is abandoned (its holder died) and may be claimed again. */
+  leaseUntil: Date;
+  /** The record is forgotten from then on (24 h after the claim). */
+  expiresAt: Date;
+}
+
+export type IdempotencyClaim = { claimed: true } | { claimed: false; existing: IdempotencyRecord };
+
+/**
+ * Idempotency keys of session starts (`idempotency/idempotency.service.ts`). `claim` is the one that
+ * must be atomic across instances: SQLite does it in one `BEGIN IMMEDIATE` transaction
+ * (`sqlite-idempotency.ts`), PostgreSQL with `INSERT … ON CONFLICT DO NOTHING` and, for an existing
+ * key, `SELECT … FOR UPDATE` of its row in the same transaction (`postgres-idempotency.ts`).
+ */
+export interface IdempotencyRepository {
+  /**
+   * In one transaction: when the key has no live record (none, past `expiresAt`, or pending past its
+   * `leaseUntil`), stores a pending claim and answers `claimed: true`; otherwise answers the record.
+   */
+  claim(
+    scope: IdempotencyScope,
+    claim: { claimId: string; requestHash: string; now: Date; leaseUntil: Date; expiresAt: Date },
+  ): Promise<IdempotencyClaim>;
+  /** Turns the caller's pending claim into a completed record; false when the claim is no longer the caller's. */
+  complete(scope: IdempotencyScope, claimId: string, result: { sessionId: string; sealedAuthToken: string }): Promise<boolean>;
+  /** Drops the caller's pending claim (its start failed), so the key may be used again at once. */
+  release(scope: IdempotencyScope, claimId: string): Promise<void>;
+  /** The key's live record at `now`, if any. */
+  find(scope: IdempotencyScope, now: Date): Promise<IdempotencyRecord | undefined>;
+  /** Deletes up to `limit` records past their `expiresAt`; answers how many. */
+  purgeExpired(now: Date, limit: number): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
+  readonly idempotency: IdempotencyRepository;
   /** Resolves when the store answers a trivial query; for `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -17,6 +17,7 @@ import {
   type StartLivenessWithVerifySessionInput,
 } from '../../src/client/generated/graphql';
 import { TestGateway, type GraphQLResponse } from '../helpers/gateway';
+import { jpegHeader, pngHeader } from '../helpers/image-headers';
 import { GIF_1X1, PNG_1X1, pngOfSize, TEXT_AS_BASE64 } from '../helpers/images';
 
 let gateway: TestGateway;
@@ -107,6 +108,16 @@ describe('the verify image', () => {
   it('an image one byte over 6 MB decoded is refused without calling Face', async () => {
     const result = await withoutCallingFace(() => startVerify({ verifyImage: pngOfSize(6 * 1024 * 1024 + 1) }));
     expectBadUserInput(result, /6 MB/);
+  });
+
+  it('a decompression bomb (a small PNG claiming 100,000 x 100,000 pixels) is refused without calling Face', async () => {
+    const result = await withoutCallingFace(() => startVerify({ verifyImage: pngHeader(100_000, 100_000).toString('base64') }));
+    expectBadUserInput(result, /100000 x 100000 pixels/);
+  });
+
+  it('an image of no pixels, or whose header gives no size, is refused without calling Face', async () => {
+    expectBadUserInput(await withoutCallingFace(() => startVerify({ verifyImage: jpegHeader(640, 0).toString('base64') })), /no pixels/);
+    expectBadUserInput(await withoutCallingFace(() => startVerify({ verifyImage: pngHeader(640, 480).subarray(0, 18).toString('base64') })), /damaged/);
   });
 
   it('an image of exactly 6 MB decoded is accepted', async () => {

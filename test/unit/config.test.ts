@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config';
 
 const SECRET = 'an-hmac-secret-of-at-least-32-bytes!!';
-const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: SECRET, FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com' };
+const IDEMPOTENCY_SECRET = Buffer.alloc(32, 7).toString('base64');
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  JWT_SECRET: SECRET,
+  FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com',
+  IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
+};
 
 /** The ConfigError `env` is refused with. */
 function refusal(env: Record<string, string>): ConfigError {
@@ -181,5 +187,70 @@ describe('production', () => {
 
   it('may turn the Sandbox back on explicitly', () => {
     expect(loadConfig({ ...PRODUCTION, ENABLE_SANDBOX: 'true' })).toMatchObject({ sandboxEnabled: true, introspectionEnabled: true });
+  });
+});
+
+describe('abuse limits, Face resilience and idempotency', () => {
+  it('ship with limits a real product would use by default', () => {
+    const config = loadConfig({});
+    expect(config.rateLimits).toEqual({
+      userStarts: { limit: 10, windowMillis: 60_000 },
+      deviceStarts: { limit: 5, windowMillis: 60_000 },
+      unauthenticatedRequests: { limit: 60, windowMillis: 60_000 },
+    });
+    expect(config).toMatchObject({
+      trustProxyHops: 0,
+      faceTotalTimeoutMillis: 25_000,
+      faceMaxCallsPerSecond: 10,
+      faceBreaker: { failureThreshold: 5, coolDownMillis: 30_000 },
+      idempotencySecret: { kind: 'devKey' },
+    });
+  });
+
+  it('reads every limit, the Face budget, cap and breaker, and the idempotency secret from the environment', () => {
+    const config = loadConfig({
+      RATE_LIMIT_USER_STARTS: '3',
+      RATE_LIMIT_USER_WINDOW_MS: '1000',
+      RATE_LIMIT_DEVICE_STARTS: '2',
+      RATE_LIMIT_DEVICE_WINDOW_MS: '2000',
+      RATE_LIMIT_UNAUTHENTICATED_REQUESTS: '0',
+      RATE_LIMIT_UNAUTHENTICATED_WINDOW_MS: '3000',
+      TRUST_PROXY_HOPS: '1',
+      FACE_TOTAL_TIMEOUT_MS: '5000',
+      FACE_MAX_CALLS_PER_SECOND: '4',
+      FACE_BREAKER_FAILURES: '2',
+      FACE_BREAKER_COOLDOWN_MS: '500',
+      IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
+    });
+    expect(config.rateLimits).toEqual({
+      userStarts: { limit: 3, windowMillis: 1_000 },
+      deviceStarts: { limit: 2, windowMillis: 2_000 },
+      unauthenticatedRequests: { limit: 0, windowMillis: 3_000 },
+    });
+    expect(config).toMatchObject({ trustProxyHops: 1, faceTotalTimeoutMillis: 5_000, faceMaxCallsPerSecond: 4, faceBreaker: { failureThreshold: 2, coolDownMillis: 500 } });
+    expect(config.idempotencySecret).toEqual({ kind: 'configured', key: Buffer.alloc(32, 7) });
+  });
+
+  it('refuses to start in production without IDEMPOTENCY_KEY_SECRET', () => {
+    const { IDEMPOTENCY_KEY_SECRET: _secret, ...withoutSecret } = PRODUCTION;
+    expect(refusal(withoutSecret).message).toMatch(/^IDEMPOTENCY_KEY_SECRET must be set when NODE_ENV=production/);
+  });
+
+  it.each([
+    ['16 bytes', Buffer.alloc(16, 1).toString('base64')],
+    ['33 bytes', Buffer.alloc(33, 1).toString('base64')],
+    ['text that is not base64', 'this is not base64 but is long enough to be 32 bytes!'],
+  ])('refuses an IDEMPOTENCY_KEY_SECRET of %s, naming it', (_case, value) => {
+    expect(refusal({ IDEMPOTENCY_KEY_SECRET: value }).message).toMatch(/^IDEMPOTENCY_KEY_SECRET must be the base64 of exactly 32 bytes/);
+  });
+
+  it.each([
+    ['RATE_LIMIT_USER_STARTS', '-1'],
+    ['RATE_LIMIT_DEVICE_WINDOW_MS', '5'],
+    ['FACE_MAX_CALLS_PER_SECOND', 'ten'],
+    ['FACE_TOTAL_TIMEOUT_MS', '10'],
+    ['TRUST_PROXY_HOPS', '11'],
+  ])('refuses a bad %s, naming it', (name, value) => {
+    expect(refusal({ [name]: value }).message).toMatch(new RegExp(`^${name} `));
   });
 });

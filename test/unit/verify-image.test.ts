@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/errors';
 import { decodeVerifyImage, MAX_VERIFY_IMAGE_BYTES, sniffImageFormat } from '../../src/sessions/verify-image';
+import { bmpHeader, jpegHeader, webpVp8Header } from '../helpers/image-headers';
 import { GIF_1X1, PNG_1X1, pngOfSize, TEXT_AS_BASE64 } from '../helpers/images';
 
 const bytes = (...values: Array<number | string>) =>
@@ -54,12 +55,13 @@ describe('sniffImageFormat', () => {
 });
 
 describe('decodeVerifyImage', () => {
+  // Images whose headers also state their size (the header-only fixtures above are for sniffing).
   it.each([
-    ['JPEG', JPEG],
+    ['JPEG', jpegHeader(640, 480)],
     ['PNG', PNG],
     ['GIF', GIF89],
-    ['BMP', BMP],
-    ['WEBP', WEBP],
+    ['BMP', bmpHeader(640, 480)],
+    ['WEBP', webpVp8Header(640, 480)],
   ])('decodes a %s to its exact bytes', (format, image) => {
     const decoded = decodeVerifyImage(image.toString('base64'));
     expect(decoded.format).toBe(format);

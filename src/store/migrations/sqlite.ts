@@ -93,4 +93,26 @@ export const sqliteMigrations: Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    description: 'idempotency keys of session starts (device tokens sealed with AES-256-GCM)',
+    sql: `
+      CREATE TABLE idempotency_keys (
+        tenant            TEXT NOT NULL,
+        user_id           TEXT NOT NULL,
+        key               TEXT NOT NULL,
+        request_hash      TEXT NOT NULL,
+        state             TEXT NOT NULL CHECK (state IN ('pending', 'completed')),
+        claim_id          TEXT NOT NULL,
+        session_id        TEXT,
+        sealed_auth_token TEXT,
+        lease_until       INTEGER NOT NULL,
+        created_at        INTEGER NOT NULL,
+        expires_at        INTEGER NOT NULL,
+        PRIMARY KEY (tenant, user_id, key),
+        CHECK (state = 'pending' OR (session_id IS NOT NULL AND sealed_auth_token IS NOT NULL))
+      ) STRICT;
+      CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+    `,
+  },
 ];
