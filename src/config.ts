@@ -4,6 +4,7 @@
  * sentence that names the variable.
  */
 import path from 'node:path';
+import type { RateLimitSettings } from './limits/limits';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -54,6 +55,18 @@ export interface GatewayConfig {
   face: FaceConfig;
   faceTimeoutMillis: number;
   faceMaxRetries: number;
+  /** One Face call as a whole: every try, backoff and wait for a slot under the per-second cap. */
+  faceTotalTimeoutMillis: number;
+  /** Gateway-wide cap on HTTP requests to Face per second (Azure S0: 10 per resource); 0: no cap. */
+  faceMaxCallsPerSecond: number;
+  /** The circuit breaker around Face (`face/circuit-breaker.ts`); a threshold of 0 switches it off. */
+  faceBreaker: { failureThreshold: number; coolDownMillis: number };
+  /** Abuse limits (`limits/limits.ts`); a `limit` of 0 switches a rule off. */
+  rateLimits: RateLimitSettings;
+  /** Reverse proxies in front of the gateway whose `X-Forwarded-For` entries are trusted (`limits/client-address.ts`). */
+  trustProxyHops: number;
+  /** Seals device tokens kept for idempotent starts; `devKey`: generated and kept in DATA_DIR (`idempotency/idempotency-secret.ts`). */
+  idempotencySecret: { kind: 'configured'; key: Buffer } | { kind: 'devKey' };
   /** Undefined means: generate one for development and keep it in DATA_DIR (resolved by `auth/dev-secret.ts`). */
   jwt: JwtKeyConfig | { kind: 'devSecret' };
   jwtIssuer?: string;
@@ -158,6 +171,15 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
         ? { kind: 'jwks', jwksUrl: jwtJwksUrl }
         : { kind: 'devSecret' };
 
+  const idempotencySecretText = read(env, 'IDEMPOTENCY_KEY_SECRET');
+  if (production && !idempotencySecretText) {
+    throw new ConfigError('IDEMPOTENCY_KEY_SECRET must be set when NODE_ENV=production (base64 of 32 random bytes, e.g. `openssl rand -base64 32`).');
+  }
+  const idempotencyKey = idempotencySecretText === undefined ? undefined : Buffer.from(idempotencySecretText, 'base64');
+  if (idempotencyKey && (idempotencyKey.length !== 32 || !/^[A-Za-z0-9+/]+={0,2}$/.test(idempotencySecretText ?? ''))) {
+    throw new ConfigError('IDEMPOTENCY_KEY_SECRET must be the base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`).');
+  }
+
   const pollIntervalMillis = integer(env, 'POLL_INTERVAL_MS', 500, 10, 600_000);
   const pollMaxIntervalMillis = integer(env, 'POLL_MAX_INTERVAL_MS', 5_000, 10, 3_600_000);
   if (pollMaxIntervalMillis < pollIntervalMillis) {
@@ -182,6 +204,22 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     face,
     faceTimeoutMillis: integer(env, 'FACE_TIMEOUT_MS', 10_000, 100, 120_000),
     faceMaxRetries: integer(env, 'FACE_MAX_RETRIES', 3, 0, 10),
+    faceTotalTimeoutMillis: integer(env, 'FACE_TOTAL_TIMEOUT_MS', 25_000, 100, 600_000),
+    faceMaxCallsPerSecond: integer(env, 'FACE_MAX_CALLS_PER_SECOND', 10, 0, 100_000),
+    faceBreaker: {
+      failureThreshold: integer(env, 'FACE_BREAKER_FAILURES', 5, 0, 1_000),
+      coolDownMillis: integer(env, 'FACE_BREAKER_COOLDOWN_MS', 30_000, 10, 3_600_000),
+    },
+    rateLimits: {
+      userStarts: { limit: integer(env, 'RATE_LIMIT_USER_STARTS', 10, 0, 1_000_000), windowMillis: integer(env, 'RATE_LIMIT_USER_WINDOW_MS', 60_000, 10, 86_400_000) },
+      deviceStarts: { limit: integer(env, 'RATE_LIMIT_DEVICE_STARTS', 5, 0, 1_000_000), windowMillis: integer(env, 'RATE_LIMIT_DEVICE_WINDOW_MS', 60_000, 10, 86_400_000) },
+      unauthenticatedRequests: {
+        limit: integer(env, 'RATE_LIMIT_UNAUTHENTICATED_REQUESTS', 60, 0, 1_000_000),
+        windowMillis: integer(env, 'RATE_LIMIT_UNAUTHENTICATED_WINDOW_MS', 60_000, 10, 86_400_000),
+      },
+    },
+    trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
+    idempotencySecret: idempotencyKey ? { kind: 'configured', key: idempotencyKey } : { kind: 'devKey' },
     jwt,
     jwtIssuer: read(env, 'JWT_ISSUER'),
     jwtAudience: read(env, 'JWT_AUDIENCE'),

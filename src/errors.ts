@@ -93,6 +93,11 @@ export interface ErrorLogger {
   error(details: Record<string, unknown>, message: string): void;
 }
 
+export interface FormatOptions {
+  /** Drop graphql-js's "Did you mean …?" hints, which reveal the schema to whoever guesses (production). */
+  hideSuggestions?: boolean;
+}
+
 /**
  * The one error formatter for both transports. `formatted` is what graphql-js or Apollo would send;
  * `original` is the thrown value (for resolver errors, the `originalError`).
@@ -101,6 +106,7 @@ export function formatPublicError(
   formatted: GraphQLFormattedError,
   original: unknown,
   logger: ErrorLogger,
+  options: FormatOptions = {},
 ): GraphQLFormattedError {
   const cause = original instanceof GraphQLError && original.originalError ? original.originalError : original;
   const mapped = toPublicError(cause);
@@ -120,12 +126,18 @@ export function formatPublicError(
     const code = formatted.extensions?.code;
     const publicCode = typeof code === 'string' && PUBLIC_CODES.has(code) ? code : 'BAD_USER_INPUT';
     const reason = typeof code === 'string' && REQUEST_ERROR_CODES.has(code) ? { reason: code } : {};
-    return { message: redactQuotedValues(formatted.message), locations: formatted.locations, extensions: { code: publicCode, ...reason } };
+    const message = options.hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
+    return { message: redactQuotedValues(message), locations: formatted.locations, extensions: { code: publicCode, ...reason } };
   }
 
   // Everything else (a bug, a store failure, a non-null violation) is not ours to tell.
   logger.error({ err: describeForLog(cause), path: formatted.path }, 'unexpected error while serving a GraphQL operation');
   return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+/** graphql-js's hints in validation and variable errors: `Did you mean "x", "y", or "z"?`, `Did you mean the enum value "X"?`. */
+export function withoutSuggestions(message: string): string {
+  return message.replace(/ ?Did you mean [^?]*\?/g, '');
 }
 
 const QUOTED = /"((?:[^"\\]|\\.)*)"/g;

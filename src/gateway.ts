@@ -4,7 +4,6 @@
  * at import time; `main.ts` calls it with the configuration, tests call it on port 0.
  */
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
@@ -17,15 +16,22 @@ import { resolveJwtKey } from './auth/dev-secret';
 import { bearerToken, createTokenVerifier, signDevToken, type TokenVerifier } from './auth/jwt';
 import { ConfigError, type GatewayConfig } from './config';
 import { describeForLog, formatPublicError, PublicError, toPublicError } from './errors';
-import { createAzureFace } from './face/azure-face';
 import { createFaceEmulator } from './face/emulator';
-import type { FacePort } from './face/face.port';
+import { createResilientFace } from './face/resilient-face';
 import { createLoaders, type GatewayContext, type Services } from './graphql/context';
 import { buildGatewaySchema } from './graphql/schema';
 import { createGraphQLHttpHandler, sendJson } from './http/graphql-http';
 import { sendHealth, sendReadiness } from './http/health';
 import { landingPageDocument } from './http/landing-page';
+import { createQueryGuard } from './http/query-limits';
+import { requestIdOf, withRequestIds } from './http/request-id';
 import { attachWebSocketServer } from './http/websocket';
+import { resolveIdempotencySecret } from './idempotency/idempotency-secret';
+import { IdempotencyService } from './idempotency/idempotency.service';
+import { TokenSealer } from './idempotency/token-sealer';
+import { unauthenticatedRequestGuard } from './limits/http-guard';
+import { RateLimits } from './limits/limits';
+import { createInMemoryRateLimitCounter } from './limits/rate-limit';
 import { createLogger, type Logger } from './logger';
 import { createInProcessPubSub } from './pubsub/pubsub';
 import { SessionService } from './sessions/session.service';
@@ -63,7 +69,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (config.redisUrl) throw new ConfigError('REDIS_URL (Redis pub/sub) is not supported by this version yet; unset it to use in-process pub/sub.');
 
   const jwtKey = resolveJwtKey(config);
-  const verifier = createTokenVerifier(jwtKey, { issuer: config.jwtIssuer, audience: config.jwtAudience });
+  const verifier = createTokenVerifier(jwtKey, {
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    clockToleranceSeconds: config.jwtClockToleranceSeconds,
+    maxAgeSeconds: config.jwtMaxAgeSeconds,
+  });
   const devToken =
     !config.production && jwtKey.kind === 'secret'
       ? signDevToken(jwtKey.secret, { sub: 'dev-user', roles: ['user', 'auditor'], tenant: 'default' }, 12 * 3600, {
@@ -79,13 +90,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // Listen first: in emulator mode the Face client needs our own port, unknown until bound (port 0).
   let route: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) =>
     sendJson(res, 503, { status: 'starting' });
-  const httpServer = http.createServer((req, res) => {
-    route(req, res).catch((error: unknown) => {
-      logger.error({ err: describeForLog(error), path: req.url }, 'unhandled error while serving an HTTP request');
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-      else res.destroy();
-    });
-  });
+  const httpServer = http.createServer(
+    withRequestIds(logger, (req, res) => {
+      route(req, res).catch((error: unknown) => {
+        logger.error({ err: describeForLog(error), path: req.url?.split('?')[0] }, 'unhandled error while serving an HTTP request');
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+        else res.destroy();
+      });
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => resolve());
@@ -94,12 +107,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
   const emulatorUrl = emulator ? `http://127.0.0.1:${port}${EMULATOR_PREFIX}` : undefined;
 
-  const face: FacePort = createAzureFace({
+  // Retries, a bound per call, the per-second cap (polls yield to starts) and the circuit breaker.
+  const resilientFace = createResilientFace({
     endpoint: config.face.mode === 'azure' ? config.face.endpoint : (emulatorUrl as string),
     apiKey: config.face.mode === 'azure' ? config.face.apiKey : (config.face.emulatorKey ?? 'emulator'),
-    timeoutMillis: config.faceTimeoutMillis,
-    maxRetries: config.faceMaxRetries,
+    config,
+    logger: logger.child({ component: 'face' }),
   });
+  const face = resilientFace.face;
+  // Rate limits are counted in process (a Redis counter can implement RateLimitCounter for several instances).
+  const limits = new RateLimits(createInMemoryRateLimitCounter(), config.rateLimits, now);
+  const countUnauthenticated = unauthenticatedRequestGuard(limits, config.trustProxyHops);
 
   const sessions = new SessionService({
     store,
@@ -110,10 +128,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     pollIntervalMillis: config.pollIntervalMillis,
     pollMaxIntervalMillis: config.pollMaxIntervalMillis,
     expirySweepIntervalMillis: config.expirySweepIntervalMillis,
+    limits,
+    idempotency: new IdempotencyService({
+      repository: store.idempotency,
+      sealer: new TokenSealer(resolveIdempotencySecret(config)),
+      logger: logger.child({ component: 'idempotency' }),
+      now,
+      // Longer than a start can take: the Face call's whole budget, plus the store.
+      claimLeaseMillis: config.faceTotalTimeoutMillis + 15_000,
+      findSession: (id) => store.sessions.findById(id),
+    }),
   });
   const services: Services = { sessions, audit: new AuditService(store.audit) };
 
   const schema = await buildGatewaySchema();
+  const queryGuard = createQueryGuard(config.queryLimits, { introspection: config.introspectionEnabled });
   const webSockets = attachWebSocketServer({
     httpServer,
     path: GRAPHQL_PATH,
@@ -122,6 +151,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     services,
     createLoaders: () => createLoaders(store),
     logger: logger.child({ component: 'websocket' }),
+    withLogBindings: logger.withBindings,
+    queryGuard,
+    limits: config.webSocket,
+    production: config.production,
   });
 
   const apollo = new ApolloServer<GatewayContext>({
@@ -129,9 +162,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     introspection: config.introspectionEnabled,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    // main.ts owns the signals: Apollo's own handler would stop Apollo alone and leave our stop()
+    // waiting forever on Apollo's stop barrier, so pollers and the store were never closed.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: config.production,
-    formatError: (formatted, error) => formatPublicError(formatted, error, logger),
+    parseOptions: queryGuard.parseOptions,
+    validationRules: queryGuard.validationRules,
+    formatError: (formatted, error) => formatPublicError(formatted, error, logger, { hideSuggestions: config.production }),
     logger: apolloLogger(logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
@@ -153,10 +191,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     bodyLimitBytes: BODY_LIMIT_BYTES,
     logger,
     context: async (req) => ({
-      viewer: await viewerOf(verifier, req.headers.authorization),
+      viewer: await viewerOf(verifier, req.headers.authorization, () => countUnauthenticated(req)),
       services,
       loaders: createLoaders(store),
-      requestId: randomUUID(),
+      requestId: requestIdOf(req),
     }),
   });
 
@@ -182,6 +220,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const stop = () =>
     (stopping ??= (async () => {
       await apollo.stop(); // drains HTTP, closes WebSockets with 1001
+      resilientFace.close();
       await sessions.stop();
       await pubsub.close();
       await store.close();
@@ -191,15 +230,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   return { url, port, devToken, emulatorUrl, stop };
 }
 
-/** No header: an anonymous caller (only introspection answers). A header that fails: UNAUTHENTICATED. */
-async function viewerOf(verifier: TokenVerifier, header: string | undefined) {
+/**
+ * No header: an anonymous caller (only introspection answers). A header that fails: UNAUTHENTICATED.
+ * Either way the request counts against its address's limit (`countUnauthenticated`, 429 beyond it).
+ */
+async function viewerOf(verifier: TokenVerifier, header: string | undefined, countUnauthenticated: () => Promise<void>) {
+  let viewer;
   try {
     const token = bearerToken(header);
-    return token ? await verifier.verify(token) : null;
+    viewer = token ? await verifier.verify(token) : null;
   } catch (error) {
     const mapped = toPublicError(error);
+    if (mapped?.code === 'UNAUTHENTICATED') await countUnauthenticated();
     throw mapped ? new PublicError(mapped.code, mapped.message, { http: { status: 401 } }) : error;
   }
+  if (!viewer) await countUnauthenticated();
+  return viewer;
 }
 
 function apolloLogger(logger: Logger) {

@@ -1,10 +1,14 @@
 /**
- * Structured JSON logs, one object a line, with pino's call shape (`logger.info({ ... }, 'message')`).
+ * Structured JSON logs, one object a line, written by pino (`logger.info({ ... }, 'message')`).
+ *
  * Redaction is by construction: no caller passes a token, key or image, and `child` bindings carry
- * only ids. `sink` is injectable so tests can read every line a flow wrote.
+ * only ids. pino's `redact` paths are the second line of defence, for a field named like a secret
+ * that slipped in anyway. `sink` is injectable so tests can read every line a flow wrote.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pino from 'pino';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<LogLevel | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 export interface Logger {
   debug(details: Record<string, unknown>, message: string): void;
@@ -14,20 +18,59 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
-export function createLogger(
-  level: LogLevel | 'silent',
-  sink: (line: string) => void = (line) => process.stdout.write(line + '\n'),
-  bindings: Record<string, unknown> = {},
-): Logger {
-  const write = (at: LogLevel) => (details: Record<string, unknown>, message: string) => {
-    if (ORDER[at] < ORDER[level]) return;
-    sink(JSON.stringify({ level: at, time: new Date().toISOString(), ...bindings, ...details, msg: message }));
-  };
+export interface RootLogger extends Logger {
+  /**
+   * Runs `work` so that every line any logger of this tree writes during it, synchronously or in
+   * what it starts (awaits, timers), carries `bindings`: how a request id reaches the services' lines.
+   */
+  withBindings<T>(bindings: Record<string, unknown>, work: () => T): T;
+}
+
+const SECRET_FIELDS = ['authorization', 'token', 'authToken', 'verifyImage', 'apiKey', 'secret', 'password', 'connectionParams'];
+
+/** Where a secret could sit in what a caller logs: at the top, one or two levels down, or in request-shaped objects. */
+export const REDACTED_PATHS = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((field) => `*.${field}`),
+  ...SECRET_FIELDS.map((field) => `*.*.${field}`),
+  'headers["ocp-apim-subscription-key"]',
+  '*.headers.authorization',
+  '*.headers["ocp-apim-subscription-key"]',
+  'variables.input.verifyImage',
+  '*.variables.input.verifyImage',
+];
+
+export function createLogger(level: LogLevel | 'silent', sink?: (line: string) => void): RootLogger {
+  const scope = new AsyncLocalStorage<Record<string, unknown>>();
+  const destination = sink
+    ? { write: (chunk: string) => sink(chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk) }
+    : // Synchronous, so the lines written just before `process.exit` are not lost.
+      pino.destination({ dest: 1, sync: true });
+  const root = pino(
+    {
+      level,
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      mixin: () => scope.getStore() ?? {},
+      // Our `err` fields are already plain (`describeForLog`, a message); pino's serializer is for Error objects.
+      serializers: { err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value) },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    },
+    destination,
+  );
   return {
-    debug: write('debug'),
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    child: (more) => createLogger(level, sink, { ...bindings, ...more }),
+    ...wrap(root),
+    withBindings: (bindings, work) => scope.run({ ...scope.getStore(), ...bindings }, work),
+  };
+}
+
+function wrap(logger: pino.Logger): Logger {
+  return {
+    debug: (details, message) => logger.debug(details, message),
+    info: (details, message) => logger.info(details, message),
+    warn: (details, message) => logger.warn(details, message),
+    error: (details, message) => logger.error(details, message),
+    child: (bindings) => wrap(logger.child(bindings)),
   };
 }

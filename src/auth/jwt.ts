@@ -2,8 +2,10 @@
  * JWT verification, once per transport (HTTP context, graphql-ws `onConnect`).
  *
  * The algorithm list is pinned to the configured key kind (RFC 8725 section 3.1): an HS secret
- * accepts HS256/384/512 only, an RSA key RS* and PS*, an EC key ES*. `exp` and `sub` are required;
- * issuer and audience are checked when configured. Failures never say which check failed.
+ * accepts HS256/384/512 only, an RSA key RS* and PS*, an EC key ES*. `exp` and `sub` are required,
+ * `nbf` is honoured, all within a clock tolerance; with a maximum age, `iat` is required too (and
+ * may not lie in the future). Issuer and audience are checked when configured. Failures never say
+ * which check failed.
  */
 import { createPublicKey } from 'node:crypto';
 import jwt, { type Algorithm, type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
@@ -19,8 +21,10 @@ const EC: Algorithm[] = ['ES256', 'ES384', 'ES512'];
 export interface TokenVerifierOptions {
   issuer?: string;
   audience?: string;
-  /** Leeway for `exp` and `nbf`, for clocks that disagree a little. */
+  /** Leeway for `exp`, `nbf` and `iat`, for clocks that disagree a little. Default 30. */
   clockToleranceSeconds?: number;
+  /** When set, a token must carry `iat` and is refused once older than this. */
+  maxAgeSeconds?: number;
 }
 
 export interface TokenVerifier {
@@ -38,18 +42,23 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 export function createTokenVerifier(key: JwtKeyConfig, options: TokenVerifierOptions = {}): TokenVerifier {
   const { secretOrKey, algorithms } = keyMaterial(key);
+  const toleranceSeconds = options.clockToleranceSeconds ?? 30;
   const verifyOptions: jwt.VerifyOptions = {
     algorithms,
     issuer: options.issuer,
     audience: options.audience,
-    clockTolerance: options.clockToleranceSeconds ?? 30,
+    clockTolerance: toleranceSeconds,
+    ...(options.maxAgeSeconds !== undefined ? { maxAge: options.maxAgeSeconds } : {}),
   };
   return {
     verify: (token) =>
       new Promise<Viewer>((resolve, reject) => {
         jwt.verify(token, secretOrKey, verifyOptions, (error, payload) => {
           if (error || typeof payload !== 'object' || payload === null) return reject(unauthenticated());
-          const viewer = viewerFromClaims(payload);
+          const claims: JwtPayload = payload;
+          // jsonwebtoken measures the age from `iat` without asking whether `iat` lies in the future.
+          if (options.maxAgeSeconds !== undefined && (claims.iat ?? Infinity) > Date.now() / 1000 + toleranceSeconds) return reject(unauthenticated());
+          const viewer = viewerFromClaims(claims, { toleranceSeconds, maxAgeSeconds: options.maxAgeSeconds });
           return viewer ? resolve(viewer) : reject(unauthenticated());
         });
       }),
@@ -89,12 +98,15 @@ function keyMaterial(key: JwtKeyConfig): { secretOrKey: jwt.Secret | GetPublicKe
   }
 }
 
-function viewerFromClaims(claims: JwtPayload): Viewer | undefined {
+function viewerFromClaims(claims: JwtPayload, validity: { toleranceSeconds: number; maxAgeSeconds?: number }): Viewer | undefined {
   if (typeof claims.sub !== 'string' || claims.sub === '' || typeof claims.exp !== 'number') return undefined;
   const roles = parseRoles((claims as Record<string, unknown>).roles);
   const tenant = (claims as Record<string, unknown>).tenant;
   if (!roles || (tenant !== undefined && (typeof tenant !== 'string' || tenant === ''))) return undefined;
-  return { userId: claims.sub, tenant: tenant ?? 'default', roles, expiresAtMillis: claims.exp * 1000 };
+  // The moment jsonwebtoken would start refusing it: a WebSocket is closed then, not earlier or later.
+  const tooOldAt = validity.maxAgeSeconds !== undefined && typeof claims.iat === 'number' ? claims.iat + validity.maxAgeSeconds : Infinity;
+  const expiresAtMillis = (Math.min(claims.exp, tooOldAt) + validity.toleranceSeconds) * 1000;
+  return { userId: claims.sub, tenant: tenant ?? 'default', roles, expiresAtMillis };
 }
 
 /** `roles` absent means `["user"]`; present, it must be an array of known role names. */

@@ -7,7 +7,10 @@ export interface Viewer {
   userId: string;
   tenant: string;
   roles: Role[];
-  /** When the token stops being valid (ms since epoch). */
+  /**
+   * When the gateway stops accepting the token (ms since epoch): `exp`, or `iat` plus the maximum
+   * age when that comes first, plus the clock tolerance. A WebSocket is closed with 4403 then.
+   */
   expiresAtMillis: number;
 }
 

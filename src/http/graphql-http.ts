@@ -49,10 +49,43 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
     });
     for (const [name, value] of response.headers) res.setHeader(name, value);
     res.statusCode = response.status ?? 200;
-    if (response.body.kind === 'complete') return void res.end(response.body.string);
+    if (response.body.kind === 'complete') {
+      if (isLegacyRequestError(res.statusCode, response.headers.get('content-type'), response.body.string)) res.statusCode = 200;
+      return void res.end(response.body.string);
+    }
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   };
+}
+
+/** Errors about the document or its variables: the request was well-formed, the GraphQL in it was not. */
+const DOCUMENT_ERROR_REASONS = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
+
+/**
+ * GraphQL over HTTP, section "application/json": a client that accepts only the legacy
+ * `application/json` cannot tell a GraphQL error from a transport failure by status, so a
+ * well-formed request whose document fails to parse, validate (query limits included) or coerce its
+ * variables SHOULD be answered 200. Apollo answers 400 whatever the media type; this corrects it for
+ * `application/json` only (`application/graphql-response+json` keeps the 400). A malformed request
+ * (no query, bad JSON, CSRF) and a refused token keep their 4xx.
+ * https://graphql.github.io/graphql-over-http/draft/#sec-application-json
+ */
+function isLegacyRequestError(status: number, contentType: string | undefined, body: string): boolean {
+  if (status !== 400 || !contentType?.toLowerCase().startsWith('application/json')) return false;
+  let parsed: { data?: unknown; errors?: { extensions?: { code?: unknown; reason?: unknown } }[] };
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    return false;
+  }
+  const errors = parsed.errors;
+  return (
+    Array.isArray(errors) &&
+    errors.length > 0 &&
+    errors.every(({ extensions }) =>
+      extensions?.reason === undefined ? extensions?.code === 'BAD_USER_INPUT' : DOCUMENT_ERROR_REASONS.has(String(extensions.reason)),
+    )
+  );
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {

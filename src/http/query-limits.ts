@@ -1,0 +1,129 @@
+/**
+ * The limits every GraphQL document keeps, the same over HTTP and WebSocket. Apollo applies them to
+ * HTTP requests (`parseOptions`, `validationRules`); graphql-ws validates with plain graphql-js unless
+ * told otherwise, so the WebSocket transport parses and validates through `checkDocument` instead.
+ *
+ * Depth, aliases, directives and cost are graphql-armor's validation rules (reported, not thrown,
+ * so graphql-js collects them with its own errors). Tokens are graphql-js's own parser limit: armor's
+ * token plugin for Apollo throws from a plugin hook, which Apollo answers with a 500, while the
+ * parser's `maxTokens` is a syntax error (400, BAD_USER_INPUT) on both transports.
+ */
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import {
+  BREAK,
+  GraphQLError,
+  parse,
+  specifiedRules,
+  validate,
+  visit,
+  type DocumentNode,
+  type GraphQLSchema,
+  type ParseOptions,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
+import type { QueryLimits } from '../config';
+
+/**
+ * Introspection fields are left out of the depth and cost limits (Sandbox's introspection query is
+ * 15 levels deep), but not left unbounded: introspection can nest `fields { type { fields … } } }`
+ * as deep as tokens allow, so the whole document, introspection included, keeps this depth.
+ */
+export const INTROSPECTION_MAX_DEPTH = 16;
+
+export interface QueryGuard {
+  /** For Apollo Server's `parseOptions`. */
+  parseOptions: ParseOptions;
+  /** For Apollo Server's `validationRules` (Apollo adds graphql-js's own rules and its introspection switch). */
+  validationRules: ValidationRule[];
+  /**
+   * Parses and validates a document as Apollo does over HTTP: graphql-js's rules, these limits, and
+   * introspection refused unless enabled. Errors carry Apollo's codes (GRAPHQL_PARSE_FAILED,
+   * GRAPHQL_VALIDATION_FAILED), so both transports answer them alike.
+   */
+  checkDocument(schema: GraphQLSchema, query: string): DocumentNode | GraphQLError[];
+}
+
+export function createQueryGuard(limits: QueryLimits, options: { introspection: boolean }): QueryGuard {
+  const parseOptions: ParseOptions = { maxTokens: limits.maxTokens };
+  const validationRules = armorRules(limits);
+  const webSocketRules = [...specifiedRules, ...validationRules, ...(options.introspection ? [] : [noIntrospection])];
+
+  return {
+    parseOptions,
+    validationRules,
+    checkDocument(schema, query) {
+      let document: DocumentNode;
+      try {
+        document = parse(query, parseOptions);
+      } catch (error) {
+        if (!(error instanceof GraphQLError)) throw error;
+        return [withCode(error, 'GRAPHQL_PARSE_FAILED')];
+      }
+      const errors = validate(schema, document, webSocketRules);
+      return errors.length > 0 ? errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED')) : document;
+    },
+  };
+}
+
+function armorRules(limits: QueryLimits): ValidationRule[] {
+  // Our own reporter instead of armor's: the same code Apollo gives graphql-js's validation errors,
+  // and no "Syntax Error:" prefix on what is not a syntax error.
+  const reportTo = (context: ValidationContext | null, error: GraphQLError) =>
+    context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, ''), { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+  const report = { propagateOnRejection: false, onReject: [reportTo] };
+  const main = new ApolloArmor({
+    blockFieldSuggestion: { enabled: false }, // hidden by the error formatter, on both transports, in production
+    maxTokens: { enabled: false }, // the parser's maxTokens, see above
+    maxDepth: { n: limits.maxDepth, flattenFragments: true, ...report },
+    maxAliases: { n: limits.maxAliases, ...report },
+    maxDirectives: { n: limits.maxDirectives, ...report },
+    costLimit: { maxCost: limits.maxCost, flattenFragments: true, ...report },
+  }).protect().validationRules;
+  const introspectionDepth = new ApolloArmor({
+    blockFieldSuggestion: { enabled: false },
+    maxTokens: { enabled: false },
+    maxAliases: { enabled: false },
+    maxDirectives: { enabled: false },
+    costLimit: { enabled: false },
+    maxDepth: {
+      n: Math.max(limits.maxDepth, INTROSPECTION_MAX_DEPTH),
+      flattenFragments: true,
+      ignoreIntrospection: false,
+      propagateOnRejection: false,
+      // A deep document without __schema has already been refused by the main depth rule.
+      onReject: [(context, error) => context && asksForSchema(context.getDocument()) && reportTo(context, error)],
+    },
+  }).protect().validationRules;
+  return [...main, ...introspectionDepth];
+}
+
+/** What Apollo's `introspection: false` does over HTTP, one error per `__schema` or `__type` field. */
+const noIntrospection: ValidationRule = (context) => ({
+  Field(node) {
+    if (node.name.value === '__schema' || node.name.value === '__type') {
+      context.reportError(new GraphQLError('GraphQL introspection is not allowed here, but the query contained __schema or __type.', { nodes: [node] }));
+    }
+  },
+});
+
+function asksForSchema(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Field(node) {
+      if (node.name.value === '__schema') found = true;
+      return found ? BREAK : undefined;
+    },
+  });
+  return found;
+}
+
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: { ...error.extensions, code },
+  });
+}
