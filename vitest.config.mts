@@ -8,6 +8,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // Tests that start the gateway as a child process run dist/: build it once, before any of them.
+    globalSetup: ['./test/helpers/build-once.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

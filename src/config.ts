@@ -52,6 +52,10 @@ export interface GatewayConfig {
   /** PostgreSQL connections per gateway instance. */
   databasePoolSize: number;
   redisUrl?: string;
+  /** Prefix of Redis channels and keys, so deployments can share one Redis. */
+  redisPrefix: string;
+  /** How long a session's poll lease lasts; another instance takes over that long after its poller died. */
+  sessionLeaseMillis: number;
   face: FaceConfig;
   faceTimeoutMillis: number;
   faceMaxRetries: number;
@@ -201,6 +205,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: read(env, 'REDIS_CHANNEL_PREFIX') ?? 'liveness-gateway:',
+    sessionLeaseMillis: integer(env, 'SESSION_LEASE_MS', 15_000, 100, 600_000),
     face,
     faceTimeoutMillis: integer(env, 'FACE_TIMEOUT_MS', 10_000, 100, 120_000),
     faceMaxRetries: integer(env, 'FACE_MAX_RETRIES', 3, 0, 10),

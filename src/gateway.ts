@@ -14,7 +14,7 @@ import { AUDIT_EXPORT_PATH, createAuditExportHandler } from './audit/audit-expor
 import { AuditService } from './audit/audit.service';
 import { resolveJwtKey } from './auth/dev-secret';
 import { bearerToken, createTokenVerifier, signDevToken, type TokenVerifier } from './auth/jwt';
-import { ConfigError, type GatewayConfig } from './config';
+import type { GatewayConfig } from './config';
 import { describeForLog, formatPublicError, PublicError, toPublicError } from './errors';
 import { createFaceEmulator } from './face/emulator';
 import { createResilientFace } from './face/resilient-face';
@@ -34,6 +34,8 @@ import { RateLimits } from './limits/limits';
 import { createInMemoryRateLimitCounter } from './limits/rate-limit';
 import { createLogger, type Logger } from './logger';
 import { createInProcessPubSub } from './pubsub/pubsub';
+import { createRedisPubSub } from './pubsub/redis-pubsub';
+import { createRedisRateLimitCounter } from './limits/redis-rate-limit';
 import { SessionService } from './sessions/session.service';
 import { openStore } from './store/open-store';
 
@@ -66,8 +68,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const now = options.now ?? Date.now;
   const logger = createLogger(config.logLevel, options.logSink);
 
-  if (config.redisUrl) throw new ConfigError('REDIS_URL (Redis pub/sub) is not supported by this version yet; unset it to use in-process pub/sub.');
-
   const jwtKey = resolveJwtKey(config);
   const verifier = createTokenVerifier(jwtKey, {
     issuer: config.jwtIssuer,
@@ -84,7 +84,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       : undefined;
 
   const store = await openStore(config);
-  const pubsub = createInProcessPubSub();
+  // Several instances share decisions and rate-limit counters through Redis; one keeps them in process.
+  const redis = config.redisUrl
+    ? await createRedisPubSub({
+        url: config.redisUrl,
+        channelPrefix: config.redisPrefix,
+        onError: (error) => logger.warn({ err: error.message }, 'Redis connection error'),
+      }).catch(async (error: unknown) => {
+        await store.close();
+        throw error;
+      })
+    : undefined;
+  const pubsub = redis ?? createInProcessPubSub();
   const emulator = config.face.mode === 'emulator' ? createFaceEmulator({ apiKey: config.face.emulatorKey, now }) : undefined;
 
   // Listen first: in emulator mode the Face client needs our own port, unknown until bound (port 0).
@@ -115,8 +126,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger: logger.child({ component: 'face' }),
   });
   const face = resilientFace.face;
-  // Rate limits are counted in process (a Redis counter can implement RateLimitCounter for several instances).
-  const limits = new RateLimits(createInMemoryRateLimitCounter(), config.rateLimits, now);
+  const counter = redis ? createRedisRateLimitCounter(redis.commands, config.redisPrefix) : createInMemoryRateLimitCounter();
+  const limits = new RateLimits(counter, config.rateLimits, now);
   const countUnauthenticated = unauthenticatedRequestGuard(limits, config.trustProxyHops);
 
   const sessions = new SessionService({
@@ -128,6 +139,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     pollIntervalMillis: config.pollIntervalMillis,
     pollMaxIntervalMillis: config.pollMaxIntervalMillis,
     expirySweepIntervalMillis: config.expirySweepIntervalMillis,
+    sessionLeaseMillis: config.sessionLeaseMillis,
     limits,
     idempotency: new IdempotencyService({
       repository: store.idempotency,
@@ -206,7 +218,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (pathname === GRAPHQL_PATH) return graphqlHandler(req, res, requestUrl);
     if (pathname === AUDIT_EXPORT_PATH) return auditExport(req, res, requestUrl);
     if (pathname === '/healthz' && req.method === 'GET') return sendHealth(res);
-    if (pathname === '/readyz' && req.method === 'GET') return sendReadiness(res, { store: () => store.ping(), face: () => face.ping() });
+    if (pathname === '/readyz' && req.method === 'GET') return sendReadiness(res, {
+        store: () => store.ping(),
+        face: () => face.ping(),
+        ...(redis ? { redis: () => redis.ping() } : {}),
+      });
     if (emulator && (pathname === EMULATOR_PREFIX || pathname.startsWith(`${EMULATOR_PREFIX}/`))) {
       if (emulator.handle(req, res, pathname.slice(EMULATOR_PREFIX.length) || '/')) return;
     }

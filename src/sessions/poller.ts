@@ -66,6 +66,11 @@ export class Poller {
     if (task) this.drop(sessionId, task);
   }
 
+  /** Whether any task (urgent or a subscriber's fallback) exists for the session. */
+  has(sessionId: string): boolean {
+    return this.tasks.has(sessionId);
+  }
+
   isPolling(sessionId: string): boolean {
     return this.tasks.get(sessionId)?.urgent ?? false;
   }

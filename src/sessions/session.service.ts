@@ -56,6 +56,13 @@ export interface SessionServiceOptions {
   expirySweepIntervalMillis: number;
   /** Limits on session starts per user and per device; absent: none (a service built by hand in a tool or test). */
   limits?: RateLimits;
+  /** Who this instance is, in session leases; default a random id per process. */
+  instanceId?: string;
+  /**
+   * How long a poll lease lasts (renewed at every poll): another instance takes over a session that
+   * long after its poller died. Default 15 s.
+   */
+  sessionLeaseMillis?: number;
   /**
    * Idempotent starts; absent: one over `store.idempotency` sealing with a key made up for this
    * process, so kept tokens do not outlive it (the gateway passes one keyed from the configuration).
@@ -64,6 +71,8 @@ export interface SessionServiceOptions {
 }
 
 const decisionTopic = (sessionId: string) => `decision:${sessionId}`;
+/** Completion reported on one instance, for the instance that holds the session's poll lease. */
+const POLL_NOW_TOPIC = 'poll-now';
 const SESSION_CURSOR = 'sessions';
 
 export class SessionService {
@@ -73,11 +82,18 @@ export class SessionService {
   private readonly face: FacePort;
   private readonly logger: Logger;
   private readonly idempotency: IdempotencyService;
+  private readonly instanceId: string;
+  private readonly leaseMillis: number;
+  /** This instance's subscribers still waiting for a decision, by session. */
+  private readonly waiting = new Map<string, Set<OneShot<DecisionRecord>>>();
+  private stopListening = () => {};
 
   constructor(private readonly options: SessionServiceOptions) {
     this.store = options.store;
     this.face = options.face;
     this.logger = options.logger;
+    this.instanceId = options.instanceId ?? randomUUID();
+    this.leaseMillis = options.sessionLeaseMillis ?? 15_000;
     this.idempotency =
       options.idempotency ??
       new IdempotencyService({
@@ -97,8 +113,15 @@ export class SessionService {
     });
   }
 
-  /** Resumes polling for sessions reported complete before a restart, and starts the expiry sweeper. */
+  /**
+   * Resumes polling for sessions reported complete before a restart, listens for completions
+   * reported on other instances, and starts the sweeper.
+   */
   async startBackgroundWork(): Promise<void> {
+    this.stopListening = await this.options.pubsub.subscribe(POLL_NOW_TOPIC, (payload) => {
+      const { sessionId, from } = payload as { sessionId?: unknown; from?: unknown };
+      if (typeof sessionId === 'string' && from !== this.instanceId && this.poller.has(sessionId)) this.poller.pollSoon(sessionId);
+    });
     const waiting = await this.store.sessions.awaitingResult();
     for (const session of waiting) this.poller.pollSoon(session.id);
     if (waiting.length > 0) this.logger.info({ sessions: waiting.length }, 'resumed polling for sessions awaiting a result');
@@ -110,7 +133,12 @@ export class SessionService {
 
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
+    this.stopListening();
     await this.poller.stop();
+    // Hand this instance's sessions to the others now rather than when the leases run out.
+    await this.store.sessions.releaseLeases(this.instanceId).catch((error: unknown) =>
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not release session leases'),
+    );
   }
 
   async start(viewer: Viewer, input: StartSessionInput): Promise<StartedSession> {
@@ -164,6 +192,10 @@ export class SessionService {
     if (FINAL_STATUSES.has(session.status)) return session;
     const updated = await this.store.sessions.reportCompletion(id, viewer.userId, new Date(this.options.now()));
     this.poller.pollSoon(id);
+    // If another instance holds this session's poll lease, it should poll now rather than at its next backoff.
+    this.options.pubsub.publish(POLL_NOW_TOPIC, { sessionId: id, from: this.instanceId }).catch((error: unknown) =>
+      this.logger.warn({ sessionId: id, err: error instanceof Error ? error.message : String(error) }, 'could not tell other instances to poll'),
+    );
     return updated;
   }
 
@@ -216,7 +248,9 @@ export class SessionService {
     const stream = new OneShot<DecisionRecord>(() => {
       unsubscribe();
       stopWatching();
+      this.unwait(id, stream);
     });
+    this.wait(id, stream);
     unsubscribe = await this.options.pubsub.subscribe(decisionTopic(id), (payload) => stream.resolve(fromPayload(payload)));
     try {
       const [existing] = await this.store.sessions.decisionsFor([id]);
@@ -235,8 +269,15 @@ export class SessionService {
    */
   async pollOnce(id: string, priority: FaceCallPriority = 'background'): Promise<PollResult> {
     const session = await this.store.sessions.findById(id);
-    if (!session || FINAL_STATUSES.has(session.status)) return 'done';
+    if (!session) return 'done';
+    if (FINAL_STATUSES.has(session.status)) {
+      // Decided, perhaps by another instance whose message never arrived (Redis down): tell our own.
+      await this.deliverStored(id);
+      return 'done';
+    }
     const now = this.options.now();
+    // One instance at a time asks Face about a session; the others keep their task to take over if it dies.
+    if (priority === 'background' && !(await this.store.sessions.tryLease(id, this.instanceId, now, this.leaseMillis))) return 'pending';
     const snapshot = await this.fetch(session, priority);
     const outcome = snapshot
       ? deriveDecision({ kind: session.kind, faceStatus: snapshot.status, attempts: snapshot.attempts, nowMillis: now, expiresAtMillis: session.expiresAt.getTime() })
@@ -255,10 +296,15 @@ export class SessionService {
     return FINAL_STATUSES.has(transition.session.status) ? 'done' : 'pending';
   }
 
-  /** Gives every undecided session past its expiry a last poll, which decides it. */
+  /**
+   * Gives every undecided session past its expiry a last poll, which decides it, and picks up
+   * sessions awaiting a result that no poller here knows (their instance died; the lease decides
+   * who polls).
+   */
   async sweepExpired(): Promise<void> {
     const due = await this.store.sessions.dueForExpiry(new Date(this.options.now()), 500);
-    for (const session of due) {
+    const orphans = await this.store.sessions.awaitingResult();
+    for (const session of [...due, ...orphans]) {
       if (!this.poller.isPolling(session.id)) this.poller.pollSoon(session.id);
     }
   }
@@ -340,7 +386,32 @@ export class SessionService {
     const decision = transition.newDecision;
     if (!decision) return;
     this.logger.info({ sessionId: decision.sessionId, verdict: decision.verdict }, 'decision reached');
-    await this.options.pubsub.publish(decisionTopic(decision.sessionId), toPayload(decision));
+    // Our own subscribers hear it directly; pub/sub carries it to other instances (and to ours again,
+    // which a one-shot stream ignores). A failed publish loses nothing: the stored decision reaches
+    // other instances' subscribers through their fallback poll.
+    for (const stream of this.waiting.get(decision.sessionId) ?? []) stream.resolve(decision);
+    await this.options.pubsub.publish(decisionTopic(decision.sessionId), toPayload(decision)).catch((error: unknown) =>
+      this.logger.warn({ sessionId: decision.sessionId, err: error instanceof Error ? error.message : String(error) }, 'could not publish a decision'),
+    );
+  }
+
+  /** Hands a stored decision to this instance's waiting subscribers. */
+  private async deliverStored(sessionId: string): Promise<void> {
+    const streams = this.waiting.get(sessionId);
+    if (!streams || streams.size === 0) return;
+    const [decision] = await this.store.sessions.decisionsFor([sessionId]);
+    if (decision) for (const stream of streams) stream.resolve(decision);
+  }
+
+  private wait(sessionId: string, stream: OneShot<DecisionRecord>): void {
+    let streams = this.waiting.get(sessionId);
+    if (!streams) this.waiting.set(sessionId, (streams = new Set()));
+    streams.add(stream);
+  }
+
+  private unwait(sessionId: string, stream: OneShot<DecisionRecord>): void {
+    const streams = this.waiting.get(sessionId);
+    if (streams?.delete(stream) && streams.size === 0) this.waiting.delete(sessionId);
   }
 }
 

@@ -324,6 +324,21 @@ class PostgresSessionRepository implements SessionRepository {
     return rows.map(toSession);
   }
 
+  async tryLease(sessionId: string, owner: string, nowMillis: number, leaseMillis: number): Promise<boolean> {
+    const granted = await this.pool.query(
+      `INSERT INTO session_leases (session_id, owner, expires_at) VALUES ($1, $2, $3)
+       ON CONFLICT (session_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE session_leases.owner = excluded.owner OR session_leases.expires_at <= $4
+       RETURNING owner`,
+      [sessionId, owner, nowMillis + leaseMillis, nowMillis],
+    );
+    return (granted.rowCount ?? 0) > 0;
+  }
+
+  async releaseLeases(owner: string): Promise<void> {
+    await this.pool.query('DELETE FROM session_leases WHERE owner = $1', [owner]);
+  }
+
   async dueForExpiry(now: Date, limit: number): Promise<SessionRecord[]> {
     const rows = (await this.pool.query<Row>('SELECT * FROM sessions WHERE NOT decided AND expires_at <= $1 ORDER BY expires_at LIMIT $2', [now.getTime(), limit])).rows;
     return rows.map(toSession);

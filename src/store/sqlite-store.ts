@@ -150,6 +150,12 @@ class SqliteSessionRepository implements SessionRepository {
       decisionById: db.prepare('SELECT * FROM decisions WHERE session_id = ?'),
       awaitingResult: db.prepare(`SELECT * FROM sessions WHERE decided = 0 AND completion_reported_at IS NOT NULL
                                   AND status NOT IN ('DELETED', 'EXPIRED') ORDER BY completion_reported_at`),
+      lease: db.prepare(`
+        INSERT INTO session_leases (session_id, owner, expires_at) VALUES (@sessionId, @owner, @until)
+        ON CONFLICT (session_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+          WHERE session_leases.owner = excluded.owner OR session_leases.expires_at <= @now
+        RETURNING owner`),
+      releaseLeases: db.prepare('DELETE FROM session_leases WHERE owner = ?'),
       dueForExpiry: db.prepare('SELECT * FROM sessions WHERE decided = 0 AND expires_at <= ? ORDER BY expires_at LIMIT ?'),
     };
   }
@@ -280,6 +286,15 @@ class SqliteSessionRepository implements SessionRepository {
 
   async awaitingResult(): Promise<SessionRecord[]> {
     return (this.statements.awaitingResult.all() as Row[]).map(toSession);
+  }
+
+  async tryLease(sessionId: string, owner: string, nowMillis: number, leaseMillis: number): Promise<boolean> {
+    const granted = this.statements.lease.get({ sessionId, owner, now: nowMillis, until: nowMillis + leaseMillis });
+    return granted !== undefined;
+  }
+
+  async releaseLeases(owner: string): Promise<void> {
+    this.statements.releaseLeases.run(owner);
   }
 
   async dueForExpiry(now: Date, limit: number): Promise<SessionRecord[]> {

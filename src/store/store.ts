@@ -68,6 +68,13 @@ export interface SessionRepository {
   decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]>;
   /** Reported complete, not decided, not ended: the sessions a (re)started gateway must poll. */
   awaitingResult(): Promise<SessionRecord[]>;
+  /**
+   * Takes or renews the lease to poll a session at Face until `nowMillis + leaseMillis`: granted when
+   * nobody holds it, `owner` already does, or the holder's lease has run out (it died or stalled).
+   */
+  tryLease(sessionId: string, owner: string, nowMillis: number, leaseMillis: number): Promise<boolean>;
+  /** Gives up every lease `owner` holds (a gateway stopping), so others take over at once. */
+  releaseLeases(owner: string): Promise<void>;
   /** Undecided sessions whose device token expired at or before `now`. */
   dueForExpiry(now: Date, limit: number): Promise<SessionRecord[]>;
 }

@@ -115,4 +115,15 @@ export const sqliteMigrations: Migration[] = [
       CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
     `,
   },
+  {
+    version: 3,
+    description: 'per-session poll leases, so one instance at a time polls a session',
+    sql: `
+      CREATE TABLE session_leases (
+        session_id TEXT PRIMARY KEY,
+        owner      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
