@@ -126,7 +126,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger: logger.child({ component: 'face' }),
   });
   const face = resilientFace.face;
-  const counter = redis ? createRedisRateLimitCounter(redis.commands, config.redisPrefix) : createInMemoryRateLimitCounter();
+  const counter = redis
+    ? createRedisRateLimitCounter(redis.commands, config.redisPrefix, createInMemoryRateLimitCounter(), (error) =>
+        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Redis did not answer a rate-limit check; counting in this process'),
+      )
+    : createInMemoryRateLimitCounter();
   const limits = new RateLimits(counter, config.rateLimits, now);
   const countUnauthenticated = unauthenticatedRequestGuard(limits, config.trustProxyHops);
 

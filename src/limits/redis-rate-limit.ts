@@ -4,7 +4,7 @@
  * is used (instances are expected to agree within a second, as NTP keeps them).
  */
 import type Redis from 'ioredis';
-import type { RateLimitCounter } from './rate-limit';
+import { createInMemoryRateLimitCounter, type RateLimitCounter } from './rate-limit';
 
 // KEYS[1] = key; ARGV = limit, windowMillis, nowMillis. Returns 0 when allowed, else the wait in ms.
 const GCRA_SCRIPT = `
@@ -23,11 +23,26 @@ redis.call('SET', KEYS[1], tostring(nextArrival), 'PX', math.max(1, math.ceil(ne
 return 0
 `;
 
-export function createRedisRateLimitCounter(redis: Redis, keyPrefix: string): RateLimitCounter {
+/**
+ * While Redis does not answer, hits are counted in this process instead (`fallback`): limits then hold
+ * per instance, as with a single gateway, rather than failing every start or going unlimited.
+ */
+export function createRedisRateLimitCounter(
+  redis: Redis,
+  keyPrefix: string,
+  fallback: RateLimitCounter = createInMemoryRateLimitCounter(),
+  onFallback: (error: unknown) => void = () => undefined,
+): RateLimitCounter {
   return {
     async hit(key, rule, nowMillis) {
       if (rule.limit <= 0) return { allowed: true };
-      const wait = Number(await redis.eval(GCRA_SCRIPT, 1, `${keyPrefix}ratelimit:${key}`, rule.limit, rule.windowMillis, nowMillis));
+      let wait: number;
+      try {
+        wait = Number(await redis.eval(GCRA_SCRIPT, 1, `${keyPrefix}ratelimit:${key}`, rule.limit, rule.windowMillis, nowMillis));
+      } catch (error) {
+        onFallback(error);
+        return fallback.hit(key, rule, nowMillis);
+      }
       return wait === 0 ? { allowed: true } : { allowed: false, retryAfterMillis: wait };
     },
   };

@@ -91,7 +91,7 @@ describe.skipIf(!available)('two instances when their Redis goes away', () => {
     for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a subscriber on A still gets the decision reached on B, and /readyz reports Redis down', async () => {
+  it('a subscriber on A still gets the decision reached on B, sessions still start, and /readyz reports Redis down', async () => {
     const user = jwt.sign({ roles: ['user'], tenant: 'acme' }, secret, { subject: `user-${randomUUID()}`, expiresIn: 600 });
     const started = await fetch(`${a.url}/graphql`, {
       method: 'POST',
@@ -116,6 +116,15 @@ describe.skipIf(!available)('two instances when their Redis goes away', () => {
     });
     expect(readiness.checks.redis).toMatch(/^down/);
     expect(readiness.checks.store).toBe('ok');
+
+    // Sessions still start: rate limits are counted per instance while Redis is away.
+    const during = await fetch(`${b.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user}` },
+      body: JSON.stringify({ query: print(StartLivenessSessionDocument), variables: { input: {} } }),
+    }).then((r) => r.json() as Promise<{ data?: { startLivenessSession: { session: { id: string } } }; errors?: unknown }>);
+    expect(during.errors).toBeUndefined();
+    expect(during.data?.startLivenessSession.session.id).toBeTruthy();
 
     // The device finishes; completion is reported on B, which decides; Redis cannot carry it to A.
     const device = await fetch(`${faceUrl}/face/v1.2/detectLiveness/singleModal`, {

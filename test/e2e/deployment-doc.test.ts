@@ -1,0 +1,52 @@
+/**
+ * docs/deployment.md's "Try it locally" script, run as written (on free ports instead of 4100, 4001
+ * and 4002, and on a fresh database): a shared emulator and two instances on PostgreSQL and Redis,
+ * both ready, and a whole flow through one of them. Needs DATABASE_URL and REDIS_URL (CI sets them).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, postgresAdminUrl, redisUrl, type TestDatabase } from '../helpers/services';
+
+const root = path.resolve(__dirname, '../..');
+const doc = fs.readFileSync(path.join(root, 'docs/deployment.md'), 'utf8');
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe.skipIf(!postgresAdminUrl || !redisUrl)('the deployment guide', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('runs two instances with a shared emulator, both ready with Redis, and a whole flow through one', async () => {
+    const script = /## Try it locally[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(script).toBeDefined();
+    let runnable = script!;
+    for (const port of ['4100', '4001', '4002']) runnable = runnable.split(port).join(String(await freePort()));
+    const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn('bash', ['-euo', 'pipefail', '-c', runnable], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: database.url, REDIS_URL: redisUrl!, REDIS_CHANNEL_PREFIX: `deploy-doc-${process.pid}:` },
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('close', (code) => resolve({ code, output }));
+    });
+    expect(result.output).toMatch(/"checks":\{"store":"ok","face":"ok","redis":"ok"\}/);
+    expect(result.output).toContain('Verdict: PASS');
+    expect(result.code).toBe(0);
+  }, 120_000);
+});
