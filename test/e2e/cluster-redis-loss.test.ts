@@ -24,20 +24,13 @@ import {
 import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway';
 import { eventually } from '../helpers/gateway';
-import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, freePort, postgresAdminUrl, type TestDatabase } from '../helpers/services';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 if (!hasRedisServer) console.warn('\n[skip] redis-server is not installed: the Redis-loss test is skipped\n');
 const available = postgresAdminUrl !== undefined && hasRedisServer;
 const secret = randomBytes(32).toString('hex');
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe.skipIf(!available)('two instances when their Redis goes away', () => {
   let database: TestDatabase;

@@ -5,21 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, postgresAdminUrl, redisUrl, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, freePort, postgresAdminUrl, redisUrl, type TestDatabase } from '../helpers/services';
 
 const root = path.resolve(__dirname, '../..');
 const doc = fs.readFileSync(path.join(root, 'docs/deployment.md'), 'utf8');
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe.skipIf(!postgresAdminUrl || !redisUrl)('the deployment guide', () => {
   let database: TestDatabase;

@@ -4,6 +4,7 @@
  * Without them those suites are skipped, and say so with the reason.
  */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 
 export const postgresAdminUrl = process.env.DATABASE_URL?.trim() || undefined;
@@ -45,4 +46,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a process the test starts itself. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
