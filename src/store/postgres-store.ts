@@ -367,6 +367,8 @@ async function insertDecision(client: Queryable, decision: DecisionRecord): Prom
 
 async function markDecided(client: Queryable, id: string, status: string, at: Date): Promise<void> {
   await client.query('UPDATE sessions SET decided = true, status = $2, updated_at = $3 WHERE id = $1', [id, status, at.getTime()]);
+  // A decided session is polled no more: its lease goes with the decision.
+  await client.query('DELETE FROM session_leases WHERE session_id = $1', [id]);
 }
 
 class PostgresAuditRepository implements AuditRepository {

@@ -145,6 +145,8 @@ class SqliteSessionRepository implements SessionRepository {
       reportCompletion: db.prepare('UPDATE sessions SET completion_reported_at = ?, updated_at = ? WHERE id = ? AND completion_reported_at IS NULL'),
       setStatus: db.prepare('UPDATE sessions SET status = ?, model_version = coalesce(?, model_version), updated_at = ? WHERE id = ?'),
       markDecided: db.prepare('UPDATE sessions SET decided = 1, status = ?, updated_at = ? WHERE id = ?'),
+      // A decided session is polled no more: its lease goes with the decision.
+      dropLease: db.prepare('DELETE FROM session_leases WHERE session_id = ?'),
       insertAttempt: db.prepare(`INSERT INTO attempts (${ATTEMPT_COLUMNS}) VALUES (${questionMarks(12)}) ON CONFLICT (session_id, attempt_id) DO NOTHING`),
       insertDecision: db.prepare(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${questionMarks(7)}) ON CONFLICT (session_id) DO NOTHING`),
       decisionById: db.prepare('SELECT * FROM decisions WHERE session_id = ?'),
@@ -237,6 +239,7 @@ class SqliteSessionRepository implements SessionRepository {
           newDecision = { ...progress.outcome.decision, sessionId: id, decidedAt: at };
           this.insertDecision(newDecision);
           this.statements.markDecided.run(progress.outcome.status, at.getTime(), id);
+          this.statements.dropLease.run(id);
           if (progress.outcome.status === 'EXPIRED') {
             events.push({ action: 'SESSION_EXPIRED', actor: SYSTEM_ACTOR, sessionId: id, userId: before.userId });
           }
@@ -261,6 +264,7 @@ class SqliteSessionRepository implements SessionRepository {
           events.push({ action: 'DECISION_REACHED', actor: SYSTEM_ACTOR, sessionId: id, userId: before.userId, attemptId: newDecision.attemptId, verdict: newDecision.verdict });
         }
         this.statements.markDecided.run('DELETED', at.getTime(), id);
+        this.statements.dropLease.run(id);
         this.chain.append(before.tenant, events, at);
         return { session: this.require(id), newDecision };
       })

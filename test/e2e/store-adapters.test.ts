@@ -216,6 +216,30 @@ describe.each(adapters)('the $name store', (adapter) => {
     expect(report).toEqual({ tenant: 'busy', valid: true, checked: 90 });
   });
 
+  it.skipIf(!adapter.available)('grants a poll lease to one owner at a time, renews it for that owner, and lets another take over once it runs out', async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'leases' }), 'alice');
+    const t = 1_000_000;
+    expect(await store.sessions.tryLease(session.id, 'instance-a', t, 1000)).toBe(true);
+    expect(await store.sessions.tryLease(session.id, 'instance-b', t + 500, 1000)).toBe(false);
+    expect(await store.sessions.tryLease(session.id, 'instance-a', t + 900, 1000)).toBe(true); // renewed until t + 1900
+    expect(await store.sessions.tryLease(session.id, 'instance-b', t + 1500, 1000)).toBe(false);
+    expect(await store.sessions.tryLease(session.id, 'instance-b', t + 1900, 1000)).toBe(true); // a's lease ran out
+    await store.sessions.releaseLeases('instance-b');
+    expect(await store.sessions.tryLease(session.id, 'instance-c', t + 2000, 1000)).toBe(true);
+  });
+
+  it.skipIf(!adapter.available)('drops the poll lease of a session once it is decided', async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'leases' }), 'alice');
+    const now = Date.now();
+    expect(await store.sessions.tryLease(session.id, 'instance-a', now, 60_000)).toBe(true);
+    await store.sessions.recordProgress(
+      session.id,
+      { faceStatus: 'SUCCEEDED', attempts: [realFace(1)], outcome: { status: 'SUCCEEDED', decision: { verdict: 'PASS', attemptId: 1 } } },
+      new Date(now),
+    );
+    expect(await store.sessions.tryLease(session.id, 'instance-b', now + 1, 60_000)).toBe(true);
+  });
+
   it.skipIf(!adapter.available)('lists audit events newest first, scoped and filtered, by position', async () => {
     const session = await store.sessions.create(newSession({ tenant: 'audit-list', userId: 'carol' }), 'carol');
     await store.sessions.reportCompletion(session.id, 'carol', new Date());
