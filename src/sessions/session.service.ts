@@ -11,6 +11,7 @@ import { IdempotencyService } from '../idempotency/idempotency.service';
 import { TokenSealer } from '../idempotency/token-sealer';
 import type { RateLimits } from '../limits/limits';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics/metrics';
 import { checkPageSize, decodeCursor, encodeCursor } from '../pagination';
 import { OneShot } from '../pubsub/one-shot';
 import type { PubSub } from '../pubsub/pubsub';
@@ -68,11 +69,15 @@ export interface SessionServiceOptions {
    * process, so kept tokens do not outlive it (the gateway passes one keyed from the configuration).
    */
   idempotency?: IdempotencyService;
+  /** Counts the decisions this instance reaches, by verdict. */
+  metrics?: Pick<Metrics, 'decision'>;
 }
 
 const decisionTopic = (sessionId: string) => `decision:${sessionId}`;
 /** Completion reported on one instance, for the instance that holds the session's poll lease. */
 const POLL_NOW_TOPIC = 'poll-now';
+/** How long stopping waits for polls in flight; SIGTERM must finish within 10 s in all. */
+const STOP_WAIT_FOR_POLLS_MILLIS = 3_000;
 const SESSION_CURSOR = 'sessions';
 
 export class SessionService {
@@ -134,7 +139,11 @@ export class SessionService {
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
     this.stopListening();
-    await this.poller.stop();
+    // A poll still waiting on Face (up to FACE_TOTAL_TIMEOUT_MS) must not hold up a shutdown: it has
+    // written nothing yet, and whoever polls next (after a restart, or another instance) asks again.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.poller.stop(), new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_FOR_POLLS_MILLIS)))]);
+    clearTimeout(timer);
     // Hand this instance's sessions to the others now rather than when the leases run out.
     await this.store.sessions.releaseLeases(this.instanceId).catch((error: unknown) =>
       this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not release session leases'),
@@ -386,6 +395,7 @@ export class SessionService {
     const decision = transition.newDecision;
     if (!decision) return;
     this.logger.info({ sessionId: decision.sessionId, verdict: decision.verdict }, 'decision reached');
+    this.options.metrics?.decision(decision.verdict);
     // Our own subscribers hear it directly; pub/sub carries it to other instances (and to ours again,
     // which a one-shot stream ignores). A failed publish loses nothing: the stored decision reaches
     // other instances' subscribers through their fallback poll.

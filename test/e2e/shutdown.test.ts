@@ -80,7 +80,7 @@ class GatewayProcess {
     child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
   }
 
-  static async start(dataDir: string, faceUrl: string): Promise<GatewayProcess> {
+  static async start(dataDir: string, faceUrl: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
     const child = spawn(process.execPath, [path.join(buildDir, 'src', 'main.js')], {
       cwd: root,
       env: {
@@ -101,6 +101,7 @@ class GatewayProcess {
         POLL_INTERVAL_MS: '50',
         POLL_MAX_INTERVAL_MS: '200',
         LOG_LEVEL: 'debug',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -254,6 +255,33 @@ describe('SIGTERM', () => {
     expect((await again.ok(SessionDocument, { id: waiting }, token)).session).toMatchObject({ status: 'NOT_STARTED', decision: null });
     const decided = await eventually(async () => (await again.ok(SessionDocument, { id: polled.session.id }, token)).session?.decision ?? undefined);
     expect(decided).toMatchObject({ verdict: 'PASS', attemptId: 1 });
+    again.signal('SIGTERM');
+    expect(await again.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
+describe('SIGTERM during a slow Face call', () => {
+  it('a poll stuck waiting on Face does not hold the shutdown past its 10 s deadline: the process exits 0, and the session is decided after a restart', async () => {
+    const dataDir = newDataDir();
+    // Face calls may take 30 s here, three times the shutdown's whole budget.
+    const gateway = await GatewayProcess.start(dataDir, faceUrl, { FACE_TIMEOUT_MS: '30000', FACE_TOTAL_TIMEOUT_MS: '30000' });
+    const token = tokenFor('slow-face');
+    const started = (await gateway.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession;
+    await device(started.authToken, { livenessDecision: 'spoofface' });
+    // Face takes 20 s to answer the poll (longer than the whole shutdown may take).
+    await fault({ status: 200, latencyMs: 20_000, count: 1, method: 'GET' });
+    const getsBefore = faceRequests.filter((request) => request.startsWith('GET ')).length;
+    await gateway.ok(CompleteLivenessSessionDocument, { id: started.session.id }, token);
+    await eventually(() => (faceRequests.filter((request) => request.startsWith('GET ')).length > getsBefore ? true : undefined));
+
+    gateway.signal('SIGTERM');
+    // main.ts forces exit code 1 at 10 s; a clean 0 means the drain finished before that.
+    expect(await gateway.exited).toEqual({ code: 0, signal: null });
+
+    await fetch(`${faceUrl}/_faults`, { method: 'DELETE' });
+    const again = await GatewayProcess.start(dataDir, faceUrl);
+    const decided = await eventually(async () => (await again.ok(SessionDocument, { id: started.session.id }, token)).session?.decision ?? undefined);
+    expect(decided).toMatchObject({ verdict: 'FAIL' });
     again.signal('SIGTERM');
     expect(await again.exited).toEqual({ code: 0, signal: null });
   }, 60_000);
