@@ -85,9 +85,14 @@ export interface GatewayConfig {
   pollMaxIntervalMillis: number;
   /** How often sessions past their `expiresAt` are looked for and given their EXPIRED decision. */
   expirySweepIntervalMillis: number;
+  /** `GET /metrics` (Prometheus); with `metricsToken`, scrapes must carry it as a bearer token. */
+  metricsEnabled: boolean;
+  metricsToken?: string;
   /** Apollo Sandbox landing page and introspection. */
   sandboxEnabled: boolean;
   introspectionEnabled: boolean;
+  /** The reference web client at /demo (src/web, built into dist/web). */
+  webClientEnabled: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -197,6 +202,14 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
 
   const sandboxEnabled = boolean(env, 'ENABLE_SANDBOX', !production);
 
+  const metricsToken = read(env, 'METRICS_TOKEN');
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 characters, without spaces (e.g. `openssl rand -hex 24`).');
+  }
+  // In production the gateway's port usually faces the internet: /metrics is off there unless a
+  // token guards it, or METRICS_ENABLED=true says the port is reached from inside only.
+  const metricsEnabled = boolean(env, 'METRICS_ENABLED', !production || metricsToken !== undefined);
+
   return {
     port: integer(env, 'PORT', 4000, 0, 65_535),
     host: read(env, 'HOST') ?? '0.0.0.0',
@@ -246,8 +259,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     pollIntervalMillis,
     pollMaxIntervalMillis,
     expirySweepIntervalMillis: integer(env, 'EXPIRY_SWEEP_INTERVAL_MS', 5_000, 10, 3_600_000),
+    metricsEnabled,
+    metricsToken,
     sandboxEnabled,
     introspectionEnabled: boolean(env, 'ENABLE_INTROSPECTION', sandboxEnabled),
+    webClientEnabled: boolean(env, 'ENABLE_WEB_CLIENT', !production),
     logLevel: logLevel as GatewayConfig['logLevel'],
   };
 }

@@ -31,6 +31,11 @@ const PUBLIC_CODES: ReadonlySet<string> = new Set<PublicErrorCode>([
   'INTERNAL_SERVER_ERROR',
 ]);
 
+/** Whether `code` is one of the public codes (metrics label outcomes with them). */
+export function isPublicErrorCode(code: unknown): code is PublicErrorCode {
+  return typeof code === 'string' && PUBLIC_CODES.has(code);
+}
+
 /** Codes graphql-js and Apollo use for a request that is malformed before any resolver runs. */
 const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
   'GRAPHQL_PARSE_FAILED',

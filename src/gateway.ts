@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { AUDIT_EXPORT_PATH, createAuditExportHandler } from './audit/audit-export';
 import { AuditService } from './audit/audit.service';
@@ -20,11 +20,12 @@ import { createFaceEmulator } from './face/emulator';
 import { createResilientFace } from './face/resilient-face';
 import { createLoaders, type GatewayContext, type Services } from './graphql/context';
 import { buildGatewaySchema } from './graphql/schema';
-import { createGraphQLHttpHandler, sendJson } from './http/graphql-http';
+import { createGraphQLHttpHandler, noStoreResponses, sendJson } from './http/graphql-http';
 import { sendHealth, sendReadiness } from './http/health';
-import { landingPageDocument } from './http/landing-page';
+import { landingPageDocument, landingPageVariables } from './http/landing-page';
 import { createQueryGuard } from './http/query-limits';
 import { requestIdOf, withRequestIds } from './http/request-id';
+import { createWebClientHandler, WEB_CLIENT_PATH } from './http/web-client';
 import { attachWebSocketServer } from './http/websocket';
 import { resolveIdempotencySecret } from './idempotency/idempotency-secret';
 import { IdempotencyService } from './idempotency/idempotency.service';
@@ -33,6 +34,9 @@ import { unauthenticatedRequestGuard } from './limits/http-guard';
 import { RateLimits } from './limits/limits';
 import { createInMemoryRateLimitCounter } from './limits/rate-limit';
 import { createLogger, type Logger } from './logger';
+import { GraphQLMetrics } from './metrics/graphql-metrics';
+import { Metrics } from './metrics/metrics';
+import { createMetricsHandler, METRICS_PATH } from './http/metrics-endpoint';
 import { createInProcessPubSub } from './pubsub/pubsub';
 import { createRedisPubSub } from './pubsub/redis-pubsub';
 import { createRedisRateLimitCounter } from './limits/redis-rate-limit';
@@ -45,6 +49,8 @@ export interface GatewayOptions {
   now?: () => number;
   /** Where log lines go; default stdout. */
   logSink?: (line: string) => void;
+  /** Node.js process metrics at /metrics too (`main.ts`: one gateway per process); default false. */
+  processMetrics?: boolean;
 }
 
 export interface Gateway {
@@ -67,6 +73,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const now = options.now ?? Date.now;
   const logger = createLogger(config.logLevel, options.logSink);
+  const metrics = new Metrics({ processMetrics: options.processMetrics });
 
   const jwtKey = resolveJwtKey(config);
   const verifier = createTokenVerifier(jwtKey, {
@@ -124,6 +131,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     apiKey: config.face.mode === 'azure' ? config.face.apiKey : (config.face.emulatorKey ?? 'emulator'),
     config,
     logger: logger.child({ component: 'face' }),
+    metrics,
   });
   const face = resilientFace.face;
   const counter = redis
@@ -131,7 +139,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Redis did not answer a rate-limit check; counting in this process'),
       )
     : createInMemoryRateLimitCounter();
-  const limits = new RateLimits(counter, config.rateLimits, now);
+  const limits = new RateLimits(counter, config.rateLimits, now, (rule) => metrics.rateLimited(rule));
   const countUnauthenticated = unauthenticatedRequestGuard(limits, config.trustProxyHops);
 
   const sessions = new SessionService({
@@ -144,6 +152,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     pollMaxIntervalMillis: config.pollMaxIntervalMillis,
     expirySweepIntervalMillis: config.expirySweepIntervalMillis,
     sessionLeaseMillis: config.sessionLeaseMillis,
+    metrics,
     limits,
     idempotency: new IdempotencyService({
       repository: store.idempotency,
@@ -158,6 +167,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const services: Services = { sessions, audit: new AuditService(store.audit) };
 
   const schema = await buildGatewaySchema();
+  const graphqlMetrics = new GraphQLMetrics(metrics, schema);
+  metrics.readLiveCounts({
+    activeSubscriptions: () => graphqlMetrics.activeSubscriptions,
+    activePollers: () => sessions.poller.size,
+    faceCircuitState: () => resilientFace.breaker.state,
+    faceCallsWaiting: () => resilientFace.scheduler.waiting,
+  });
   const queryGuard = createQueryGuard(config.queryLimits, { introspection: config.introspectionEnabled });
   const webSockets = attachWebSocketServer({
     httpServer,
@@ -171,6 +187,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     queryGuard,
     limits: config.webSocket,
     production: config.production,
+    metrics: graphqlMetrics,
   });
 
   const apollo = new ApolloServer<GatewayContext>({
@@ -189,12 +206,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger: apolloLogger(logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
+      // Apollo's cache-control plugin hooks every field of every operation (`willResolveField`) to
+      // compute a policy that, with no cache hints in this schema, is always "no-store".
+      ApolloServerPluginCacheControlDisabled(),
+      noStoreResponses(),
+      graphqlMetrics.apolloPlugin<GatewayContext>(),
       { serverWillStart: async () => ({ drainServer: () => webSockets.dispose() }) },
       config.sandboxEnabled
         ? ApolloServerPluginLandingPageLocalDefault({
             embed: true,
             includeCookies: false,
             document: landingPageDocument,
+            variables: landingPageVariables,
             headers: devToken ? { Authorization: `Bearer ${devToken}` } : undefined,
           })
         : ApolloServerPluginLandingPageDisabled(),
@@ -206,15 +229,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     apollo,
     bodyLimitBytes: BODY_LIMIT_BYTES,
     logger,
-    context: async (req) => ({
+    context: graphqlMetrics.timedContext(async (req: IncomingMessage) => ({
       viewer: await viewerOf(verifier, req.headers.authorization, () => countUnauthenticated(req)),
       services,
       loaders: createLoaders(store),
       requestId: requestIdOf(req),
-    }),
+    })),
   });
 
   const auditExport = createAuditExportHandler({ verifier, audit: services.audit });
+  const webClient = config.webClientEnabled ? await createWebClientHandler({ devToken, logger }) : undefined;
+  const metricsEndpoint = config.metricsEnabled ? createMetricsHandler({ scrape: () => metrics.scrape(), token: config.metricsToken }) : undefined;
 
   route = async (req, res) => {
     const requestUrl = new URL(req.url ?? '/', 'http://gateway');
@@ -222,11 +247,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (pathname === GRAPHQL_PATH) return graphqlHandler(req, res, requestUrl);
     if (pathname === AUDIT_EXPORT_PATH) return auditExport(req, res, requestUrl);
     if (pathname === '/healthz' && req.method === 'GET') return sendHealth(res);
+    if (pathname === METRICS_PATH && req.method === 'GET' && metricsEndpoint) return metricsEndpoint(req, res);
     if (pathname === '/readyz' && req.method === 'GET') return sendReadiness(res, {
         store: () => store.ping(),
         face: () => face.ping(),
         ...(redis ? { redis: () => redis.ping() } : {}),
       });
+    if (webClient && (pathname === WEB_CLIENT_PATH || pathname.startsWith(`${WEB_CLIENT_PATH}/`))) return webClient(req, res, pathname);
     if (emulator && (pathname === EMULATOR_PREFIX || pathname.startsWith(`${EMULATOR_PREFIX}/`))) {
       if (emulator.handle(req, res, pathname.slice(EMULATOR_PREFIX.length) || '/')) return;
     }

@@ -4,12 +4,13 @@ import { createGateway } from './gateway';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const gateway = await createGateway({ config });
+  const gateway = await createGateway({ config, processMetrics: true });
 
   const lines = [
     `Liveness gateway on ${gateway.url}/graphql (WebSocket: ${gateway.url.replace(/^http/, 'ws')}/graphql)`,
     gateway.emulatorUrl ? `Face emulator at ${gateway.emulatorUrl} (Face API v1.2 under /face/v1.2)` : undefined,
     config.sandboxEnabled ? `Apollo Sandbox: open ${gateway.url}/graphql in a browser` : undefined,
+    config.webClientEnabled ? `Web client: open ${gateway.url}/demo in a browser` : undefined,
     gateway.devToken ? `Dev token (sub dev-user, roles user+auditor, tenant default; 12 h):\n  ${gateway.devToken}` : undefined,
     gateway.devToken ? `More tokens: npm run token -- --sub alice --roles user --tenant acme` : undefined,
   ];

@@ -59,6 +59,11 @@ export interface AzureFaceOptions {
    * may reject (e.g. no slot before `deadlineMillis`, on `Date.now`'s clock), which fails the call.
    */
   acquire?: (priority: FaceCallPriority, deadlineMillis: number) => Promise<void>;
+  /**
+   * Told of every HTTP try (metrics): the operation (`create liveness session`, `get session` …), the
+   * HTTP status or `timeout` / `connection_error` / `credential_error`, and how long the try took.
+   */
+  observe?: (operation: string, status: string, seconds: number) => void;
 }
 
 const DEFAULT_TIMEOUT_MILLIS = 10_000;
@@ -81,6 +86,7 @@ interface CallSettings {
   maxRetryAfterSeconds: number;
   totalTimeoutMillis: number;
   acquire?: AzureFaceOptions['acquire'];
+  observe?: AzureFaceOptions['observe'];
   scrub(text: string): string;
 }
 
@@ -95,6 +101,7 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
     maxRetryAfterSeconds: Math.max(0, options.maxRetryAfterSeconds ?? DEFAULT_MAX_RETRY_AFTER_SECONDS),
     totalTimeoutMillis: positiveOr(options.totalTimeoutMillis, DEFAULT_TOTAL_TIMEOUT_MILLIS),
     acquire: options.acquire,
+    observe: options.observe,
     scrub: (text) => (apiKey ? text.split(apiKey).join('[redacted]') : text),
   };
 
@@ -188,9 +195,12 @@ async function call<T extends RawResponse>(
     const tryTimeoutMillis = Math.min(settings.timeoutMillis, deadline - Date.now());
     if (tryTimeoutMillis <= 0) throw new FaceUnavailableError(`Face ${operation} found no time left in its ${settings.totalTimeoutMillis} ms budget.`);
     let response: T;
+    const sentAt = performance.now();
     try {
       response = await send(AbortSignal.timeout(tryTimeoutMillis));
+      settings.observe?.(operation, response.status, (performance.now() - sentAt) / 1000);
     } catch (error) {
+      settings.observe?.(operation, transportFailureKind(error), (performance.now() - sentAt) / 1000);
       const unavailable = transportError(settings, operation, error, attempt + 1, tryTimeoutMillis);
       if (triesLeft <= 0 || !isRetryableTransportError(error)) throw unavailable;
       await pause(backoffMillis(attempt), unavailable);
@@ -245,6 +255,13 @@ function transportError(settings: CallSettings, operation: string, error: unknow
   }
   const detail = error instanceof Error ? (errorCode(error) ?? error.message) : String(error);
   return new FaceUnavailableError(settings.scrub(`Face ${operation} could not reach Face: ${detail} (${triesText}).`));
+}
+
+/** The `status` of a try that got no HTTP answer, for metrics. */
+function transportFailureKind(error: unknown): 'timeout' | 'credential_error' | 'connection_error' {
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'AbortError' || name === 'TimeoutError') return 'timeout';
+  return isRetryableTransportError(error) ? 'connection_error' : 'credential_error';
 }
 
 function errorCode(error: Error): string | undefined {

@@ -6,6 +6,7 @@
  */
 import type { GatewayConfig } from '../config';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics/metrics';
 import { createAzureFace } from './azure-face';
 import { FaceCallScheduler } from './call-scheduler';
 import { CircuitBreaker, withCircuitBreaker } from './circuit-breaker';
@@ -24,8 +25,10 @@ export function createResilientFace(options: {
   apiKey?: string;
   config: Pick<GatewayConfig, 'faceTimeoutMillis' | 'faceMaxRetries' | 'faceTotalTimeoutMillis' | 'faceMaxCallsPerSecond' | 'faceBreaker'>;
   logger: Logger;
+  /** Counts every HTTP try to Face, by operation (`create_liveness_session`, `get_session` …) and status. */
+  metrics?: Pick<Metrics, 'faceCall'>;
 }): ResilientFace {
-  const { config, logger } = options;
+  const { config, logger, metrics } = options;
   const scheduler = new FaceCallScheduler({ callsPerSecond: config.faceMaxCallsPerSecond });
   const breaker = new CircuitBreaker({
     failureThreshold: config.faceBreaker.failureThreshold,
@@ -43,6 +46,7 @@ export function createResilientFace(options: {
     maxRetries: config.faceMaxRetries,
     totalTimeoutMillis: config.faceTotalTimeoutMillis,
     acquire: (priority, deadlineMillis) => scheduler.acquire(priority, deadlineMillis),
+    observe: metrics && ((operation, status, seconds) => metrics.faceCall(operation.replace(/[ -]/g, '_'), status, seconds)),
   });
   return { face: withCircuitBreaker(azure, breaker), breaker, scheduler, close: () => scheduler.close() };
 }

@@ -4,7 +4,7 @@
  * and POST, content negotiation, CSRF prevention, the landing page).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HeaderMap, type ApolloServer } from '@apollo/server';
+import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import type { GatewayContext } from '../graphql/context';
 import type { Logger } from '../logger';
 import { PayloadTooLargeError, readBody } from './request-body';
@@ -86,6 +86,21 @@ function isLegacyRequestError(status: number, contentType: string | undefined, b
       extensions?.reason === undefined ? extensions?.code === 'BAD_USER_INPUT' : DOCUMENT_ERROR_REASONS.has(String(extensions.reason)),
     )
   );
+}
+
+/**
+ * `Cache-Control: no-store` on every GraphQL response, as Apollo's cache-control plugin answers when
+ * no field carries a cache hint (none here does): the same header, without that plugin's work on
+ * every field it resolves (issue 6).
+ */
+export function noStoreResponses(): ApolloServerPlugin<BaseContext> {
+  return {
+    requestDidStart: async () => ({
+      willSendResponse: async ({ response }) => {
+        if (!response.http.headers.has('cache-control')) response.http.headers.set('cache-control', 'no-store');
+      },
+    }),
+  };
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {

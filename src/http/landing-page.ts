@@ -1,51 +1,103 @@
-/** The operations Apollo Sandbox opens with (outside production): one of each, ready to run. */
-export const landingPageDocument = `# 1. Who am I? (the Authorization header holds a dev token)
+/**
+ * What Apollo Sandbox opens with (outside production, or with ENABLE_SANDBOX=true): every public
+ * operation in one document, the variables they take pre-filled, and, outside production, the dev
+ * token in the Authorization header (src/gateway.ts).
+ *
+ * The local Sandbox takes one `document`, `variables` and `headers` as its initial state; Apollo's
+ * `collectionId`/`operationId` name a collection saved in GraphOS Studio for a registered graph, which a
+ * self-hosted gateway has not. So the "collection" is this document: Sandbox lists its operations and
+ * runs the one picked, with the shared variables. Every operation takes its arguments as variables, and
+ * they share names where their types agree (`$id` is the session's id everywhere, so one paste fills
+ * them all). A test runs each operation with these variables (test/e2e/sandbox.test.ts).
+ */
+
+/** What `$id` holds until a session's id is pasted in (answers NOT_FOUND, as any unknown id does). */
+export const SESSION_ID_PLACEHOLDER = 'paste-the-session-id-here';
+
+/** A valid 1x1 PNG, base64: enough for the emulator's verify reference. */
+const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+
+export const landingPageDocument = `# Every operation of the gateway. Pick one to run; the Variables panel is shared by all of them.
+# 1. Who am I? (the Authorization header holds a dev token outside production)
 query Viewer {
   viewer { userId tenant roles }
 }
 
-# 2. Start a liveness session: hand authToken to the device's Face SDK.
-mutation StartLivenessSession {
-  startLivenessSession(input: { operationMode: PASSIVE, authTokenTimeToLiveSeconds: 600 }) {
+# 2. Start a session, then copy session.id into the variable "id". authToken goes to the device's Face SDK.
+mutation StartLivenessSession($livenessInput: StartLivenessSessionInput!) {
+  startLivenessSession(input: $livenessInput) {
     authToken
-    session { id status expiresAt }
+    session { id kind status operationMode expiresAt }
   }
 }
 
-# 3. Listen for the decision (open a second tab for this one).
-subscription SessionDecision($sessionId: ID!) {
-  sessionDecision(sessionId: $sessionId) {
-    verdict livenessDecision verifyResult { isIdentical matchConfidence } decidedAt
+# 2b. Or a session that also compares the live face with a reference image (verifyImage: base64).
+mutation StartLivenessWithVerifySession($verifyInput: StartLivenessWithVerifySessionInput!) {
+  startLivenessWithVerifySession(input: $verifyInput) {
+    authToken
+    session { id kind status expiresAt verifyReference { qualityForRecognition faceRectangle { top left width height } } }
   }
 }
 
-# 4. The device is done (play it against the emulator first, see the README): poll for the result.
+# 3. Listen for the decision (run it in a second tab: it waits for the session's one decision).
+subscription SessionDecision($id: ID!) {
+  sessionDecision(sessionId: $id) {
+    sessionId verdict livenessDecision verifyResult { isIdentical matchConfidence } attemptId decidedAt
+    session { id status }
+  }
+}
+
+# 4. The device is done (play it against the emulator first, see the README): the gateway polls Face.
 mutation CompleteLivenessSession($id: ID!) {
   completeLivenessSession(id: $id) { id status }
 }
 
-query Session($id: ID!) {
+# 5. The session, its attempts, its decision and its audit trail.
+query Session($id: ID!, $first: Int) {
   session(id: $id) {
-    id kind status userId tenant createdAt expiresAt
-    attempts { attemptId status livenessDecision digest error { code message } }
-    decision { verdict decidedAt }
-    auditTrail(first: 20) { edges { node { sequence action actor verdict hash } } }
+    id kind status userId tenant createdAt expiresAt modelVersion
+    attempts { attemptId status livenessDecision verifyResult { isIdentical matchConfidence } digest error { code message } }
+    decision { verdict livenessDecision attemptId decidedAt }
+    auditTrail(first: $first) { totalCount edges { node { sequence action actor verdict hash } } }
   }
 }
 
-query Sessions {
-  sessions(first: 20) { totalCount edges { node { id kind status createdAt } } pageInfo { hasNextPage endCursor } }
+# Sessions, newest first: a user's own, an auditor's tenant's, an admin's all.
+query Sessions($sessionFilter: SessionFilter, $first: Int, $after: String) {
+  sessions(filter: $sessionFilter, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id kind status createdAt decision { verdict } } }
+  }
 }
 
+# Audit history of the caller's tenant (auditor or admin), and a check of its hash chain.
+query AuditHistory($auditFilter: AuditFilter, $first: Int, $after: String) {
+  auditHistory(filter: $auditFilter, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { sequence at action actor sessionId attemptId verdict digest hash previousHash } }
+  }
+}
+
+query VerifyAuditChain($tenant: String) {
+  verifyAuditChain(tenant: $tenant) { tenant valid checked firstBrokenSequence }
+}
+
+# Revoke the session at Face: the device token stops working; an undecided session is decided EXPIRED.
 mutation DeleteLivenessSession($id: ID!) {
-  deleteLivenessSession(id: $id) { id status }
-}
-
-query AuditHistory {
-  auditHistory(first: 20) { totalCount edges { node { sequence at action actor sessionId verdict hash } } }
-}
-
-query VerifyAuditChain {
-  verifyAuditChain { tenant valid checked firstBrokenSequence }
+  deleteLivenessSession(id: $id) { id status decision { verdict } }
 }
 `;
+
+/** The Variables panel: a value for every variable of the document above. */
+export const landingPageVariables = {
+  id: SESSION_ID_PLACEHOLDER,
+  livenessInput: { operationMode: 'PASSIVE', authTokenTimeToLiveSeconds: 600 },
+  verifyInput: { verifyImage: PNG_1X1, verifyConfidenceThreshold: 0.6, authTokenTimeToLiveSeconds: 600 },
+  first: 20,
+  after: null,
+  sessionFilter: { kind: 'LIVENESS' },
+  auditFilter: { actions: ['SESSION_STARTED', 'DECISION_REACHED'] },
+  tenant: null,
+};

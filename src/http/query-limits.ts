@@ -40,28 +40,74 @@ export interface QueryGuard {
    * Parses and validates a document as Apollo does over HTTP: graphql-js's rules, these limits, and
    * introspection refused unless enabled. Errors carry Apollo's codes (GRAPHQL_PARSE_FAILED,
    * GRAPHQL_VALIDATION_FAILED), so both transports answer them alike.
+   *
+   * Documents that pass are kept by their text (at most `DOCUMENT_CACHE_ENTRIES` texts of
+   * `DOCUMENT_CACHE_CHARS` characters in all, least recently used out first), as Apollo's document
+   * store does over HTTP: the same text is parsed and validated once, and every operation that
+   * sends it shares one read-only AST (graphql-js never changes a document). A document that fails
+   * is checked again each time it is sent; a text longer than 1/16 of the budget is never kept.
    */
   checkDocument(schema: GraphQLSchema, query: string): DocumentNode | GraphQLError[];
 }
+
+/**
+ * Checked documents kept per query guard. A client subscribes with a handful of texts; 10,000
+ * subscriptions to `sessionDecision` had each held its own parse of the same text (~14 KB with
+ * locations) and paid its own validation (issue 6).
+ */
+export const DOCUMENT_CACHE_ENTRIES = 200;
+/**
+ * The texts kept, in characters: a parsed document takes roughly 50 bytes per character of its text
+ * (the 14 KB above), so the cache stays under ~15 MB however many large documents clients send.
+ */
+export const DOCUMENT_CACHE_CHARS = 256 * 1024;
 
 export function createQueryGuard(limits: QueryLimits, options: { introspection: boolean }): QueryGuard {
   const parseOptions: ParseOptions = { maxTokens: limits.maxTokens };
   const validationRules = armorRules(limits);
   const webSocketRules = [...specifiedRules, ...validationRules, ...(options.introspection ? [] : [noIntrospection])];
+  const checked = new Map<string, DocumentNode>();
+  let checkedChars = 0;
+  let checkedAgainst: GraphQLSchema | undefined;
+
+  const check = (schema: GraphQLSchema, query: string): DocumentNode | GraphQLError[] => {
+    let document: DocumentNode;
+    try {
+      document = parse(query, parseOptions);
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+      return [withCode(error, 'GRAPHQL_PARSE_FAILED')];
+    }
+    const errors = validate(schema, document, webSocketRules);
+    return errors.length > 0 ? errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED')) : document;
+  };
 
   return {
     parseOptions,
     validationRules,
     checkDocument(schema, query) {
-      let document: DocumentNode;
-      try {
-        document = parse(query, parseOptions);
-      } catch (error) {
-        if (!(error instanceof GraphQLError)) throw error;
-        return [withCode(error, 'GRAPHQL_PARSE_FAILED')];
+      if (schema !== checkedAgainst) {
+        checked.clear(); // validation is against one schema
+        checkedChars = 0;
+        checkedAgainst = schema;
       }
-      const errors = validate(schema, document, webSocketRules);
-      return errors.length > 0 ? errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED')) : document;
+      const cached = checked.get(query);
+      if (cached) {
+        checked.delete(query);
+        checked.set(query, cached);
+        return cached;
+      }
+      const result = check(schema, query);
+      if (!Array.isArray(result) && query.length <= DOCUMENT_CACHE_CHARS / 16) {
+        checked.set(query, result);
+        checkedChars += query.length;
+        while (checked.size > DOCUMENT_CACHE_ENTRIES || checkedChars > DOCUMENT_CACHE_CHARS) {
+          const oldest = checked.keys().next().value as string;
+          checked.delete(oldest);
+          checkedChars -= oldest.length;
+        }
+      }
+      return result;
     },
   };
 }

@@ -13,8 +13,8 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 /** Letters, digits and `._:-`, at most 128: what tracing systems send, and nothing that could forge a log field. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Health probes come every few seconds; their access lines are debug, not info. */
-const PROBES = new Set(['/healthz', '/readyz']);
+/** Health probes and metric scrapes come every few seconds; their access lines are debug, not info. */
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * Wraps the server's request handler. The accepted or generated id replaces the incoming header, so

@@ -22,6 +22,7 @@ import type { WebSocketLimits } from '../config';
 import { formatPublicError, PublicError } from '../errors';
 import type { GatewayContext, Loaders, Services } from '../graphql/context';
 import type { Logger, RootLogger } from '../logger';
+import type { WebSocketOperationMetrics } from '../metrics/graphql-metrics';
 import type { QueryGuard } from './query-limits';
 
 export interface WebSocketOptions {
@@ -38,6 +39,8 @@ export interface WebSocketOptions {
   limits: WebSocketLimits;
   /** Production: no "Did you mean …?" in errors, generic close reasons. */
   production: boolean;
+  /** Told of each operation's start, errors and end, by its request id. */
+  metrics?: WebSocketOperationMetrics;
 }
 
 /** What this server keeps per connection, next to graphql-ws's `socket` and `request`. */
@@ -62,7 +65,11 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
     logger.child({ connectionId: state.connectionId, requestId: state.operations?.get(id) });
   const formatFor = (state: Partial<ConnectionState>, id: string) => {
     const log = operationLogger(state, id);
-    return (error: GraphQLError) => formatPublicError(error.toJSON(), error, log, { hideSuggestions: options.production });
+    return (error: GraphQLError) => {
+      const formatted = formatPublicError(error.toJSON(), error, log, { hideSuggestions: options.production });
+      options.metrics?.operationErrored(state.operations?.get(id), formatted);
+      return formatted;
+    };
   };
   const inScope = <T>(args: ExecutionArgs, work: () => T): T =>
     options.withLogBindings({ requestId: (args.contextValue as GatewayContext).requestId }, work);
@@ -96,6 +103,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         const active = Object.keys(ctx.subscriptions).length;
         if (active > limits.maxSubscriptionsPerConnection) {
           log.warn({ active, limit: limits.maxSubscriptionsPerConnection }, 'websocket operation refused: too many active on one connection');
+          options.metrics?.tooManyOperations();
           return [
             new PublicError(
               'RATE_LIMITED',
@@ -106,6 +114,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         }
         const document = queryGuard.checkDocument(schema, payload.query);
         if (Array.isArray(document)) return document;
+        options.metrics?.operationStarted(state.operations?.get(id), document, payload.operationName);
         log.debug({ operationName: payload.operationName ?? null }, 'websocket operation started');
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
@@ -120,11 +129,13 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
       onNext: (ctx, id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(formatFor(ctx.extra, id)) } : undefined),
       onError: (ctx, id, _payload, errors) => {
         const formatted = errors.map(formatFor(ctx.extra, id));
+        options.metrics?.operationFinished(ctx.extra.operations?.get(id));
         ctx.extra.operations?.delete(id); // no completion follows an error
         return formatted;
       },
       onComplete: (ctx, id) => {
         operationLogger(ctx.extra, id).debug({}, 'websocket operation completed');
+        options.metrics?.operationFinished(ctx.extra.operations?.get(id));
         ctx.extra.operations?.delete(id);
       },
     },

@@ -11,6 +11,7 @@
  * A refusal is RATE_LIMITED with `extensions.retryAfterSeconds`, a whole number of at least 1.
  */
 import { DomainError } from '../errors';
+import type { RateLimitRule } from '../metrics/metrics';
 import type { RateLimitCounter, RateRule } from './rate-limit';
 
 export interface RateLimitSettings {
@@ -24,24 +25,28 @@ export class RateLimits {
     private readonly counter: RateLimitCounter,
     private readonly settings: RateLimitSettings,
     private readonly now: () => number,
+    /** Told of every refusal, by rule (metrics). */
+    private readonly onRefused: (rule: RateLimitRule) => void = () => {},
   ) {}
 
   /** Counts a session start; throws RATE_LIMITED when the user or the device has started too many. */
   async sessionStart(owner: { tenant: string; userId: string }, deviceCorrelationId?: string): Promise<void> {
-    await this.check(`start:user:${owner.tenant}:${owner.userId}`, this.settings.userStarts, 'session starts for this user');
+    await this.check(`start:user:${owner.tenant}:${owner.userId}`, this.settings.userStarts, 'session starts for this user', 'user_starts');
     if (deviceCorrelationId !== undefined) {
-      await this.check(`start:device:${owner.tenant}:${deviceCorrelationId}`, this.settings.deviceStarts, 'session starts for this device');
+      await this.check(`start:device:${owner.tenant}:${deviceCorrelationId}`, this.settings.deviceStarts, 'session starts for this device', 'device_starts');
     }
   }
 
   /** Counts a request that carried no valid token; throws RATE_LIMITED when the address sent too many. */
   async unauthenticatedRequest(clientAddress: string): Promise<void> {
-    await this.check(`anonymous:${clientAddress}`, this.settings.unauthenticatedRequests, 'requests without a valid token from this address');
+    await this.check(`anonymous:${clientAddress}`, this.settings.unauthenticatedRequests, 'requests without a valid token from this address', 'unauthenticated_requests');
   }
 
-  private async check(key: string, rule: RateRule, what: string): Promise<void> {
+  private async check(key: string, rule: RateRule, what: string, name: RateLimitRule): Promise<void> {
     const decision = await this.counter.hit(key, rule, this.now());
-    if (!decision.allowed) throw rateLimited(what, decision.retryAfterMillis);
+    if (decision.allowed) return;
+    this.onRefused(name);
+    throw rateLimited(what, decision.retryAfterMillis);
   }
 }
 

@@ -54,5 +54,14 @@ export interface DecisionRecord {
   decidedAt: Date;
 }
 
+/**
+ * A decision as `sessionDecision` subscribers receive it when it is reached: with the session as the
+ * same transition left it, so that `Decision.session` is not read from the store again for every
+ * subscriber (issue 6). Decisions read back from the store carry no session.
+ */
+export interface DecisionEvent extends DecisionRecord {
+  session?: SessionRecord;
+}
+
 /** A decision as the rules derive it, before it is stored. */
 export type DecisionDraft = Omit<DecisionRecord, 'sessionId' | 'decidedAt'>;

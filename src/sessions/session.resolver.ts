@@ -2,7 +2,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { requireViewer } from '../auth/auth-checker';
 import type { GatewayContext } from '../graphql/context';
-import type { AttemptRecord, DecisionRecord, SessionRecord } from './session.model';
+import type { AttemptRecord, DecisionEvent, DecisionRecord, SessionRecord } from './session.model';
 import { SessionFilter, StartLivenessSessionInput, StartLivenessWithVerifySessionInput } from './session.input';
 import type { StartedSession, StartSessionInput } from './session.service';
 import { Decision, LivenessAttempt, LivenessSession, LivenessSessionConnection, StartSessionPayload } from './session.type';
@@ -106,7 +106,9 @@ export class SessionResolver {
 @Resolver(() => Decision)
 export class DecisionResolver {
   @FieldResolver(() => LivenessSession)
-  async session(@Root() decision: DecisionRecord, @Ctx() ctx: GatewayContext): Promise<SessionRecord> {
+  async session(@Root() decision: DecisionEvent, @Ctx() ctx: GatewayContext): Promise<SessionRecord> {
+    // A decision just reached brings its session (every subscriber was allowed to see it); one read back does not.
+    if (decision.session) return decision.session;
     const session = await ctx.loaders.session.load(decision.sessionId);
     if (!session) throw new Error(`decision of unknown session ${decision.sessionId}`);
     return session;

@@ -18,7 +18,7 @@ import type { PubSub } from '../pubsub/pubsub';
 import type { Page, SessionFilter, SessionPosition, Store, Transition } from '../store/store';
 import { deriveDecision } from './decision';
 import { Poller, type PollResult } from './poller';
-import { FINAL_STATUSES, type DecisionRecord, type OperationMode, type SessionKind, type SessionRecord } from './session.model';
+import { FINAL_STATUSES, type DecisionEvent, type DecisionRecord, type OperationMode, type SessionKind, type SessionRecord } from './session.model';
 import { decodeVerifyImage } from './verify-image';
 
 export const MIN_TOKEN_TTL_SECONDS = 60;
@@ -74,6 +74,14 @@ export interface SessionServiceOptions {
 }
 
 const decisionTopic = (sessionId: string) => `decision:${sessionId}`;
+
+/** The subscribers of one session on this instance, and the one pub/sub subscription they share. */
+interface Waiters {
+  streams: Set<OneShot<DecisionEvent>>;
+  /** Resolves when the pub/sub subscription is live (rejects if it could not be made). */
+  live: Promise<void>;
+  unsubscribe: () => void;
+}
 /** Completion reported on one instance, for the instance that holds the session's poll lease. */
 const POLL_NOW_TOPIC = 'poll-now';
 /** How long stopping waits for polls in flight; SIGTERM must finish within 10 s in all. */
@@ -89,8 +97,8 @@ export class SessionService {
   private readonly idempotency: IdempotencyService;
   private readonly instanceId: string;
   private readonly leaseMillis: number;
-  /** This instance's subscribers still waiting for a decision, by session. */
-  private readonly waiting = new Map<string, Set<OneShot<DecisionRecord>>>();
+  /** This instance's subscribers still waiting for a decision, by session, with the session's one pub/sub subscription. */
+  private readonly waiting = new Map<string, Waiters>();
   private stopListening = () => {};
 
   constructor(private readonly options: SessionServiceOptions) {
@@ -247,21 +255,19 @@ export class SessionService {
   }
 
   /**
-   * The decision of a session, as a stream of exactly one event. Subscribes to pub/sub *before*
-   * reading the store, so a decision landing in between is seen by one or the other, never missed.
+   * The decision of a session, as a stream of exactly one event. The session's pub/sub subscription
+   * is live *before* the store is read, so a decision landing in between is seen by one or the other,
+   * never missed.
    */
-  async decisionStream(viewer: Viewer, id: string): Promise<AsyncIterableIterator<DecisionRecord>> {
+  async decisionStream(viewer: Viewer, id: string): Promise<AsyncIterableIterator<DecisionEvent>> {
     await this.get(viewer, id);
-    let unsubscribe = () => {};
     let stopWatching = () => {};
-    const stream = new OneShot<DecisionRecord>(() => {
-      unsubscribe();
+    const stream = new OneShot<DecisionEvent>(() => {
       stopWatching();
       this.unwait(id, stream);
     });
-    this.wait(id, stream);
-    unsubscribe = await this.options.pubsub.subscribe(decisionTopic(id), (payload) => stream.resolve(fromPayload(payload)));
     try {
+      await this.wait(id, stream);
       const [existing] = await this.store.sessions.decisionsFor([id]);
       if (existing) stream.resolve(existing);
       else stopWatching = this.poller.watch(id);
@@ -399,29 +405,52 @@ export class SessionService {
     // Our own subscribers hear it directly; pub/sub carries it to other instances (and to ours again,
     // which a one-shot stream ignores). A failed publish loses nothing: the stored decision reaches
     // other instances' subscribers through their fallback poll.
-    for (const stream of this.waiting.get(decision.sessionId) ?? []) stream.resolve(decision);
-    await this.options.pubsub.publish(decisionTopic(decision.sessionId), toPayload(decision)).catch((error: unknown) =>
+    const event: DecisionEvent = { ...decision, session: transition.session };
+    for (const stream of this.waiting.get(decision.sessionId)?.streams ?? []) stream.resolve(event);
+    await this.options.pubsub.publish(decisionTopic(decision.sessionId), toPayload(event)).catch((error: unknown) =>
       this.logger.warn({ sessionId: decision.sessionId, err: error instanceof Error ? error.message : String(error) }, 'could not publish a decision'),
     );
   }
 
   /** Hands a stored decision to this instance's waiting subscribers. */
   private async deliverStored(sessionId: string): Promise<void> {
-    const streams = this.waiting.get(sessionId);
+    const streams = this.waiting.get(sessionId)?.streams;
     if (!streams || streams.size === 0) return;
     const [decision] = await this.store.sessions.decisionsFor([sessionId]);
     if (decision) for (const stream of streams) stream.resolve(decision);
   }
 
-  private wait(sessionId: string, stream: OneShot<DecisionRecord>): void {
-    let streams = this.waiting.get(sessionId);
-    if (!streams) this.waiting.set(sessionId, (streams = new Set()));
-    streams.add(stream);
+  /**
+   * Adds a subscriber of a session. One pub/sub subscription per session serves all of this
+   * instance's subscribers of it: a message is decoded once and handed to each (issue 6: the
+   * per-subscriber work of a decision). Resolves once that subscription is live.
+   */
+  private wait(sessionId: string, stream: OneShot<DecisionEvent>): Promise<void> {
+    let waiters = this.waiting.get(sessionId);
+    if (!waiters) {
+      const created: Waiters = { streams: new Set(), live: Promise.resolve(), unsubscribe: () => {} };
+      created.live = this.options.pubsub
+        .subscribe(decisionTopic(sessionId), (payload) => {
+          const event = fromPayload(payload);
+          for (const waiting of created.streams) waiting.resolve(event);
+        })
+        .then((unsubscribe) => {
+          // Every subscriber may have left while Redis confirmed the subscription.
+          if (this.waiting.get(sessionId) === created) created.unsubscribe = unsubscribe;
+          else unsubscribe();
+        });
+      this.waiting.set(sessionId, (waiters = created));
+    }
+    waiters.streams.add(stream);
+    return waiters.live;
   }
 
-  private unwait(sessionId: string, stream: OneShot<DecisionRecord>): void {
-    const streams = this.waiting.get(sessionId);
-    if (streams?.delete(stream) && streams.size === 0) this.waiting.delete(sessionId);
+  private unwait(sessionId: string, stream: OneShot<DecisionEvent>): void {
+    const waiters = this.waiting.get(sessionId);
+    if (waiters?.streams.delete(stream) && waiters.streams.size === 0) {
+      this.waiting.delete(sessionId);
+      waiters.unsubscribe();
+    }
   }
 }
 
@@ -442,11 +471,38 @@ function isSessionPosition(value: unknown): value is SessionPosition {
 }
 
 /** Decisions travel through pub/sub as JSON (Redis will carry them between instances). */
-function toPayload(decision: DecisionRecord): unknown {
-  return { ...decision, decidedAt: decision.decidedAt.toISOString() };
+function toPayload(event: DecisionEvent): unknown {
+  const { session, ...decision } = event;
+  return {
+    ...decision,
+    decidedAt: decision.decidedAt.toISOString(),
+    ...(session && {
+      session: {
+        ...session,
+        createdAt: session.createdAt.toISOString(),
+        expiresAt: session.expiresAt.toISOString(),
+        completionReportedAt: session.completionReportedAt?.toISOString(),
+      },
+    }),
+  };
 }
 
-function fromPayload(payload: unknown): DecisionRecord {
-  const value = payload as DecisionRecord & { decidedAt: string };
-  return { ...value, decidedAt: new Date(value.decidedAt) };
+/** A message from an instance that sends no session (an older version) yields a decision without one. */
+function fromPayload(payload: unknown): DecisionEvent {
+  type Dated<T, K extends keyof T> = Omit<T, K> & { [P in K]: string };
+  const { session, ...decision } = payload as Dated<DecisionRecord, 'decidedAt'> & {
+    session?: Dated<SessionRecord, 'createdAt' | 'expiresAt' | 'completionReportedAt'>;
+  };
+  return {
+    ...decision,
+    decidedAt: new Date(decision.decidedAt),
+    ...(session && {
+      session: {
+        ...session,
+        createdAt: new Date(session.createdAt),
+        expiresAt: new Date(session.expiresAt),
+        completionReportedAt: session.completionReportedAt === undefined ? undefined : new Date(session.completionReportedAt),
+      },
+    }),
+  };
 }

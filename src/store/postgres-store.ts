@@ -25,6 +25,7 @@ import {
   ATTEMPT_COLUMNS,
   attemptValues,
   auditConditions,
+  auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
   sessionConditions,
@@ -33,6 +34,7 @@ import {
   toDecision,
   toSession,
   where,
+  type AuditCountSource,
   type Bind,
   type Row,
 } from './rows';
@@ -377,7 +379,7 @@ class PostgresAuditRepository implements AuditRepository {
   async list(scope: ReadScope, filter: AuditFilter, first: number, after?: number): Promise<Page<AuditEventRecord & { position: number }>> {
     const { bind, values } = binder();
     const conditions = auditConditions(scope, filter, bind);
-    const totalCount = (await this.pool.query<{ count: number }>(`SELECT count(*) AS count FROM audit_events ${where(conditions)}`, values)).rows[0].count;
+    const totalCount = await this.count(auditCountSource(scope, filter), conditions, [...values]);
     if (after !== undefined) conditions.push(`position < ${bind(after)}`);
     const rows = (await this.pool.query<Row>(`SELECT * FROM audit_events ${where(conditions)} ORDER BY position DESC LIMIT ${bind(first + 1)}`, values)).rows;
     return {
@@ -385,6 +387,20 @@ class PostgresAuditRepository implements AuditRepository {
       hasNextPage: rows.length > first,
       totalCount,
     };
+  }
+
+  /** The `totalCount` of a page, from where `auditCountSource` says. */
+  private async count(source: AuditCountSource, conditions: string[], values: unknown[]): Promise<number> {
+    switch (source.kind) {
+      case 'none':
+        return 0;
+      case 'head':
+        return (await this.pool.query<{ sequence: number }>('SELECT sequence FROM audit_heads WHERE tenant = $1', [source.tenant])).rows[0]?.sequence ?? 0;
+      case 'allHeads':
+        return (await this.pool.query<{ total: number }>('SELECT coalesce(sum(sequence), 0)::bigint AS total FROM audit_heads')).rows[0].total;
+      case 'rows':
+        return (await this.pool.query<{ count: number }>(`SELECT count(*) AS count FROM audit_events ${where(conditions)}`, values)).rows[0].count;
+    }
   }
 
   async chainSlice(tenant: string, afterSequence: number, limit: number): Promise<AuditEventRecord[]> {

@@ -20,6 +20,7 @@ import {
   ATTEMPT_COLUMNS,
   attemptValues,
   auditConditions,
+  auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
   sessionConditions,
@@ -28,6 +29,7 @@ import {
   toDecision,
   toSession,
   where,
+  type AuditCountSource,
   type Bind,
   type Row,
 } from './rows';
@@ -80,8 +82,9 @@ class SqliteStore implements Store {
 
   constructor(private readonly db: Database.Database) {
     const chain = new AuditChainWriter(db);
-    this.sessions = new SqliteSessionRepository(db, chain);
-    this.audit = new SqliteAuditRepository(db);
+    const statements = new StatementCache(db);
+    this.sessions = new SqliteSessionRepository(db, chain, statements);
+    this.audit = new SqliteAuditRepository(statements);
     this.idempotency = new SqliteIdempotencyRepository(db);
   }
 
@@ -91,6 +94,34 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * Statements whose SQL is built per call (list filters, `IN (…)` batches of any size, audit reads),
+ * prepared once per SQL text instead of at every call: `prepare` was ~5% of the busy CPU of a
+ * `session(id)` load (issue 6). The SQL texts are few (one per filter combination and batch size),
+ * and at most `maxEntries` are kept, least recently used out first. A statement whose SQL counts is
+ * always plucked, one that reads rows never: the text tells them apart.
+ */
+class StatementCache {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly maxEntries = 256,
+  ) {}
+
+  get(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement) {
+      this.statements.delete(sql);
+    } else {
+      statement = this.db.prepare(sql);
+      if (this.statements.size >= this.maxEntries) this.statements.delete(this.statements.keys().next().value as string);
+    }
+    this.statements.set(sql, statement);
+    return statement;
   }
 }
 
@@ -134,6 +165,7 @@ class SqliteSessionRepository implements SessionRepository {
   constructor(
     private readonly db: Database.Database,
     private readonly chain: AuditChainWriter,
+    private readonly cached: StatementCache,
   ) {
     this.statements = {
       insert: db.prepare(`
@@ -193,14 +225,12 @@ class SqliteSessionRepository implements SessionRepository {
   async list(scope: ReadScope, filter: SessionFilter, first: number, after?: SessionPosition): Promise<Page<SessionRecord>> {
     const { bind, params } = namedBinder();
     const conditions = sessionConditions(scope, filter, bind);
-    const totalCount = this.db.prepare(`SELECT count(*) FROM sessions ${where(conditions)}`).pluck().get(params) as number;
+    const totalCount = this.cached.get(`SELECT count(*) FROM sessions ${where(conditions)}`).pluck().get(params) as number;
     if (after) {
       const created = bind(after.createdAtMillis);
       conditions.push(`(created_at < ${created} OR (created_at = ${created} AND id < ${bind(after.id)}))`);
     }
-    const rows = this.db
-      .prepare(`SELECT * FROM sessions ${where(conditions)} ORDER BY created_at DESC, id DESC LIMIT ${bind(first + 1)}`)
-      .all(params) as Row[];
+    const rows = this.cached.get(`SELECT * FROM sessions ${where(conditions)} ORDER BY created_at DESC, id DESC LIMIT ${bind(first + 1)}`).all(params) as Row[];
     return { items: rows.slice(0, first).map(toSession), hasNextPage: rows.length > first, totalCount };
   }
 
@@ -318,21 +348,19 @@ class SqliteSessionRepository implements SessionRepository {
   /** `SELECT … IN (…)` for a batch of keys (SQLite allows 32,766 parameters; batches are far smaller). */
   private selectIn(sql: string, keys: readonly string[], suffix = ''): Row[] {
     if (keys.length === 0) return [];
-    return this.db.prepare(`${sql} (${keys.map(() => '?').join(', ')}) ${suffix}`).all(...keys) as Row[];
+    return this.cached.get(`${sql} (${keys.map(() => '?').join(', ')}) ${suffix}`).all(...keys) as Row[];
   }
 }
 
 class SqliteAuditRepository implements AuditRepository {
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly cached: StatementCache) {}
 
   async list(scope: ReadScope, filter: AuditFilter, first: number, after?: number): Promise<Page<AuditEventRecord & { position: number }>> {
     const { bind, params } = namedBinder();
     const conditions = auditConditions(scope, filter, bind);
-    const totalCount = this.db.prepare(`SELECT count(*) FROM audit_events ${where(conditions)}`).pluck().get(params) as number;
+    const totalCount = this.count(auditCountSource(scope, filter), conditions, params);
     if (after !== undefined) conditions.push(`position < ${bind(after)}`);
-    const rows = this.db
-      .prepare(`SELECT * FROM audit_events ${where(conditions)} ORDER BY position DESC LIMIT ${bind(first + 1)}`)
-      .all(params) as Row[];
+    const rows = this.cached.get(`SELECT * FROM audit_events ${where(conditions)} ORDER BY position DESC LIMIT ${bind(first + 1)}`).all(params) as Row[];
     return {
       items: rows.slice(0, first).map((row) => ({ ...toAuditEvent(row), position: row.position as number })),
       hasNextPage: rows.length > first,
@@ -340,32 +368,44 @@ class SqliteAuditRepository implements AuditRepository {
     };
   }
 
+  /** The `totalCount` of a page, from where `auditCountSource` says. */
+  private count(source: AuditCountSource, conditions: string[], params: Record<string, unknown>): number {
+    switch (source.kind) {
+      case 'none':
+        return 0;
+      case 'head':
+        return (this.cached.get('SELECT sequence FROM audit_heads WHERE tenant = ?').pluck().get(source.tenant) as number | undefined) ?? 0;
+      case 'allHeads':
+        return this.cached.get('SELECT coalesce(sum(sequence), 0) FROM audit_heads').pluck().get() as number;
+      case 'rows':
+        return this.cached.get(`SELECT count(*) FROM audit_events ${where(conditions)}`).pluck().get(params) as number;
+    }
+  }
+
   async chainSlice(tenant: string, afterSequence: number, limit: number): Promise<AuditEventRecord[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM audit_events WHERE tenant = ? AND sequence > ? ORDER BY sequence LIMIT ?')
-      .all(tenant, afterSequence, limit) as Row[];
+    const rows = this.cached.get('SELECT * FROM audit_events WHERE tenant = ? AND sequence > ? ORDER BY sequence LIMIT ?').all(tenant, afterSequence, limit) as Row[];
     return rows.map(toAuditEvent);
   }
 
   async chainRange(tenant: string, window: { from?: Date; to?: Date }): Promise<{ first: number; last: number } | undefined> {
     // Both walk the (tenant, sequence) index in order and stop at the first match: nothing is loaded.
-    const first = this.db
-      .prepare(`SELECT sequence FROM audit_events WHERE tenant = @tenant ${window.from ? 'AND at >= @from' : ''} ORDER BY sequence LIMIT 1`)
+    const first = this.cached
+      .get(`SELECT sequence FROM audit_events WHERE tenant = @tenant ${window.from ? 'AND at >= @from' : ''} ORDER BY sequence LIMIT 1`)
       .pluck()
       .get({ tenant, ...(window.from && { from: window.from.getTime() }) }) as number | undefined;
-    const last = this.db
-      .prepare(`SELECT sequence FROM audit_events WHERE tenant = @tenant ${window.to ? 'AND at < @to' : ''} ORDER BY sequence DESC LIMIT 1`)
+    const last = this.cached
+      .get(`SELECT sequence FROM audit_events WHERE tenant = @tenant ${window.to ? 'AND at < @to' : ''} ORDER BY sequence DESC LIMIT 1`)
       .pluck()
       .get({ tenant, ...(window.to && { to: window.to.getTime() }) }) as number | undefined;
     return first !== undefined && last !== undefined && first <= last ? { first, last } : undefined;
   }
 
   async tenants(): Promise<string[]> {
-    return this.db.prepare('SELECT tenant FROM audit_heads ORDER BY tenant').pluck().all() as string[];
+    return this.cached.get('SELECT tenant FROM audit_heads ORDER BY tenant').pluck().all() as string[];
   }
 
   async head(tenant: string): Promise<{ sequence: number; hash: string } | undefined> {
-    return this.db.prepare('SELECT sequence, hash FROM audit_heads WHERE tenant = ?').get(tenant) as { sequence: number; hash: string } | undefined;
+    return this.cached.get('SELECT sequence, hash FROM audit_heads WHERE tenant = ?').get(tenant) as { sequence: number; hash: string } | undefined;
   }
 }
 

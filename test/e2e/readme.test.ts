@@ -1,10 +1,13 @@
 /**
  * Everything the README shows is run here, as a newcomer would run it: `npm start` (a real child
  * process, building first), the shell walkthrough as written (which runs `npm run token` and
- * `npm run demo`), every GraphQL example of "Operations" in order, and `npm run face-emulator`.
+ * `npm run demo`), every GraphQL example of "Operations" in order, `npm run face-emulator`, and the
+ * operators' commands (health and metrics; the production start against a Face endpoint with a key,
+ * where a standalone emulator holding the key stands in for the Azure resource).
  * `npm install` and `npm test` are what CI itself runs on a fresh clone (`.ci/run`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +16,7 @@ import { createClient } from 'graphql-ws';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFaceEmulator } from '../../src/face/emulator';
 
 const root = path.resolve(__dirname, '../..');
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -35,11 +39,16 @@ interface Started {
 }
 
 /** Spawns an npm script in its own process group and waits for a line matching `ready`. */
-async function npm(args: string[], env: Record<string, string>, ready: RegExp): Promise<Started & { match: RegExpMatchArray }> {
-  const child = spawn('npm', args, { cwd: root, env: { ...process.env, ...EMBEDDED_DEFAULTS, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+function npm(args: string[], env: Record<string, string>, ready: RegExp): Promise<Started & { match: RegExpMatchArray }> {
+  return startUntil('npm', args, env, ready);
+}
+
+/** Spawns a command in its own process group and waits for a line matching `ready`. */
+async function startUntil(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<Started & { match: RegExpMatchArray }> {
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...EMBEDDED_DEFAULTS, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm ${args.join(' ')} did not become ready:\n${output}`)), 120_000);
+    const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')} did not become ready:\n${output}`)), 120_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const found = output.match(ready);
@@ -52,7 +61,7 @@ async function npm(args: string[], env: Record<string, string>, ready: RegExp): 
     child.stderr!.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`npm ${args.join(' ')} exited with ${code}:\n${output}`));
+      reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`));
     });
   });
   return { child, output: () => output, match };
@@ -175,6 +184,56 @@ describe('the README, as a newcomer follows it', () => {
       'DeleteLivenessSession',
     ]);
   }, 60_000);
+
+  it('the operators\' health and metrics commands run as written', async () => {
+    const [script] = blocks('For operators', 'sh');
+    const result = await runBash(script.split(README_URL).join(url), { METRICS_TOKEN: '' });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('{"status":"ok"}');
+    expect(result.stdout).toContain('{"status":"ready","checks":{"store":"ok","face":"ok"}}');
+    expect(result.stdout).toMatch(/^liveness_gateway_decisions_total\{verdict="PASS"\} [1-9]\d*$/m);
+  }, 60_000);
+
+  it('the production start against a Face endpoint with a key is ready, and its /metrics answers its token only', async () => {
+    const [health, production] = blocks('For operators', 'sh');
+    const endpoint = 'https://my-face.cognitiveservices.azure.com';
+    expect(production).toContain(`NODE_ENV=production FACE_ENDPOINT=${endpoint} npm start`);
+    const faceKey = randomBytes(16).toString('hex');
+    const metricsToken = randomBytes(24).toString('hex');
+    const emulator = createFaceEmulator({ apiKey: faceKey });
+    const faceUrl = await emulator.listen(0, '127.0.0.1');
+    const productionDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-readme-production-'));
+    let started: (Started & { match: RegExpMatchArray }) | undefined;
+    try {
+      started = await startUntil(
+        'bash',
+        ['-euo', 'pipefail', '-c', production.split(endpoint).join(faceUrl)],
+        {
+          PORT: '0',
+          HOST: '127.0.0.1',
+          DATA_DIR: productionDataDir,
+          LOG_LEVEL: 'warn',
+          FACE_APIKEY: faceKey,
+          JWT_SECRET: randomBytes(32).toString('hex'),
+          IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'),
+          METRICS_TOKEN: metricsToken,
+        },
+        /Liveness gateway on (http:\/\/[^\s/]+)\/graphql/,
+      );
+      const productionUrl = started.match[1];
+      const result = await runBash(health.split(README_URL).join(productionUrl), { METRICS_TOKEN: metricsToken });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('{"status":"ready","checks":{"store":"ok","face":"ok"}}');
+      expect(result.stdout).toMatch(/^liveness_gateway_decisions_total\{verdict="PASS"\} 0$/m);
+      expect((await fetch(`${productionUrl}/metrics`)).status).toBe(401);
+      expect(started.output()).not.toContain('Dev token');
+    } finally {
+      await stopProcessGroup(started?.child);
+      await emulator.close();
+      fs.rmSync(productionDataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('npm run face-emulator serves the emulator alone', async () => {
     const emulator = await npm(['run', 'face-emulator'], { FACE_EMULATOR_PORT: '0' }, /listening on (http:\/\/\S+)/);

@@ -254,4 +254,60 @@ describe.each(adapters)('the $name store', (adapter) => {
     expect(await store.audit.head('audit-list')).toEqual({ sequence: 2, hash: page.items[0].hash });
     expect(await store.audit.tenants()).toContain('audit-list');
   });
+
+  it.skipIf(!adapter.available)("an audit page's totalCount is exactly the number of events its scope and filter match, before and after more are appended", async () => {
+    const matching = async (scope: Parameters<Store['audit']['list']>[0], filter: Parameters<Store['audit']['list']>[1]) => {
+      let count = 0;
+      let after: number | undefined;
+      for (;;) {
+        const page = await store.audit.list(scope, filter, 100, after);
+        count += page.items.length;
+        if (!page.hasNextPage) return count;
+        after = page.items[page.items.length - 1].position;
+      }
+    };
+    const cases: [string, Parameters<Store['audit']['list']>[0], Parameters<Store['audit']['list']>[1]][] = [
+      ['a tenant, unfiltered', { kind: 'tenant', tenant: 'count-a' }, {}],
+      ['a tenant, an empty action list', { kind: 'tenant', tenant: 'count-a' }, { actions: [] }],
+      ['a tenant, named again in the filter', { kind: 'tenant', tenant: 'count-a' }, { tenant: 'count-a' }],
+      ['a tenant, another tenant in the filter', { kind: 'tenant', tenant: 'count-a' }, { tenant: 'count-b' }],
+      ['a tenant with no events', { kind: 'tenant', tenant: 'count-none' }, {}],
+      ['every tenant, one in the filter', { kind: 'all' }, { tenant: 'count-b' }],
+      ['every tenant, unfiltered', { kind: 'all' }, {}],
+      ['a tenant, by action', { kind: 'tenant', tenant: 'count-a' }, { actions: ['DECISION_REACHED', 'SESSION_STARTED'] }],
+      ['a tenant, by user', { kind: 'tenant', tenant: 'count-a' }, { userId: 'dave' }],
+      ['a tenant, by time', { kind: 'tenant', tenant: 'count-a' }, { from: new Date(Date.now() - 60_000) }],
+      ['every tenant, by user', { kind: 'all' }, { userId: 'erin' }],
+    ];
+    const decide = async (tenant: string, userId: string) => {
+      const session = await store.sessions.create(newSession({ tenant, userId }), userId);
+      await store.sessions.reportCompletion(session.id, userId, new Date());
+      await store.sessions.recordProgress(
+        session.id,
+        { faceStatus: 'SUCCEEDED', attempts: [realFace(1)], outcome: { status: 'SUCCEEDED', decision: { verdict: 'PASS', attemptId: 1 } } },
+        new Date(),
+      );
+      return session;
+    };
+    for (const round of [1, 2]) {
+      await decide('count-a', 'dave');
+      await decide('count-a', 'erin');
+      await decide('count-b', 'erin');
+      for (const [what, scope, filter] of cases) {
+        expect((await store.audit.list(scope, filter, 1)).totalCount, `${what}, round ${round}`).toBe(await matching(scope, filter));
+      }
+    }
+    expect((await store.audit.list({ kind: 'tenant', tenant: 'count-a' }, {}, 1)).totalCount).toBe(16);
+    const session = (await store.audit.list({ kind: 'tenant', tenant: 'count-b' }, {}, 1)).items[0].sessionId;
+    expect((await store.audit.list({ kind: 'all' }, { sessionId: session }, 1)).totalCount).toBe(4);
+  });
+
+  it.skipIf(!adapter.available)('answers batches of every size, more shapes than statements it keeps prepared', async () => {
+    const sessions = await Promise.all(Array.from({ length: 300 }, () => store.sessions.create(newSession({ tenant: 'batches' }), 'alice')));
+    for (let size = 1; size <= sessions.length; size += 1) {
+      const ids = sessions.slice(0, size).map((session) => session.id);
+      expect((await store.sessions.findByIds(ids)).map((found) => found?.id)).toEqual(ids);
+    }
+    expect((await store.sessions.findByIds(sessions.slice(0, 2).map((session) => session.id))).length).toBe(2);
+  });
 });

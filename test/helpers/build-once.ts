@@ -1,11 +1,12 @@
 /**
- * Vitest global setup: compiles the gateway once before any test file runs, so tests that start it as
- * a real child process (`node dist/src/main.js`) never race each other building dist/.
+ * Vitest global setup: builds once before any test file runs, with the project's own `npm run build`
+ * (the gateway into dist/, the web client into dist/web/), so tests that start the gateway as a real
+ * child process (`node dist/src/main.js`) or open /demo in a browser never race each other building.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 export default function buildOnce(): void {
   const root = path.resolve(__dirname, '../..');
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 }

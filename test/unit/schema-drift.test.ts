@@ -5,10 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { generate } from '@graphql-codegen/cli';
-import { buildSchema, findBreakingChanges, findDangerousChanges } from 'graphql';
+import { buildSchema, findBreakingChanges, findDangerousChanges, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import codegenConfig from '../../codegen';
 import { buildGatewaySchema, printGatewaySchema } from '../../src/graphql/schema';
+import { operationsCalled, publicOperations } from '../helpers/root-fields';
 
 const root = path.resolve(__dirname, '../..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
@@ -23,6 +24,14 @@ describe('schema and codegen drift', () => {
     const ours = buildSchema(read('schema.graphql'));
     expect(findBreakingChanges(contract, ours)).toEqual([]);
     expect(findDangerousChanges(contract, ours)).toEqual([]);
+  });
+
+  it('every public operation has a typed document: each root field is called by an operation in src/client/operations', () => {
+    const operationsDir = path.join(root, 'src/client/operations');
+    const documents = fs.readdirSync(operationsDir).filter((name) => name.endsWith('.graphql')).map((name) => parse(read(`src/client/operations/${name}`)));
+    const schema = buildSchema(read('schema.graphql'));
+    expect(publicOperations(schema)).toHaveLength(10);
+    expect(operationsCalled(...documents)).toEqual(publicOperations(schema));
   });
 
   it('the generated client is what codegen.ts produces from the operations (run `npm run codegen`)', async () => {

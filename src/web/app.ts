@@ -1,0 +1,271 @@
+/**
+ * The reference web client (served at /demo outside production): one whole liveness flow as an app
+ * runs it. Sign in with a JWT, start a session (with a reference image for verify), hand the device
+ * token to the "device" (the emulator, with buttons for each outcome), report completion, and receive
+ * the decision over graphql-ws; then read the session's attempts and audit trail. Every call uses the
+ * typed operations of src/client/operations.
+ */
+import type { SessionAuditTrailQuery, SessionDecisionSubscription, SessionFieldsFragment, SessionQuery } from '../client/generated/graphql.js';
+import { connect, GatewayError, playDevice, request, subscribe, type DeviceOutcome, type SessionKind } from './gateway-client.js';
+import { operations } from './operations.js';
+import type { Client } from './vendor/graphql-ws.js';
+
+/** Face's own limit on a verify image (CONTRACT.md section 5); the gateway checks it too. */
+const MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024;
+
+interface OutcomeButton {
+  label: string;
+  outcome: (kind: SessionKind) => DeviceOutcome;
+  verifyOnly?: boolean;
+}
+
+/** The device buttons: what each sends to the emulator's `singleModal` endpoint. */
+const OUTCOMES: Record<string, OutcomeButton> = {
+  realface: {
+    label: 'real face',
+    outcome: (kind) => (kind === 'LIVENESS' ? { livenessDecision: 'realface' } : { livenessDecision: 'realface', isIdentical: true, matchConfidence: 0.93 }),
+  },
+  spoofface: { label: 'spoof', outcome: () => ({ livenessDecision: 'spoofface' }) },
+  uncertain: { label: 'uncertain', outcome: () => ({ livenessDecision: 'uncertain' }) },
+  'different-person': {
+    label: 'different person',
+    outcome: () => ({ livenessDecision: 'realface', isIdentical: false, matchConfidence: 0.08 }),
+    verifyOnly: true,
+  },
+  failed: { label: 'failed attempt', outcome: () => ({ error: { code: 'FaceWithMaskDetected', message: 'A mask covers the face.' } }) },
+};
+
+interface CurrentSession {
+  id: string;
+  kind: SessionKind;
+  /** The device token: shown for the Face SDK, sent to the emulator, never logged. */
+  authToken: string;
+  token: string;
+  client: Client;
+}
+
+let current: CurrentSession | undefined;
+
+function element<T extends HTMLElement = HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`the page has no #${id}`);
+  return found as T;
+}
+
+function show(id: string, text: string): void {
+  element(id).textContent = text;
+}
+
+function showError(error: unknown): void {
+  const box = element('error');
+  box.textContent = error instanceof GatewayError || error instanceof Error ? error.message : String(error);
+  box.hidden = false;
+}
+
+function clearError(): void {
+  element('error').hidden = true;
+}
+
+/** Runs a click handler with the button disabled meanwhile, and shows what went wrong, if anything. */
+function onClick(button: HTMLButtonElement, handler: () => Promise<void>): void {
+  button.addEventListener('click', () => {
+    clearError();
+    button.disabled = true;
+    handler()
+      .catch(showError)
+      .finally(() => {
+        button.disabled = false;
+        refreshButtons();
+      });
+  });
+}
+
+function token(): string {
+  const value = element<HTMLInputElement>('token').value.trim();
+  if (!value) throw new Error('Paste an app-user JWT first (npm run token prints one).');
+  return value;
+}
+
+function selectedKind(): SessionKind {
+  const checked = document.querySelector<HTMLInputElement>('input[name="kind"]:checked');
+  return checked?.value === 'LIVENESS_WITH_VERIFY' ? 'LIVENESS_WITH_VERIFY' : 'LIVENESS';
+}
+
+function refreshButtons(): void {
+  element('reference').hidden = selectedKind() !== 'LIVENESS_WITH_VERIFY';
+  for (const button of document.querySelectorAll<HTMLButtonElement>('button[data-outcome]')) {
+    const verifyOnly = OUTCOMES[button.dataset.outcome ?? '']?.verifyOnly ?? false;
+    button.disabled = !current || (verifyOnly && current.kind !== 'LIVENESS_WITH_VERIFY');
+  }
+  element<HTMLButtonElement>('complete').disabled = !current;
+}
+
+async function checkToken(): Promise<void> {
+  const { viewer } = await request(operations.Viewer, {}, token());
+  show('viewer', `${viewer.userId} · tenant ${viewer.tenant} · ${viewer.roles.join(', ').toLowerCase()}`);
+}
+
+async function base64Of(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = '';
+  for (let offset = 0; offset < bytes.length; offset += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(offset, offset + 0x8000));
+  }
+  return btoa(binary);
+}
+
+async function startSession(): Promise<void> {
+  const jwt = token();
+  const kind = selectedKind();
+  let started: { authToken: string; session: SessionFieldsFragment };
+  if (kind === 'LIVENESS') {
+    started = (await request(operations.StartLivenessSession, { input: {} }, jwt)).startLivenessSession;
+  } else {
+    const file = element<HTMLInputElement>('reference-image').files?.[0];
+    if (!file) throw new Error('Choose a reference face image for a liveness-with-verify session.');
+    if (file.size > MAX_VERIFY_IMAGE_BYTES) throw new Error('The reference image is larger than 6 MB.');
+    const input = { verifyImage: await base64Of(file) };
+    started = (await request(operations.StartLivenessWithVerifySession, { input }, jwt)).startLivenessWithVerifySession;
+  }
+
+  current?.client.dispose();
+  const { session } = started;
+  current = { id: session.id, kind, authToken: started.authToken, token: jwt, client: connect(jwt) };
+  resetPanels();
+  element('session').hidden = false;
+  show('session-id', session.id);
+  show('session-kind', session.kind === 'LIVENESS' ? 'liveness' : 'liveness with verify');
+  show('session-status', session.status);
+  show('session-expires', new Date(session.expiresAt).toLocaleString());
+  show('device-token', started.authToken);
+  listenForDecision(current);
+}
+
+function resetPanels(): void {
+  element('attempts').replaceChildren();
+  show('completion', '');
+  const verdict = element('verdict');
+  verdict.dataset.verdict = '';
+  verdict.textContent = '—';
+  element('decision-details').hidden = true;
+  element('audit-trail').hidden = true;
+  show('audit-summary', 'Shown once the decision has arrived.');
+}
+
+/** Subscribes at once, before the device plays: the decision is pushed the moment it is reached. */
+function listenForDecision(session: CurrentSession): void {
+  show('subscription', 'Subscribed to sessionDecision over graphql-ws: waiting for the decision…');
+  subscribe(session.client, operations.SessionDecision, { sessionId: session.id }, {
+    next: (data) => {
+      if (current !== session) return;
+      showDecision(data.sessionDecision);
+      show('subscription', 'Decision received over graphql-ws.');
+      loadSessionAndTrail(session).catch(showError);
+    },
+    error: (error) => {
+      if (current !== session) return;
+      show('subscription', 'The subscription failed.');
+      showError(error);
+    },
+    complete: () => {
+      if (current === session) element('subscription').dataset.state = 'complete';
+    },
+  });
+}
+
+function showDecision(decision: SessionDecisionSubscription['sessionDecision']): void {
+  const verdict = element('verdict');
+  verdict.dataset.verdict = decision.verdict;
+  verdict.textContent = decision.verdict;
+  element('decision-details').hidden = false;
+  show('decision-liveness', decision.livenessDecision ?? 'none');
+  show(
+    'decision-verify',
+    decision.verifyResult
+      ? `${decision.verifyResult.isIdentical ? 'same person' : 'different person'} (confidence ${decision.verifyResult.matchConfidence})`
+      : 'not a verify session',
+  );
+  show('decision-attempt', decision.attemptId === null ? 'none' : `#${decision.attemptId}`);
+  show('decision-at', new Date(decision.decidedAt).toLocaleString());
+  show('decision-status', decision.session.status);
+  show('session-status', decision.session.status);
+}
+
+async function playOutcome(name: string): Promise<void> {
+  const session = current;
+  const button = OUTCOMES[name];
+  if (!session || !button) return;
+  const result = await playDevice(session.kind, session.authToken, button.outcome(session.kind));
+  const item = document.createElement('li');
+  item.textContent = result.status === 200 ? `${button.label}: recorded` : `${button.label}: refused (${result.status}${result.message ? `, ${result.message}` : ''})`;
+  if (result.status !== 200) item.className = 'refused';
+  element('attempts').append(item);
+}
+
+async function reportCompletion(): Promise<void> {
+  const session = current;
+  if (!session) return;
+  const { completeLivenessSession } = await request(operations.CompleteLivenessSession, { id: session.id }, session.token);
+  show('session-status', completeLivenessSession.status);
+  show('completion', 'Completion reported: the gateway polls Face for the result.');
+}
+
+async function loadSessionAndTrail(session: CurrentSession): Promise<void> {
+  const [details, trail] = await Promise.all([
+    request(operations.Session, { id: session.id }, session.token),
+    request(operations.SessionAuditTrail, { id: session.id, first: 50 }, session.token),
+  ]);
+  if (current !== session) return;
+  showAttempts(details.session);
+  showTrail(trail.session);
+}
+
+/** Replaces the device's log with the attempts as the gateway stored them. */
+function showAttempts(session: SessionQuery['session']): void {
+  if (!session) return;
+  const items = session.attempts.map((attempt) => {
+    const item = document.createElement('li');
+    const outcome = attempt.error ? `${attempt.error.code}` : (attempt.livenessDecision ?? attempt.status);
+    const verify = attempt.verifyResult ? `, ${attempt.verifyResult.isIdentical ? 'same person' : 'different person'}` : '';
+    item.textContent = `attempt ${attempt.attemptId}: ${attempt.status.toLowerCase()}, ${outcome}${verify}`;
+    return item;
+  });
+  element('attempts').replaceChildren(...items);
+}
+
+function showTrail(session: SessionAuditTrailQuery['session']): void {
+  if (!session) return;
+  const { edges, totalCount } = session.auditTrail;
+  // The API lists newest first; the page tells the story in order.
+  const rows = [...edges].reverse().map(({ node }) => {
+    const row = document.createElement('tr');
+    row.dataset.action = node.action;
+    const cells = [`${node.sequence}`, node.action, node.actor, node.attemptId === null ? '' : `${node.attemptId}`, node.verdict ?? '', `${node.hash.slice(0, 16)}…`];
+    for (const [index, text] of cells.entries()) {
+      const cell = document.createElement('td');
+      cell.textContent = text;
+      if (index === cells.length - 1) cell.className = 'hash';
+      row.append(cell);
+    }
+    return row;
+  });
+  element('audit-trail').querySelector('tbody')!.replaceChildren(...rows);
+  element('audit-trail').hidden = false;
+  show('audit-summary', `${totalCount} events in the tenant's hash chain for this session.`);
+}
+
+function main(): void {
+  onClick(element<HTMLButtonElement>('check-token'), checkToken);
+  onClick(element<HTMLButtonElement>('start-session'), startSession);
+  onClick(element<HTMLButtonElement>('complete'), reportCompletion);
+  for (const button of document.querySelectorAll<HTMLButtonElement>('button[data-outcome]')) {
+    onClick(button, () => playOutcome(button.dataset.outcome ?? ''));
+  }
+  for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="kind"]')) {
+    radio.addEventListener('change', refreshButtons);
+  }
+  refreshButtons();
+  document.body.dataset.ready = 'true';
+}
+
+main();

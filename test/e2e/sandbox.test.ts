@@ -1,0 +1,112 @@
+/**
+ * Apollo Sandbox, as the gateway opens it outside production: every public operation in its document,
+ * their variables pre-filled, and the dev token in the Authorization header. Each operation is run
+ * here as Sandbox runs it (the whole document, the operation's name, the shared variables, the
+ * header), with only the session's id pasted in.
+ */
+import { buildSchema, Kind, parse, type OperationDefinitionNode } from 'graphql';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { landingPageDocument, landingPageVariables, SESSION_ID_PLACEHOLDER } from '../../src/http/landing-page';
+import { TestGateway } from '../helpers/gateway';
+import { operationsCalled, publicOperations } from '../helpers/root-fields';
+
+interface SandboxConfig {
+  initialState: { document: string; variables: Record<string, unknown>; headers: Record<string, string> };
+}
+
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  gateway = await TestGateway.start();
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+});
+
+/** The configuration the landing page hands to Apollo's embeddable Sandbox. */
+async function sandboxConfig(): Promise<SandboxConfig> {
+  const page = await fetch(gateway.graphqlUrl, { headers: { accept: 'text/html' } });
+  expect(page.status).toBe(200);
+  const match = (await page.text()).match(/var embeddedSandboxConfig = (\{.*\});\n/);
+  expect(match, 'the Sandbox configuration in the landing page').not.toBeNull();
+  return JSON.parse(match![1]) as SandboxConfig;
+}
+
+describe('the Sandbox collection', () => {
+  it('Sandbox opens with the document of every operation, their variables and the dev token header', async () => {
+    const { initialState } = await sandboxConfig();
+    expect(initialState.document).toBe(landingPageDocument);
+    expect(initialState.variables).toEqual(landingPageVariables);
+    expect(initialState.headers).toEqual({ Authorization: `Bearer ${gateway.devToken}` });
+  });
+
+  it('the document calls every public operation of the schema', () => {
+    const schema = buildSchema(fs.readFileSync(path.resolve(__dirname, '../../schema.graphql'), 'utf8'));
+    expect(operationsCalled(parse(landingPageDocument))).toEqual(publicOperations(schema));
+  });
+
+  it('every variable the operations take has a pre-filled value, and every pre-filled value is used', () => {
+    const used = new Set<string>();
+    for (const definition of parse(landingPageDocument).definitions) {
+      if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+      for (const variable of definition.variableDefinitions ?? []) used.add(variable.variable.name.value);
+    }
+    expect([...used].sort()).toEqual(Object.keys(landingPageVariables).sort());
+  });
+
+  it('each operation runs in order as Sandbox sends it, with the pre-filled variables and header, once the id is pasted', async () => {
+    const { initialState } = await sandboxConfig();
+    const operations = parse(initialState.document).definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    const variables: Record<string, unknown> = { ...initialState.variables };
+    const authorization = initialState.headers.Authorization;
+    let deviceToken = '';
+    let decision: Promise<unknown> | undefined;
+    const ws = gateway.wsClient(authorization.replace(/^Bearer /, ''));
+
+    for (const operation of operations) {
+      const operationName = operation.name!.value;
+      if (operation.operation === 'subscription') {
+        decision = new Promise((resolve, reject) => {
+          ws.subscribe({ query: initialState.document, operationName, variables }, { next: resolve, error: reject, complete: () => undefined });
+        });
+        // The device plays while Sandbox waits for the decision in its other tab.
+        expect((await gateway.device('LIVENESS', deviceToken, { livenessDecision: 'realface' })).status).toBe(200);
+        continue;
+      }
+      const response = await fetch(gateway.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body: JSON.stringify({ query: initialState.document, operationName, variables }),
+      });
+      const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
+      expect(body.errors, operationName).toBeUndefined();
+      if (operationName === 'StartLivenessSession') {
+        // What a Sandbox user does next: paste the id into the "id" variable.
+        expect(variables.id).toBe(SESSION_ID_PLACEHOLDER);
+        variables.id = body.data!.startLivenessSession.session.id;
+        deviceToken = body.data!.startLivenessSession.authToken;
+      }
+      if (operationName === 'CompleteLivenessSession') {
+        expect(await decision).toMatchObject({ data: { sessionDecision: { sessionId: variables.id, verdict: 'PASS' } } });
+      }
+      if (operationName === 'Session') {
+        expect(body.data!.session.auditTrail.edges.map(({ node }: { node: { action: string } }) => node.action)).toContain('DECISION_REACHED');
+      }
+    }
+    expect(operations.map((operation) => operation.name!.value)).toEqual([
+      'Viewer',
+      'StartLivenessSession',
+      'StartLivenessWithVerifySession',
+      'SessionDecision',
+      'CompleteLivenessSession',
+      'Session',
+      'Sessions',
+      'AuditHistory',
+      'VerifyAuditChain',
+      'DeleteLivenessSession',
+    ]);
+  });
+});
