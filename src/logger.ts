@@ -52,7 +52,9 @@ export function createLogger(level: LogLevel | 'silent', sink?: (line: string) =
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      mixin: () => scope.getStore() ?? {},
+      // A copy: pino merges each line's own fields into what the mixin returns, and the stored
+      // bindings must not pick up one line's fields for the lines after it.
+      mixin: () => ({ ...scope.getStore() }),
       // Our `err` fields are already plain (`describeForLog`, a message); pino's serializer is for Error objects.
       serializers: { err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value) },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
@@ -62,6 +64,21 @@ export function createLogger(level: LogLevel | 'silent', sink?: (line: string) =
   return {
     ...wrap(root),
     withBindings: (bindings, work) => scope.run({ ...scope.getStore(), ...bindings }, work),
+  };
+}
+
+/**
+ * `logger` with `fields` on every line, as `logger.child(fields)` would put them, but without
+ * building a pino child up front: for what is made per operation (a WebSocket subscription) and
+ * mostly logs at debug, which is off in production (issue 6).
+ */
+export function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
+  return {
+    debug: (details, message) => logger.debug({ ...fields, ...details }, message),
+    info: (details, message) => logger.info({ ...fields, ...details }, message),
+    warn: (details, message) => logger.warn({ ...fields, ...details }, message),
+    error: (details, message) => logger.error({ ...fields, ...details }, message),
+    child: (bindings) => logger.child({ ...fields, ...bindings }),
   };
 }
 

@@ -4,6 +4,10 @@
  *   npm run bench                          every scenario, full sizes; writes BENCHMARKS.md and bench/results.json
  *   npm run bench -- --quick               every scenario, smaller sizes (under ~2 minutes)
  *   npm run bench -- --only audit          one scenario (or several: --only query,start)
+ *
+ * Scenarios 1 and 3 also run on PostgreSQL + Redis, and scenario 6 (`cluster`) only there: at
+ * DATABASE_URL / REDIS_URL when set, else the local defaults (`shared-services.ts`); rows whose
+ * servers do not answer are skipped, and the report says so.
  *   npm run bench -- --out DIR             write DIR/BENCHMARKS.md and DIR/results.json instead
  *   npm run bench -- --cpu-prof            also profile the gateway process (node --cpu-prof) and list its top frames
  *
@@ -13,7 +17,7 @@
  */
 import path from 'node:path';
 
-export const SCENARIOS = ['query', 'start', 'decision', 'subscriptions', 'audit'] as const;
+export const SCENARIOS = ['query', 'start', 'decision', 'subscriptions', 'audit', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Sizes {
@@ -22,6 +26,7 @@ export interface Sizes {
   decision: { warmupSessions: number; sessions: number };
   subscriptions: { sessions: number; sockets: number; subscriptionsPerSocket: number; settleMillis: number };
   audit: { events: number; warmupRequests: number; measuredRequests: number; deepOffset: number; verifyRuns: number };
+  cluster: { sessions: number; sockets: number; subscriptionsPerSocket: number };
 }
 
 export interface BenchOptions {
@@ -49,6 +54,7 @@ const FULL: Sizes = {
   decision: { warmupSessions: 10, sessions: 200 },
   subscriptions: { sessions: 1_000, sockets: 100, subscriptionsPerSocket: 100, settleMillis: 1_500 },
   audit: { events: 1_000_000, warmupRequests: 20, measuredRequests: 200, deepOffset: 10_000, verifyRuns: 1 },
+  cluster: { sessions: 500, sockets: 50, subscriptionsPerSocket: 100 },
 };
 
 const QUICK: Sizes = {
@@ -57,6 +63,7 @@ const QUICK: Sizes = {
   decision: { warmupSessions: 5, sessions: 50 },
   subscriptions: { sessions: 200, sockets: 20, subscriptionsPerSocket: 100, settleMillis: 1_000 },
   audit: { events: 100_000, warmupRequests: 10, measuredRequests: 50, deepOffset: 10_000, verifyRuns: 1 },
+  cluster: { sessions: 100, sockets: 10, subscriptionsPerSocket: 100 },
 };
 
 export class UsageError extends Error {

@@ -62,13 +62,18 @@ function markdown(report: RunReport, notes: string): string {
     '',
     '| command | what |',
     '| --- | --- |',
-    '| `npm run bench` | every scenario at full size (about 3 minutes here); writes this file and `bench/results.json` |',
+    '| `npm run bench` | every scenario at full size (about 3 to 4 minutes here); writes this file and `bench/results.json` |',
     '| `npm run bench -- --quick` | every scenario at smaller sizes (under a minute); writes `.bench/BENCHMARKS.md` and `.bench/results.json` |',
-    '| `npm run bench -- --only audit` | one scenario: `query`, `start`, `decision`, `subscriptions` or `audit` (several: `--only query,start`); also to `.bench/` |',
+    '| `npm run bench -- --only audit` | one scenario: `query`, `start`, `decision`, `subscriptions`, `audit` or `cluster` (several: `--only query,start`); also to `.bench/` |',
     '| `npm run bench -- --out DIR` | write `DIR/BENCHMARKS.md` and `DIR/results.json` instead |',
     '| `npm run bench -- --cpu-prof` | also run the gateway children under `node --cpu-prof` (profiles in `.bench/profiles/`) and list their top frames |',
     '',
     'Options combine (`npm run bench -- --quick --only subscriptions`). Child logs and data go to `.bench/run/` (git-ignored).',
+    '',
+    'Scenarios 1 (`query`) and 3 (`decision`) also run the gateway on PostgreSQL + Redis, side by side with SQLite, and scenario 6 (`cluster`) runs two ' +
+      'instances there: at `DATABASE_URL` and `REDIS_URL` when set, else `postgres://postgres@127.0.0.1:5432/postgres` and `redis://127.0.0.1:6379`. ' +
+      'Each scenario creates a database of its own and drops it after, and uses a Redis channel prefix of its own; when either server does not answer, ' +
+      'those rows are skipped and the report says why.',
     '',
     '## This run',
     '',

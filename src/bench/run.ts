@@ -12,6 +12,7 @@ import { parseBenchArgs, UsageError, type ScenarioName } from './options';
 import { writeReport } from './report';
 import type { ScenarioResult } from './result';
 import { runAuditPages } from './scenarios/audit-pages';
+import { runClusterFanOut } from './scenarios/cluster-fan-out';
 import { runDecisionLatency } from './scenarios/decision-latency';
 import { runIdleSubscriptions } from './scenarios/idle-subscriptions';
 import { runSessionQuery } from './scenarios/session-query';
@@ -24,6 +25,7 @@ const SCENARIO_RUNNERS: Record<ScenarioName, (run: BenchRun) => Promise<Scenario
   decision: runDecisionLatency,
   subscriptions: runIdleSubscriptions,
   audit: runAuditPages,
+  cluster: runClusterFanOut,
 };
 const WATCHDOG_MILLIS = 40 * 60_000;
 

@@ -46,10 +46,13 @@ export const GATEWAY_SETTINGS: Readonly<Record<string, string>> = {
   FACE_MAX_CALLS_PER_SECOND: '100000',
 };
 
-/** A gateway child (see `GATEWAY_SETTINGS`). `dataDir` may already hold a seeded SQLite file. */
+/**
+ * A gateway child (see `GATEWAY_SETTINGS`). `dataDir` may already hold a seeded SQLite file. Instances
+ * that must accept each other's tokens are given the same JWT_SECRET in `env`.
+ */
 export async function startGateway(run: BenchRun, name: string, env: Record<string, string>, dataDir = dataDirFor(run, name)): Promise<RunningGateway> {
   fs.mkdirSync(dataDir, { recursive: true });
-  const jwtSecret = randomBytes(32).toString('hex');
+  const jwtSecret = env.JWT_SECRET ?? randomBytes(32).toString('hex');
   const child = await BenchChild.fork({
     name,
     entry: 'gateway-process.js',

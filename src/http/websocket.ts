@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { execute, GraphQLError, subscribe, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, type TokenVerifier } from '../auth/jwt';
@@ -21,9 +21,10 @@ import type { Viewer } from '../auth/viewer';
 import type { WebSocketLimits } from '../config';
 import { formatPublicError, PublicError } from '../errors';
 import type { GatewayContext, Loaders, Services } from '../graphql/context';
-import type { Logger, RootLogger } from '../logger';
+import { withFields, type Logger, type RootLogger } from '../logger';
 import type { WebSocketOperationMetrics } from '../metrics/graphql-metrics';
 import type { QueryGuard } from './query-limits';
+import { createSharedSubscribe } from './shared-events';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -62,7 +63,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: limits.maxPayloadBytes });
 
   const operationLogger = (state: Partial<ConnectionState>, id: string) =>
-    logger.child({ connectionId: state.connectionId, requestId: state.operations?.get(id) });
+    withFields(logger, { connectionId: state.connectionId, requestId: state.operations?.get(id) });
   const formatFor = (state: Partial<ConnectionState>, id: string) => {
     const log = operationLogger(state, id);
     return (error: GraphQLError) => {
@@ -73,6 +74,12 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
   };
   const inScope = <T>(args: ExecutionArgs, work: () => T): T =>
     options.withLogBindings({ requestId: (args.contextValue as GatewayContext).requestId }, work);
+  // Subscribers of one session who sent the same operation as the same viewer share the execution
+  // of each decision; the viewer is all a resolver reads from the context that can change an answer.
+  const sharedSubscribe = createSharedSubscribe((args) => {
+    const viewer = (args.contextValue as GatewayContext).viewer;
+    return viewer ? `${viewer.tenant}\u0000${viewer.userId}\u0000${viewer.roles.join(',')}` : undefined;
+  });
 
   const server = useServer<Record<string, unknown> | undefined, Partial<ConnectionState>>(
     {
@@ -125,7 +132,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         requestId: ctx.extra.operations?.get(id) ?? randomUUID(),
       }),
       execute: (args) => inScope(args, () => execute(args)),
-      subscribe: (args) => inScope(args, () => subscribe(args)),
+      subscribe: (args) => inScope(args, () => sharedSubscribe(args)),
       onNext: (ctx, id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(formatFor(ctx.extra, id)) } : undefined),
       onError: (ctx, id, _payload, errors) => {
         const formatted = errors.map(formatFor(ctx.extra, id));

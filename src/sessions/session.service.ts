@@ -97,6 +97,8 @@ export class SessionService {
   private readonly idempotency: IdempotencyService;
   private readonly instanceId: string;
   private readonly leaseMillis: number;
+  /** Until when this instance holds each session's poll lease (ms since epoch), from its last grant. */
+  private readonly leasedUntil = new Map<string, number>();
   /** This instance's subscribers still waiting for a decision, by session, with the session's one pub/sub subscription. */
   private readonly waiting = new Map<string, Waiters>();
   private stopListening = () => {};
@@ -133,7 +135,7 @@ export class SessionService {
   async startBackgroundWork(): Promise<void> {
     this.stopListening = await this.options.pubsub.subscribe(POLL_NOW_TOPIC, (payload) => {
       const { sessionId, from } = payload as { sessionId?: unknown; from?: unknown };
-      if (typeof sessionId === 'string' && from !== this.instanceId && this.poller.has(sessionId)) this.poller.pollSoon(sessionId);
+      if (typeof sessionId === 'string' && from !== this.instanceId && this.holdsLease(sessionId)) this.poller.pollSoon(sessionId);
     });
     const waiting = await this.store.sessions.awaitingResult();
     for (const session of waiting) this.poller.pollSoon(session.id);
@@ -284,15 +286,21 @@ export class SessionService {
    */
   async pollOnce(id: string, priority: FaceCallPriority = 'background'): Promise<PollResult> {
     const session = await this.store.sessions.findById(id);
-    if (!session) return 'done';
+    if (!session) return this.pollDone(id);
     if (FINAL_STATUSES.has(session.status)) {
       // Decided, perhaps by another instance whose message never arrived (Redis down): tell our own.
       await this.deliverStored(id);
-      return 'done';
+      return this.pollDone(id);
     }
     const now = this.options.now();
     // One instance at a time asks Face about a session; the others keep their task to take over if it dies.
-    if (priority === 'background' && !(await this.store.sessions.tryLease(id, this.instanceId, now, this.leaseMillis))) return 'pending';
+    if (priority === 'background') {
+      if (!(await this.store.sessions.tryLease(id, this.instanceId, now, this.leaseMillis))) {
+        this.leasedUntil.delete(id);
+        return 'pending';
+      }
+      this.leasedUntil.set(id, now + this.leaseMillis);
+    }
     const snapshot = await this.fetch(session, priority);
     const outcome = snapshot
       ? deriveDecision({ kind: session.kind, faceStatus: snapshot.status, attempts: snapshot.attempts, nowMillis: now, expiresAtMillis: session.expiresAt.getTime() })
@@ -308,7 +316,23 @@ export class SessionService {
       new Date(now),
     );
     await this.announce(transition);
-    return FINAL_STATUSES.has(transition.session.status) ? 'done' : 'pending';
+    return FINAL_STATUSES.has(transition.session.status) ? this.pollDone(id) : 'pending';
+  }
+
+  private pollDone(id: string): PollResult {
+    this.leasedUntil.delete(id);
+    return 'done';
+  }
+
+  /**
+   * Whether this instance holds the session's poll lease (its last grant has not run out), and so
+   * should answer a completion reported elsewhere by polling now. An instance that only keeps a
+   * subscriber's slow fallback task, and never took the lease, leaves the poll to the instance the
+   * completion was reported to, which polls at once: answering too made both race for the lease and
+   * poll the store until the decision (issue 6, the two-instance fan-out).
+   */
+  private holdsLease(sessionId: string): boolean {
+    return this.poller.has(sessionId) && (this.leasedUntil.get(sessionId) ?? -Infinity) > this.options.now();
   }
 
   /**
@@ -317,7 +341,9 @@ export class SessionService {
    * who polls).
    */
   async sweepExpired(): Promise<void> {
-    const due = await this.store.sessions.dueForExpiry(new Date(this.options.now()), 500);
+    const now = this.options.now();
+    for (const [sessionId, until] of this.leasedUntil) if (until <= now) this.leasedUntil.delete(sessionId);
+    const due = await this.store.sessions.dueForExpiry(new Date(now), 500);
     const orphans = await this.store.sessions.awaitingResult();
     for (const session of [...due, ...orphans]) {
       if (!this.poller.isPolling(session.id)) this.poller.pollSoon(session.id);

@@ -25,6 +25,7 @@ import {
   ATTEMPT_COLUMNS,
   attemptValues,
   auditConditions,
+  AuditCountCache,
   auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
@@ -374,12 +375,14 @@ async function markDecided(client: Queryable, id: string, status: string, at: Da
 }
 
 class PostgresAuditRepository implements AuditRepository {
+  private readonly counts = new AuditCountCache();
+
   constructor(private readonly pool: pg.Pool) {}
 
   async list(scope: ReadScope, filter: AuditFilter, first: number, after?: number): Promise<Page<AuditEventRecord & { position: number }>> {
     const { bind, values } = binder();
     const conditions = auditConditions(scope, filter, bind);
-    const totalCount = await this.count(auditCountSource(scope, filter), conditions, [...values]);
+    const totalCount = await this.count(auditCountSource(scope, filter), scope, filter, conditions, [...values]);
     if (after !== undefined) conditions.push(`position < ${bind(after)}`);
     const rows = (await this.pool.query<Row>(`SELECT * FROM audit_events ${where(conditions)} ORDER BY position DESC LIMIT ${bind(first + 1)}`, values)).rows;
     return {
@@ -390,16 +393,32 @@ class PostgresAuditRepository implements AuditRepository {
   }
 
   /** The `totalCount` of a page, from where `auditCountSource` says. */
-  private async count(source: AuditCountSource, conditions: string[], values: unknown[]): Promise<number> {
+  private async count(source: AuditCountSource, scope: ReadScope, filter: AuditFilter, conditions: string[], values: unknown[]): Promise<number> {
+    const head = async (tenant: string) =>
+      (await this.pool.query<{ sequence: number }>('SELECT sequence FROM audit_heads WHERE tenant = $1', [tenant])).rows[0]?.sequence ?? 0;
     switch (source.kind) {
       case 'none':
         return 0;
       case 'head':
-        return (await this.pool.query<{ sequence: number }>('SELECT sequence FROM audit_heads WHERE tenant = $1', [source.tenant])).rows[0]?.sequence ?? 0;
+        return head(source.tenant);
       case 'allHeads':
         return (await this.pool.query<{ total: number }>('SELECT coalesce(sum(sequence), 0)::bigint AS total FROM audit_heads')).rows[0].total;
-      case 'rows':
-        return (await this.pool.query<{ count: number }>(`SELECT count(*) AS count FROM audit_events ${where(conditions)}`, values)).rows[0].count;
+      case 'rows': {
+        if (source.tenant === undefined) {
+          return (await this.pool.query<{ count: number }>(`SELECT count(*) AS count FROM audit_events ${where(conditions)}`, values)).rows[0].count;
+        }
+        const tenant = source.tenant;
+        const after = `$${values.length + 1}`;
+        const upTo = `$${values.length + 2}`;
+        const sql = `SELECT count(*) AS count FROM audit_events ${where([...conditions, `sequence > ${after}`, `sequence <= ${upTo}`])}`;
+        return this.counts.count(
+          tenant,
+          scope,
+          filter,
+          () => head(tenant),
+          async (from, to) => (await this.pool.query<{ count: number }>(sql, [...values, from, to])).rows[0].count,
+        );
+      }
     }
   }
 

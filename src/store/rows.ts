@@ -161,16 +161,57 @@ export const where = (conditions: string[]): string => (conditions.length ? `WHE
  * records its length, advanced in the very transaction that appends the events: for a history
  * narrowed to one tenant and nothing else, the count is the head's `sequence`; for every tenant, the
  * sum of the heads. It equals the rows as long as the chain is intact: a row deleted or moved behind
- * the gateway's back is what `verifyAuditChain` reports. Any other filter counts the rows.
+ * the gateway's back is what `verifyAuditChain` reports. Any other filter counts the rows, those of
+ * one tenant through `AuditCountCache`.
  */
-export type AuditCountSource = { kind: 'none' } | { kind: 'head'; tenant: string } | { kind: 'allHeads' } | { kind: 'rows' };
+export type AuditCountSource = { kind: 'none' } | { kind: 'head'; tenant: string } | { kind: 'allHeads' } | { kind: 'rows'; tenant?: string };
 
 export function auditCountSource(scope: ReadScope, filter: AuditFilter): AuditCountSource {
   const tenants = new Set([scope.kind === 'all' ? undefined : scope.tenant, filter.tenant].filter((tenant) => tenant !== undefined));
   if (tenants.size > 1) return { kind: 'none' }; // two different tenants: no event is in both
   const narrowed =
     scope.kind === 'own' || filter.sessionId !== undefined || filter.userId !== undefined || (filter.actions?.length ?? 0) > 0 || !!filter.from || !!filter.to;
-  if (narrowed) return { kind: 'rows' };
   const [tenant] = tenants;
+  if (narrowed) return tenant === undefined ? { kind: 'rows' } : { kind: 'rows', tenant };
   return tenant === undefined ? { kind: 'allHeads' } : { kind: 'head', tenant };
+}
+
+/**
+ * Exact counts of a tenant's events that match a filter, kept by tenant and filter with the chain
+ * length they were counted up to, so that the next page of the same history counts only the events
+ * appended since (by `sequence`, on the `(tenant, sequence)` index) instead of the whole tenant again:
+ * 300 ms a page at 1,000,000 events for a filter by action, measured by hand (issue 6). Exact because
+ * a chain only grows: events are appended with the next sequence, in order, in the transaction that
+ * advances the head, and never change (`verifyAuditChain` reports one edited behind the gateway's
+ * back, which a kept count would not see). The first count of a filter still reads every event it
+ * matches. At most `maxEntries` counts are kept, least recently used out first.
+ */
+export class AuditCountCache {
+  private readonly counts = new Map<string, { sequence: number; count: number }>();
+
+  constructor(private readonly maxEntries = 256) {}
+
+  /**
+   * The count of the events of `tenant` that `scope` and `filter` match, up to the chain's head.
+   * `head()` reads the head's sequence (0 for a tenant without events); `countBetween(after, upTo)`
+   * counts the matching events with `after < sequence <= upTo`.
+   */
+  async count(
+    tenant: string,
+    scope: ReadScope,
+    filter: AuditFilter,
+    head: () => Promise<number> | number,
+    countBetween: (after: number, upTo: number) => Promise<number> | number,
+  ): Promise<number> {
+    const { sessionId, userId, actions, from, to } = filter;
+    const key = JSON.stringify([tenant, scope, sessionId, userId, actions, from?.getTime(), to?.getTime()]);
+    const upTo = await head();
+    const kept = this.counts.get(key);
+    this.counts.delete(key);
+    const count =
+      kept && kept.sequence <= upTo ? kept.count + (kept.sequence === upTo ? 0 : await countBetween(kept.sequence, upTo)) : await countBetween(0, upTo);
+    this.counts.set(key, { sequence: upTo, count });
+    if (this.counts.size > this.maxEntries) this.counts.delete(this.counts.keys().next().value as string);
+    return count;
+  }
 }

@@ -20,6 +20,7 @@ import {
   ATTEMPT_COLUMNS,
   attemptValues,
   auditConditions,
+  AuditCountCache,
   auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
@@ -353,12 +354,14 @@ class SqliteSessionRepository implements SessionRepository {
 }
 
 class SqliteAuditRepository implements AuditRepository {
+  private readonly counts = new AuditCountCache();
+
   constructor(private readonly cached: StatementCache) {}
 
   async list(scope: ReadScope, filter: AuditFilter, first: number, after?: number): Promise<Page<AuditEventRecord & { position: number }>> {
     const { bind, params } = namedBinder();
     const conditions = auditConditions(scope, filter, bind);
-    const totalCount = this.count(auditCountSource(scope, filter), conditions, params);
+    const totalCount = await this.count(auditCountSource(scope, filter), scope, filter, conditions, params);
     if (after !== undefined) conditions.push(`position < ${bind(after)}`);
     const rows = this.cached.get(`SELECT * FROM audit_events ${where(conditions)} ORDER BY position DESC LIMIT ${bind(first + 1)}`).all(params) as Row[];
     return {
@@ -369,16 +372,27 @@ class SqliteAuditRepository implements AuditRepository {
   }
 
   /** The `totalCount` of a page, from where `auditCountSource` says. */
-  private count(source: AuditCountSource, conditions: string[], params: Record<string, unknown>): number {
+  private async count(source: AuditCountSource, scope: ReadScope, filter: AuditFilter, conditions: string[], params: Record<string, unknown>): Promise<number> {
+    const head = (tenant: string) => (this.cached.get('SELECT sequence FROM audit_heads WHERE tenant = ?').pluck().get(tenant) as number | undefined) ?? 0;
     switch (source.kind) {
       case 'none':
         return 0;
       case 'head':
-        return (this.cached.get('SELECT sequence FROM audit_heads WHERE tenant = ?').pluck().get(source.tenant) as number | undefined) ?? 0;
+        return head(source.tenant);
       case 'allHeads':
         return this.cached.get('SELECT coalesce(sum(sequence), 0) FROM audit_heads').pluck().get() as number;
-      case 'rows':
-        return this.cached.get(`SELECT count(*) FROM audit_events ${where(conditions)}`).pluck().get(params) as number;
+      case 'rows': {
+        if (source.tenant === undefined) return this.cached.get(`SELECT count(*) FROM audit_events ${where(conditions)}`).pluck().get(params) as number;
+        // From scratch, `+sequence` keeps SQLite on the filter's own index (by session, by user) rather
+        // than the (tenant, sequence) one, which would walk the whole tenant; since a kept count, that
+        // index is the one to use: it reads only the events appended since.
+        const fromScratch = this.cached.get(`SELECT count(*) FROM audit_events ${where([...conditions, '+sequence <= @upTo'])}`).pluck();
+        const since = this.cached.get(`SELECT count(*) FROM audit_events ${where([...conditions, 'sequence > @after', 'sequence <= @upTo'])}`).pluck();
+        const tenant = source.tenant;
+        return this.counts.count(tenant, scope, filter, () => head(tenant), (after, upTo) =>
+          after === 0 ? (fromScratch.get({ ...params, upTo }) as number) : (since.get({ ...params, after, upTo }) as number),
+        );
+      }
     }
   }
 

@@ -60,6 +60,18 @@ describe('the logger', () => {
     );
   });
 
+  it("does not carry one line's fields into the later lines of the same bindings", () => {
+    const { logger, entries } = capture();
+    logger.withBindings({ requestId: 'r-3' }, () => {
+      logger.info({ method: 'POST', status: 200 }, 'request finished');
+      logger.info({}, 'later');
+    });
+    expect(entries()[0]).toMatchObject({ requestId: 'r-3', method: 'POST', status: 200 });
+    expect(entries()[1]).toMatchObject({ requestId: 'r-3', msg: 'later' });
+    expect(entries()[1]).not.toHaveProperty('method');
+    expect(entries()[1]).not.toHaveProperty('status');
+  });
+
   it('redacts fields named like secrets, at the top and nested, whoever passed them', () => {
     const { logger, lines, entries } = capture();
     const secrets = {

@@ -3,7 +3,9 @@
  * file is seeded before the gateway starts on it (`audit-seed.ts`); then, over HTTP with an auditor's
  * JWT, one request at a time: the first page of `auditHistory`, a page deep in the history (its cursor
  * built with the service's own `cursorOf`, the encoding every `endCursor` uses), and a page filtered by
- * one session. Last, `verifyAuditChain` over the whole chain: its time, and the gateway's peak RSS
+ * one session, and a page filtered by action (whose `totalCount` is counted once from scratch, then
+ * only over the events appended since: `AuditCountCache`; the first request is timed apart). Last,
+ * `verifyAuditChain` over the whole chain: its time, and the gateway's peak RSS
  * (VmHWM, reset just before) against its RSS before: the chain is read in batches, so memory should
  * stay bounded whatever its length.
  */
@@ -24,7 +26,7 @@ const PAGE_SIZE = 50;
 const TENANT = 'acme';
 
 interface Page {
-  key: 'first' | 'deep' | 'session';
+  key: 'first' | 'deep' | 'session' | 'action';
   label: string;
   variables: AuditHistoryQueryVariables;
   expect(data: AuditHistoryQuery): boolean;
@@ -73,11 +75,25 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
         expect: (data) =>
           data.auditHistory.totalCount === 4 && data.auditHistory.edges.length === 4 && data.auditHistory.edges.every((edge) => edge.node.sessionId === seeded.sampleSessionId),
       },
+      {
+        key: 'action',
+        label: 'filtered by action (filter: { actions: [DECISION_REACHED] })',
+        variables: { filter: { actions: ['DECISION_REACHED'] }, first: PAGE_SIZE },
+        expect: (data) =>
+          fullPage(data) && data.auditHistory.totalCount === seeded.sessions && data.auditHistory.edges.every((edge) => edge.node.action === 'DECISION_REACHED'),
+      },
     ];
 
     const rounds = new Map<Page['key'], LoadRound>();
+    /** Each page's very first request, before any warm-up: what a count from scratch costs. */
+    const cold = new Map<Page['key'], number>();
     for (const page of pages) {
       run.log(`audit: ${page.label}`);
+      const t0 = performance.now();
+      const first = await fetch(gateway.client.graphqlUrl, { method: 'POST', headers: graphqlHeaders(token), body: graphqlBody(AuditHistoryDocument, page.variables) });
+      const firstBody = await first.text();
+      cold.set(page.key, performance.now() - t0);
+      if (first.status !== 200 || !graphqlCheck(page.expect)(firstBody)) throw new Error(`${page.label}: unexpected answer ${first.status} ${firstBody.slice(0, 300)}`);
       const result = await warmAndMeasure(
         {
           url: gateway.client.graphqlUrl,
@@ -111,7 +127,10 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
     const pageFigures = Object.fromEntries(
       pages.map((page) => {
         const m = measured(page);
-        return [page.key, { requests: m.responses, p50Ms: round(m.latency.p50), p95Ms: round(m.latency.p95), p99Ms: round(m.latency.p99), failures: failures(m), firstFailure: m.firstFailure }];
+        return [
+          page.key,
+          { firstRequestMs: round(cold.get(page.key) ?? NaN), requests: m.responses, p50Ms: round(m.latency.p50), p95Ms: round(m.latency.p95), p99Ms: round(m.latency.p99), failures: failures(m), firstFailure: m.firstFailure },
+        ];
       }),
     );
     const pageFailures = pages.reduce((total, page) => total + failures(measured(page)), 0);
@@ -122,16 +141,16 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
       method:
         `${count(seeded.events)} events (${count(seeded.sessions)} sessions x 4) in tenant "${TENANT}", seeded into the SQLite file before the gateway started ` +
         `(${seeded.seconds.toFixed(1)} s, file ${mib(seeded.fileBytes)}). \`AuditHistory\` (src/client/operations, with \`session { id status }\` per event) ` +
-        `with an auditor JWT, autocannon, 1 connection, ${sizes.warmupRequests} warm-up + ${sizes.measuredRequests} measured requests per page. ` +
+        `with an auditor JWT: each page's first request timed alone (cold), then autocannon, 1 connection, ${sizes.warmupRequests} warm-up + ${sizes.measuredRequests} measured requests per page. ` +
         `Then \`verifyAuditChain\` ${sizes.verifyRuns === 1 ? 'once' : `${sizes.verifyRuns} times (best time)`}, peak RSS from /proc/<pid>/status VmHWM` +
         `${peakReset ? ', reset just before' : ' (the kernel refused the reset: peak since the process started)'}.`,
       seconds: (performance.now() - startedAt) / 1000,
       tables: [
         {
-          header: ['page', 'requests', 'p50', 'p95', 'p99', 'failed'],
+          header: ['page', 'first request (cold)', 'requests', 'p50', 'p95', 'p99', 'failed'],
           rows: pages.map((page) => {
             const m = measured(page);
-            return [page.label, count(m.responses), ms(m.latency.p50), ms(m.latency.p95), ms(m.latency.p99), count(failures(m))];
+            return [page.label, ms(cold.get(page.key) ?? NaN), count(m.responses), ms(m.latency.p50), ms(m.latency.p95), ms(m.latency.p99), count(failures(m))];
           }),
         },
         {
@@ -147,7 +166,14 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
         },
       ],
       targets: [
-        ...pages.map((page) => check(`${page.label}, p95`, `<= ${P95_TARGET_MILLIS} ms`, ms(measured(page).latency.p95), measured(page).latency.p95 <= P95_TARGET_MILLIS)),
+        ...pages.map((page) =>
+          check(
+            `${page.label}, p95`,
+            `<= ${P95_TARGET_MILLIS} ms`,
+            `${ms(measured(page).latency.p95)} (first request: ${ms(cold.get(page.key) ?? NaN)})`,
+            measured(page).latency.p95 <= P95_TARGET_MILLIS,
+          ),
+        ),
         check('verifyAuditChain peak RSS', 'bounded (no figure set)', `${mib(peakRss)} peak, +${mib(peakRss - rssBefore)} over the ${mib(rssBefore)} before; file ${mib(seeded.fileBytes)}`, undefined),
         check('responses failing a check; chain reported valid', '0; valid', `${count(pageFailures)}; ${verified ? 'valid' : 'NOT valid'}`, pageFailures === 0 && verified),
       ],

@@ -1,7 +1,9 @@
 /**
  * Scenario 1: `session(id)` over HTTP with a real JWT and a stored (decided) session, against two
  * anchors serving the same response JSON: raw node:http, and bare Apollo Server 5 with a static
- * resolver. Rounds alternate the order of the three targets; each figure is the median of its rounds.
+ * resolver. The gateway runs twice: on its SQLite file, and on PostgreSQL + Redis (a database of its
+ * own; skipped, and said so, when either server does not answer). Rounds rotate the order of the
+ * targets; each figure is the median of its rounds.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,14 +11,43 @@ import { CompleteLivenessSessionDocument, SessionDocument, StartLivenessSessionD
 import { eventually, graphqlBody, graphqlHeaders, playDevice } from '../clients';
 import type { BenchChild } from '../ipc';
 import { failures, graphqlCheck, warmAndMeasure, type LoadRound } from '../load';
-import { check, type ScenarioResult } from '../result';
-import { startAnchor, startGateway, type BenchRun } from '../servers';
+import { check, type ScenarioResult, type TargetCheck } from '../result';
+import { startAnchor, startGateway, type BenchRun, type RunningGateway } from '../servers';
+import { openSharedServices, type SharedServices } from '../shared-services';
 import { count, median, ms, ratio, round } from '../stats';
 
+type TargetKey = 'raw' | 'apollo' | 'gateway' | 'gatewayPg';
+
 interface Target {
-  key: 'raw' | 'apollo' | 'gateway';
+  key: TargetKey;
   label: string;
   url: string;
+  headers: Record<string, string>;
+  body: string;
+  check(body: string): boolean;
+}
+
+/** A stored session with an attempt and a decision, read by its owner with a real JWT; and its answer, as recorded. */
+async function decidedSession(gateway: RunningGateway) {
+  const token = gateway.client.token({ sub: 'alice', roles: ['user'], tenant: 'acme' });
+  const started = await gateway.client.ok(StartLivenessSessionDocument, { input: {} }, token);
+  const id = started.startLivenessSession.session.id;
+  await playDevice(gateway.child.ready.emulatorUrl ?? '', started.startLivenessSession.authToken);
+  await gateway.client.ok(CompleteLivenessSessionDocument, { id }, token);
+  await eventually('the session decided', async () => {
+    const data = await gateway.client.ok(SessionDocument, { id }, token);
+    return data.session?.decision ? data : undefined;
+  });
+  const recorded = await gateway.client.raw(SessionDocument, { id }, token);
+  if (recorded.status !== 200) throw new Error(`session(id) answered ${recorded.status}: ${recorded.body.slice(0, 300)}`);
+  const recordedData = JSON.stringify((JSON.parse(recorded.body) as { data: unknown }).data);
+  return {
+    recorded,
+    headers: graphqlHeaders(token),
+    body: graphqlBody(SessionDocument, { id }),
+    // Every response must carry exactly the recorded data.
+    check: graphqlCheck((data: unknown) => JSON.stringify(data) === recordedData),
+  };
 }
 
 export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
@@ -24,52 +55,59 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
   const startedAt = performance.now();
   const gateway = await startGateway(run, 'gateway-query', { FACE_EMULATOR: 'true' });
   const anchors: BenchChild[] = [];
+  let pgGateway: RunningGateway | undefined;
+  let services: SharedServices | undefined;
   try {
-    // A stored session with an attempt and a decision, read by its owner with a real JWT.
-    const token = gateway.client.token({ sub: 'alice', roles: ['user'], tenant: 'acme' });
-    const started = await gateway.client.ok(StartLivenessSessionDocument, { input: {} }, token);
-    const id = started.startLivenessSession.session.id;
-    await playDevice(gateway.child.ready.emulatorUrl ?? '', started.startLivenessSession.authToken);
-    await gateway.client.ok(CompleteLivenessSessionDocument, { id }, token);
-    await eventually('the session decided', async () => {
-      const data = await gateway.client.ok(SessionDocument, { id }, token);
-      return data.session?.decision ? data : undefined;
-    });
-
-    const recorded = await gateway.client.raw(SessionDocument, { id }, token);
-    if (recorded.status !== 200) throw new Error(`session(id) answered ${recorded.status}: ${recorded.body.slice(0, 300)}`);
-    const recordedData = JSON.stringify((JSON.parse(recorded.body) as { data: unknown }).data);
+    const sqlite = await decidedSession(gateway);
     const responseFile = path.join(run.runDir, 'session-response.json');
-    fs.writeFileSync(responseFile, recorded.body);
+    fs.writeFileSync(responseFile, sqlite.recorded.body);
 
-    const raw = await startAnchor(run, 'raw', { ANCHOR_RESPONSE_FILE: responseFile, ANCHOR_CONTENT_TYPE: recorded.contentType });
+    const shared = await openSharedServices('query');
+    let skipped: string | undefined;
+    if (shared.available) {
+      services = shared.services;
+      pgGateway = await startGateway(run, 'gateway-query-pg', {
+        FACE_EMULATOR: 'true',
+        DATABASE_URL: services.databaseUrl,
+        REDIS_URL: services.redisUrl,
+        REDIS_CHANNEL_PREFIX: services.channelPrefix,
+      });
+    } else {
+      skipped = shared.reason;
+      run.log(`query: PostgreSQL + Redis rows skipped: ${skipped}`);
+    }
+    const postgres = pgGateway ? await decidedSession(pgGateway) : undefined;
+
+    const raw = await startAnchor(run, 'raw', { ANCHOR_RESPONSE_FILE: responseFile, ANCHOR_CONTENT_TYPE: sqlite.recorded.contentType });
     anchors.push(raw);
     const apollo = await startAnchor(run, 'apollo', { ANCHOR_RESPONSE_FILE: responseFile, ANCHOR_SCHEMA_FILE: path.join(run.options.root, 'schema.graphql') });
     anchors.push(apollo);
 
+    // The anchors serve the very JSON the SQLite gateway served; the PostgreSQL gateway serves its own
+    // session (another id and times, the same shape and size), checked against its own recording.
+    const same = { headers: sqlite.headers, body: sqlite.body, check: sqlite.check };
     const targets: Target[] = [
-      { key: 'raw', label: 'raw node:http', url: `${raw.url}/graphql` },
-      { key: 'apollo', label: 'bare Apollo Server 5', url: `${apollo.url}/graphql` },
-      { key: 'gateway', label: 'gateway', url: gateway.client.graphqlUrl },
+      { key: 'raw', label: 'raw node:http', url: `${raw.url}/graphql`, ...same },
+      { key: 'apollo', label: 'bare Apollo Server 5', url: `${apollo.url}/graphql`, ...same },
+      { key: 'gateway', label: 'gateway (SQLite)', url: gateway.client.graphqlUrl, ...same },
+      ...(pgGateway && postgres
+        ? [{ key: 'gatewayPg' as const, label: 'gateway (PostgreSQL + Redis)', url: pgGateway.client.graphqlUrl, headers: postgres.headers, body: postgres.body, check: postgres.check }]
+        : []),
     ];
-    const body = graphqlBody(SessionDocument, { id });
-    const headers = graphqlHeaders(token);
-    // Every response must carry exactly the recorded data: the anchors serve the same JSON.
-    const sameData = graphqlCheck((data: unknown) => JSON.stringify(data) === recordedData);
     for (const target of targets) {
-      const answer = await fetch(target.url, { method: 'POST', headers, body });
+      const answer = await fetch(target.url, { method: 'POST', headers: target.headers, body: target.body });
       const text = await answer.text();
-      if (answer.status !== 200 || !sameData(text)) throw new Error(`${target.label} does not serve the recorded response: ${answer.status} ${text.slice(0, 300)}`);
+      if (answer.status !== 200 || !target.check(text)) throw new Error(`${target.label} does not serve the recorded response: ${answer.status} ${text.slice(0, 300)}`);
     }
 
-    const rounds: Record<Target['key'], LoadRound[]> = { raw: [], apollo: [], gateway: [] };
+    const rounds: Record<TargetKey, LoadRound[]> = { raw: [], apollo: [], gateway: [], gatewayPg: [] };
     for (let r = 0; r < sizes.rounds; r += 1) {
       // Rotate the order so no target always runs first (or last) on a machine that warms and cools.
       const order = targets.map((_, i) => targets[(i + r) % targets.length]);
       for (const target of order) {
         run.log(`query: round ${r + 1}/${sizes.rounds}, ${target.label}`);
         const { measured } = await warmAndMeasure(
-          { url: target.url, method: 'POST', headers, body, connections: sizes.connections, check: sameData },
+          { url: target.url, method: 'POST', headers: target.headers, body: target.body, connections: sizes.connections, check: target.check },
           { seconds: sizes.warmupSeconds, maxSeconds: sizes.warmupSeconds + 10 },
           { seconds: sizes.measuredSeconds, maxSeconds: sizes.measuredSeconds + 10 },
         );
@@ -77,58 +115,82 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
       }
     }
 
-    const figure = (key: Target['key']) => ({
+    const figure = (key: TargetKey) => ({
       rps: median(rounds[key].map((m) => m.rps)),
       p50: median(rounds[key].map((m) => m.latency.p50)),
       p99: median(rounds[key].map((m) => m.latency.p99)),
       responses: rounds[key].reduce((total, m) => total + m.responses, 0),
       failures: rounds[key].reduce((total, m) => total + failures(m), 0),
     });
-    const figures = { raw: figure('raw'), apollo: figure('apollo'), gateway: figure('gateway') };
-    const rpsVsApollo = figures.gateway.rps / figures.apollo.rps;
-    const p99VsApollo = figures.gateway.p99 / figures.apollo.p99;
-    const anyFailure = Object.values(figures).some((f) => f.failures > 0);
+    const figures = Object.fromEntries(targets.map((t) => [t.key, figure(t.key)])) as Record<TargetKey, ReturnType<typeof figure>>;
+    const versusApollo = (key: 'gateway' | 'gatewayPg') => ({ rps: figures[key].rps / figures.apollo.rps, p99: figures[key].p99 / figures.apollo.p99 });
+    const sqliteRatios = versusApollo('gateway');
+    const pgRatios = pgGateway ? versusApollo('gatewayPg') : undefined;
+    const totalFailures = targets.reduce((total, t) => total + figures[t.key].failures, 0);
+    const ratioTargets = (label: string, ratios: { rps: number; p99: number }, key: 'gateway' | 'gatewayPg'): TargetCheck[] => [
+      check(`${label} rps vs bare Apollo`, '>= 1.00x', ratio(ratios.rps), ratios.rps >= 1),
+      check(`${label} p99 vs bare Apollo`, 'no worse (<= 1.00x)', `${ratio(ratios.p99)} (${ms(figures[key].p99)} vs ${ms(figures.apollo.p99)})`, ratios.p99 <= 1),
+    ];
 
     return {
       name: 'query',
       title: '1. `session(id)` over HTTP',
       method:
         `The \`Session\` query (src/client/operations) for one stored, decided session, read by its owner with a real HS256 JWT; ` +
-        `the anchors serve the very response JSON the gateway served (checked on every response). autocannon, ${sizes.connections} connections, ` +
+        `the anchors serve the very response JSON the SQLite gateway served (checked on every response); the PostgreSQL + Redis gateway ` +
+        `(a database created for this run and dropped after it, its own Redis channel prefix; PostgreSQL and Redis run on this same machine) ` +
+        `serves a session of its own, checked against its own recording. autocannon, ${sizes.connections} connections, ` +
         `${sizes.rounds} round(s) of ${sizes.warmupSeconds} s warm-up + ${sizes.measuredSeconds} s measured per target, order rotated per round; medians of the rounds.`,
       seconds: (performance.now() - startedAt) / 1000,
       tables: [
         {
           header: ['target', 'rps', 'p50', 'p99', 'responses checked', 'failed'],
-          rows: targets.map((t) => [t.label, count(figures[t.key].rps), ms(figures[t.key].p50), ms(figures[t.key].p99), count(figures[t.key].responses), count(figures[t.key].failures)]),
+          rows: [
+            ...targets.map((t) => [t.label, count(figures[t.key].rps), ms(figures[t.key].p50), ms(figures[t.key].p99), count(figures[t.key].responses), count(figures[t.key].failures)]),
+            ...(skipped ? [['gateway (PostgreSQL + Redis)', `skipped: ${skipped}`, '', '', '', '']] : []),
+          ],
         },
         {
           header: ['ratio', 'value'],
           rows: [
-            ['gateway rps / bare Apollo rps', ratio(rpsVsApollo)],
-            ['gateway p99 / bare Apollo p99', ratio(p99VsApollo)],
-            ['gateway rps / raw node:http rps', ratio(figures.gateway.rps / figures.raw.rps)],
+            ['gateway (SQLite) rps / bare Apollo rps', ratio(sqliteRatios.rps)],
+            ['gateway (SQLite) p99 / bare Apollo p99', ratio(sqliteRatios.p99)],
+            ...(pgRatios
+              ? [
+                  ['gateway (PostgreSQL + Redis) rps / bare Apollo rps', ratio(pgRatios.rps)],
+                  ['gateway (PostgreSQL + Redis) p99 / bare Apollo p99', ratio(pgRatios.p99)],
+                ]
+              : []),
+            ['gateway (SQLite) rps / raw node:http rps', ratio(figures.gateway.rps / figures.raw.rps)],
             ['bare Apollo rps / raw node:http rps', ratio(figures.apollo.rps / figures.raw.rps)],
           ],
         },
       ],
       targets: [
-        check('gateway rps vs bare Apollo', '>= 1.00x', ratio(rpsVsApollo), rpsVsApollo >= 1),
-        check('gateway p99 vs bare Apollo', 'no worse (<= 1.00x)', `${ratio(p99VsApollo)} (${ms(figures.gateway.p99)} vs ${ms(figures.apollo.p99)})`, p99VsApollo <= 1),
-        check('responses failing a check (non-2xx, GraphQL errors, other data)', '0', count(Object.values(figures).reduce((t, f) => t + f.failures, 0)), !anyFailure),
+        ...ratioTargets('gateway (SQLite)', sqliteRatios, 'gateway'),
+        ...(pgRatios ? ratioTargets('gateway (PostgreSQL + Redis)', pgRatios, 'gatewayPg') : []),
+        check('responses failing a check (non-2xx, GraphQL errors, other data)', '0', count(totalFailures), totalFailures === 0),
       ],
-      notes: [],
+      notes: skipped ? [`The PostgreSQL + Redis rows were skipped: ${skipped}.`] : [],
       figures: {
         connections: sizes.connections,
         rounds: Object.fromEntries(
           targets.map((t) => [t.key, rounds[t.key].map((m) => ({ rps: round(m.rps, 1), p50: round(m.latency.p50), p99: round(m.latency.p99), responses: m.responses, failures: failures(m), firstFailure: m.firstFailure }))]),
         ),
-        medians: Object.fromEntries(Object.entries(figures).map(([k, f]) => [k, { rps: round(f.rps, 1), p50Ms: round(f.p50), p99Ms: round(f.p99) }])),
-        ratios: { gatewayRpsVsApollo: round(rpsVsApollo), gatewayP99VsApollo: round(p99VsApollo), gatewayRpsVsRaw: round(figures.gateway.rps / figures.raw.rps), apolloRpsVsRaw: round(figures.apollo.rps / figures.raw.rps) },
-        responseBytes: Buffer.byteLength(recorded.body),
+        medians: Object.fromEntries(targets.map((t) => [t.key, { rps: round(figures[t.key].rps, 1), p50Ms: round(figures[t.key].p50), p99Ms: round(figures[t.key].p99) }])),
+        ratios: {
+          gatewayRpsVsApollo: round(sqliteRatios.rps),
+          gatewayP99VsApollo: round(sqliteRatios.p99),
+          ...(pgRatios && { gatewayPgRpsVsApollo: round(pgRatios.rps), gatewayPgP99VsApollo: round(pgRatios.p99) }),
+          gatewayRpsVsRaw: round(figures.gateway.rps / figures.raw.rps),
+          apolloRpsVsRaw: round(figures.apollo.rps / figures.raw.rps),
+        },
+        postgresRedis: skipped ? { skipped } : { measured: true },
+        responseBytes: Buffer.byteLength(sqlite.recorded.body),
       },
     };
   } finally {
-    await Promise.all([gateway.stop(), ...anchors.map((anchor) => anchor.stop())]);
+    await Promise.all([gateway.stop(), ...(pgGateway ? [pgGateway.stop()] : []), ...anchors.map((anchor) => anchor.stop())]);
+    await services?.drop().catch((error: unknown) => run.log(`query: could not drop the bench database: ${String(error)}`));
   }
 }
