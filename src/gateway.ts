@@ -20,6 +20,7 @@ import { createFaceEmulator } from './face/emulator';
 import { createResilientFace } from './face/resilient-face';
 import { createLoaders, type GatewayContext, type Services } from './graphql/context';
 import { buildGatewaySchema } from './graphql/schema';
+import { createFastQueryPath } from './http/fast-query';
 import { createGraphQLHttpHandler, noStoreResponses, sendJson } from './http/graphql-http';
 import { sendHealth, sendReadiness } from './http/health';
 import { landingPageDocument, landingPageVariables } from './http/landing-page';
@@ -225,10 +226,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   await apollo.start();
 
+  const fastPath = createFastQueryPath({
+    schema,
+    queryGuard,
+    answered: (context, document, operationName) => graphqlMetrics.httpAnswered(context, document, operationName),
+  });
   const graphqlHandler = createGraphQLHttpHandler({
     apollo,
     bodyLimitBytes: BODY_LIMIT_BYTES,
     logger,
+    fastPath,
     context: graphqlMetrics.timedContext(async (req: IncomingMessage) => ({
       viewer: await viewerOf(verifier, req.headers.authorization, () => countUnauthenticated(req)),
       services,
@@ -266,6 +273,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      fastPath.disable(); // Apollo answers while it drains, and refuses once stopped
       await apollo.stop(); // drains HTTP, closes WebSockets with 1001
       resilientFace.close();
       await sessions.stop();

@@ -5,7 +5,7 @@ import { PageInfo } from '../sessions/session.type';
 import type { Verdict } from '../sessions/session.model';
 import type { AuditAction } from './audit.model';
 
-@ObjectType({ description: "One event of a tenant's hash-chained audit trail." })
+@ObjectType({ simpleResolvers: true, description: "One event of a tenant's hash-chained audit trail." })
 export class AuditEvent {
   @Field(() => ID) id!: string;
   @Field(() => Int, { description: "1, 2, 3 … within its tenant's chain" }) sequence!: number;
@@ -22,13 +22,13 @@ export class AuditEvent {
   @Field({ description: '64 zeros for sequence 1' }) previousHash!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class AuditEventEdge {
   @Field() cursor!: string;
   @Field(() => AuditEvent) node!: AuditEvent;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class AuditEventConnection {
   @Field(() => [AuditEventEdge]) edges!: AuditEventEdge[];
   @Field(() => PageInfo) pageInfo!: PageInfo;
@@ -45,7 +45,7 @@ export class AuditFilter {
   @Field(() => Date, { nullable: true }) to?: Date | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class AuditChainReport {
   @Field() tenant!: string;
   @Field() valid!: boolean;

@@ -4,7 +4,7 @@ import type { GatewayContext } from '../graphql/context';
 import { requireViewer } from './auth-checker';
 import type { Role, Viewer as ViewerRecord } from './viewer';
 
-@ObjectType({ description: 'The caller, as its token says.' })
+@ObjectType({ simpleResolvers: true, description: 'The caller, as its token says.' })
 export class Viewer {
   @Field() userId!: string;
   @Field() tenant!: string;

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import type { GatewayContext } from '../graphql/context';
 import type { Logger } from '../logger';
+import type { FastQueryPath } from './fast-query';
 import { PayloadTooLargeError, readBody } from './request-body';
 
 export interface GraphQLHttpOptions {
@@ -14,6 +15,8 @@ export interface GraphQLHttpOptions {
   context: (req: IncomingMessage) => Promise<GatewayContext>;
   bodyLimitBytes: number;
   logger: Logger;
+  /** Answers plain repeated queries without Apollo's pipeline (`fast-query.ts`); the rest goes to Apollo. */
+  fastPath?: FastQueryPath;
 }
 
 export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
@@ -39,13 +42,26 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
       }
     }
 
+    let context = () => options.context(req);
+    if (options.fastPath) {
+      const fast = await options.fastPath.tryAnswer(req, body, context);
+      if (fast.kind === 'answer') {
+        res.statusCode = 200;
+        res.setHeader('cache-control', 'no-store');
+        res.setHeader('content-type', fast.contentType);
+        return void res.end(fast.body);
+      }
+      const made = fast.context;
+      if (made) context = () => made;
+    }
+
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const response = await options.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
-      context: () => options.context(req),
+      context,
     });
     for (const [name, value] of response.headers) res.setHeader(name, value);
     res.statusCode = response.status ?? 200;

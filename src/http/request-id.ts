@@ -24,7 +24,7 @@ export function withRequestIds(
   logger: RootLogger,
   handle: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const access = logger.child({ component: 'http' });
+  const access = logger.unredacted({ component: 'http' });
   return (req, res) => {
     const incoming = req.headers[REQUEST_ID_HEADER];
     const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();

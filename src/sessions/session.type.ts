@@ -1,10 +1,16 @@
-/** GraphQL object types of sessions (CONTRACT.md section 5). Resolvers hand them domain records. */
+/**
+ * GraphQL object types of sessions (CONTRACT.md section 5). Resolvers hand them domain records.
+ *
+ * `simpleResolvers`, here and on every object type: a plain field is read from the record by
+ * graphql-js's default resolver, not through type-graphql's per-field middleware wrapper, which
+ * none of them needs (no field carries a role or a middleware; field resolvers are unaffected).
+ */
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import type { FaceQualityForRecognition } from '../face/face.port';
 import * as Enums from '../graphql/enums';
 import type { LivenessDecision as LivenessDecisionValue, OperationMode, SessionKind, SessionStatus, Verdict } from './session.model';
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class FaceRectangle {
   @Field(() => Int) top!: number;
   @Field(() => Int) left!: number;
@@ -12,25 +18,25 @@ export class FaceRectangle {
   @Field(() => Int) height!: number;
 }
 
-@ObjectType({ description: 'The face Face found in the reference image of a liveness-with-verify session.' })
+@ObjectType({ simpleResolvers: true, description: 'The face Face found in the reference image of a liveness-with-verify session.' })
 export class VerifyReference {
   @Field(() => FaceRectangle) faceRectangle!: FaceRectangle;
   @Field(() => Enums.QualityForRecognition) qualityForRecognition!: FaceQualityForRecognition;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class VerifyResult {
   @Field() isIdentical!: boolean;
   @Field(() => Float) matchConfidence!: number;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class AttemptError {
   @Field() code!: string;
   @Field() message!: string;
 }
 
-@ObjectType({ description: 'One attempt of the device, as Face reported it.' })
+@ObjectType({ simpleResolvers: true, description: 'One attempt of the device, as Face reported it.' })
 export class LivenessAttempt {
   @Field(() => Int) attemptId!: number;
   @Field(() => Enums.SessionStatus) status!: SessionStatus;
@@ -42,7 +48,7 @@ export class LivenessAttempt {
   @Field(() => AttemptError, { nullable: true }) error?: AttemptError;
 }
 
-@ObjectType({ description: 'A liveness or liveness-with-verify session.' })
+@ObjectType({ simpleResolvers: true, description: 'A liveness or liveness-with-verify session.' })
 export class LivenessSession {
   @Field(() => ID, { description: "The Face service's sessionId." }) id!: string;
   @Field(() => Enums.SessionKind) kind!: SessionKind;
@@ -58,7 +64,7 @@ export class LivenessSession {
   // attempts, decision and auditTrail are field resolvers (session.resolver.ts, audit.resolver.ts).
 }
 
-@ObjectType({ description: "A session's final decision; reached once, never changed." })
+@ObjectType({ simpleResolvers: true, description: "A session's final decision; reached once, never changed." })
 export class Decision {
   @Field(() => ID) sessionId!: string;
   @Field(() => Enums.Verdict) verdict!: Verdict;
@@ -69,25 +75,25 @@ export class Decision {
   // session is a field resolver (decision.resolver.ts).
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class StartSessionPayload {
   @Field(() => LivenessSession) session!: LivenessSession;
   @Field({ description: "For the device's Face SDK. Returned here only: never stored in clear or logged." }) authToken!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class PageInfo {
   @Field() hasNextPage!: boolean;
   @Field(() => String, { nullable: true }) endCursor?: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class LivenessSessionEdge {
   @Field() cursor!: string;
   @Field(() => LivenessSession) node!: LivenessSession;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class LivenessSessionConnection {
   @Field(() => [LivenessSessionEdge]) edges!: LivenessSessionEdge[];
   @Field(() => PageInfo) pageInfo!: PageInfo;
