@@ -49,10 +49,7 @@ export const REDACTED_PATHS = [
 
 export function createLogger(level: LogLevel | 'silent', sink?: (line: string) => void): RootLogger {
   const scope = new AsyncLocalStorage<Record<string, unknown>>();
-  const destination = sink
-    ? { write: (chunk: string) => sink(chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk) }
-    : // Synchronous, so the lines written just before `process.exit` are not lost.
-      pino.destination({ dest: 1, sync: true });
+  const destination = sink ? { write: (chunk: string) => sink(chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk) } : stdoutDestination();
   const options = (redact: boolean): pino.LoggerOptions => ({
     level,
     messageKey: 'msg',
@@ -72,6 +69,22 @@ export function createLogger(level: LogLevel | 'silent', sink?: (line: string) =
     withBindings: (bindings, work) => scope.run({ ...scope.getStore(), ...bindings }, work),
     unredacted: (bindings) => wrap((plain ??= pino(options(false), destination)).child(bindings)),
   };
+}
+
+/** Lines wait at most this long, or until this many bytes have gathered, before they are written. */
+export const LOG_FLUSH_MILLIS = 100;
+export const LOG_BUFFER_BYTES = 8 * 1024;
+
+/**
+ * Standard output, written in batches: one write per 8 KB of lines or per 100 ms, whichever comes
+ * first, rather than one per line (a write per request's access line cost the bench ~15% of
+ * `session(id)`'s throughput, issue 6). Writes stay synchronous, so what is buffered is written in
+ * full at `process.exit` and after an uncaught exception; only a SIGKILL loses the last 100 ms.
+ */
+function stdoutDestination(): pino.DestinationStream {
+  const destination = pino.destination({ dest: 1, sync: true, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MILLIS });
+  process.once('exit', () => destination.flushSync());
+  return destination;
 }
 
 /**
