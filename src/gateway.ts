@@ -244,7 +244,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     })),
   });
 
-  const auditExport = createAuditExportHandler({ verifier, audit: services.audit });
+  const auditExport = createAuditExportHandler({ verifier, audit: services.audit, countUnauthenticated });
   const webClient = config.webClientEnabled ? await createWebClientHandler({ devToken, logger }) : undefined;
   const metricsEndpoint = config.metricsEnabled ? createMetricsHandler({ scrape: () => metrics.scrape(), token: config.metricsToken }) : undefined;
 

@@ -2,8 +2,9 @@
  * `GET /audit/export?tenant=&from=&to=`: one tenant's audit chain as NDJSON, in chain order, so a
  * partner can archive it and recompute every hash offline (docs/audit.md).
  *
- * - The Bearer JWT is checked by the same verifier as GraphQL. No token or a bad one: 401; a token
- *   whose roles are neither auditor nor admin: 403.
+ * - The Bearer JWT is checked by the same verifier as GraphQL. No token or a bad one: 401, counted
+ *   against the address's limit on requests without a valid token (429 past it); a token whose
+ *   roles are neither auditor nor admin: 403.
  * - `tenant`: an auditor may export its own tenant only (another: 403); an admin any tenant. Absent,
  *   it is the caller's own tenant, for admins too, as `verifyAuditChain(tenant)` defaults: a chain
  *   is per tenant, and an admin names the one it wants.
@@ -33,6 +34,11 @@ export const NDJSON_CONTENT_TYPE = 'application/x-ndjson; charset=utf-8';
 export interface AuditExportOptions {
   verifier: TokenVerifier;
   audit: AuditService;
+  /**
+   * Counts a request refused for its token against its address's limit on requests without a valid
+   * token (the same count as GraphQL's); throws RATE_LIMITED, with its HTTP head, past the limit.
+   */
+  countUnauthenticated?: (req: IncomingMessage) => Promise<void>;
 }
 
 const STATUS: Partial<Record<PublicErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, BAD_USER_INPUT: 400 };
@@ -57,6 +63,13 @@ export function createAuditExportHandler(options: AuditExportOptions) {
       const mapped = toPublicError(error);
       const status = mapped && STATUS[mapped.code];
       if (!mapped || !status) throw error;
+      if (mapped.code === 'UNAUTHENTICATED') {
+        const limited = await rateLimited(options, req);
+        if (limited) {
+          res.setHeader('retry-after', String(limited.retryAfterSeconds));
+          return sendJson(res, 429, { errors: [{ message: limited.message, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: limited.retryAfterSeconds } }] });
+        }
+      }
       if (status === 401) res.setHeader('www-authenticate', 'Bearer');
       return sendJson(res, status, { errors: [{ message: mapped.message, extensions: { code: mapped.code } }] });
     }
@@ -105,6 +118,18 @@ export function exportLine(event: AuditEventRecord): string {
       hash: event.hash,
     }) + '\n'
   );
+}
+
+/** Counts the refused request; what to answer instead when its address is past the limit. */
+async function rateLimited(options: AuditExportOptions, req: IncomingMessage): Promise<{ message: string; retryAfterSeconds: number } | undefined> {
+  try {
+    await options.countUnauthenticated?.(req);
+    return undefined;
+  } catch (error) {
+    const mapped = toPublicError(error);
+    if (mapped?.code !== 'RATE_LIMITED') throw error;
+    return { message: mapped.message, retryAfterSeconds: Number(mapped.extensions?.retryAfterSeconds) };
+  }
 }
 
 async function authenticate(verifier: TokenVerifier, header: string | undefined): Promise<Viewer> {

@@ -26,6 +26,7 @@ import {
   attemptValues,
   auditConditions,
   AuditCountCache,
+  DecisionCache,
   auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
@@ -179,6 +180,8 @@ async function appendAudit(client: Queryable, tenant: string, drafts: AuditDraft
 }
 
 class PostgresSessionRepository implements SessionRepository {
+  private readonly decisions = new DecisionCache();
+
   constructor(private readonly pool: pg.Pool) {}
 
   async create(session: SessionRecord, actor: string): Promise<SessionRecord> {
@@ -312,9 +315,9 @@ class PostgresSessionRepository implements SessionRepository {
   }
 
   async decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]> {
-    const rows = sessionIds.length ? (await this.pool.query<Row>('SELECT * FROM decisions WHERE session_id = ANY($1)', [sessionIds])).rows : [];
-    const bySession = new Map(rows.map((row) => [row.session_id as string, toDecision(row)]));
-    return sessionIds.map((id) => bySession.get(id));
+    return this.decisions.read(sessionIds, async (missing) =>
+      (await this.pool.query<Row>('SELECT * FROM decisions WHERE session_id = ANY($1)', [missing])).rows.map(toDecision),
+    );
   }
 
   async awaitingResult(): Promise<SessionRecord[]> {

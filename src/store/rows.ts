@@ -215,3 +215,50 @@ export class AuditCountCache {
     return count;
   }
 }
+
+/**
+ * Decisions by session, kept once read. A decision is inserted once and never changed or deleted
+ * (`ON CONFLICT DO NOTHING`; no statement of either adapter updates or deletes one), so a kept copy
+ * is the stored row for as long as it is kept, on every instance, whichever wrote it. Only decisions
+ * found are kept: "no decision yet" changes. This spares `session(id)` and every subscriber of a
+ * decided session one of its store reads (a round trip on PostgreSQL; issue 6). At most `maxEntries`
+ * are kept, least recently used out first; the records are frozen, being shared by every reader.
+ */
+export class DecisionCache {
+  private readonly kept = new Map<string, DecisionRecord>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  async read(sessionIds: readonly string[], load: (missing: string[]) => Promise<DecisionRecord[]>): Promise<(DecisionRecord | undefined)[]> {
+    const missing = sessionIds.filter((id) => !this.kept.has(id));
+    const loaded = new Map<string, DecisionRecord>();
+    if (missing.length > 0) {
+      for (const decision of await load(missing)) {
+        const frozen = freezeDecision(decision);
+        loaded.set(decision.sessionId, frozen);
+        this.keep(frozen);
+      }
+    }
+    return sessionIds.map((id) => loaded.get(id) ?? this.touch(id));
+  }
+
+  private touch(id: string): DecisionRecord | undefined {
+    const decision = this.kept.get(id);
+    if (decision) {
+      this.kept.delete(id);
+      this.kept.set(id, decision);
+    }
+    return decision;
+  }
+
+  private keep(decision: DecisionRecord): void {
+    this.kept.delete(decision.sessionId);
+    this.kept.set(decision.sessionId, decision);
+    if (this.kept.size > this.maxEntries) this.kept.delete(this.kept.keys().next().value as string);
+  }
+}
+
+function freezeDecision(decision: DecisionRecord): DecisionRecord {
+  if (decision.verifyResult) Object.freeze(decision.verifyResult);
+  return Object.freeze(decision);
+}

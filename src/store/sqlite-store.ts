@@ -21,6 +21,7 @@ import {
   attemptValues,
   auditConditions,
   AuditCountCache,
+  DecisionCache,
   auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
@@ -162,6 +163,7 @@ class AuditChainWriter {
 
 class SqliteSessionRepository implements SessionRepository {
   private readonly statements;
+  private readonly decisions = new DecisionCache();
 
   constructor(
     private readonly db: Database.Database,
@@ -314,9 +316,7 @@ class SqliteSessionRepository implements SessionRepository {
   }
 
   async decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]> {
-    const rows = this.selectIn('SELECT * FROM decisions WHERE session_id IN', sessionIds);
-    const bySession = new Map(rows.map((row) => [row.session_id as string, toDecision(row)]));
-    return sessionIds.map((id) => bySession.get(id));
+    return this.decisions.read(sessionIds, async (missing) => this.selectIn('SELECT * FROM decisions WHERE session_id IN', missing).map(toDecision));
   }
 
   async awaitingResult(): Promise<SessionRecord[]> {

@@ -197,6 +197,24 @@ describe('requests without a valid token, per client address', () => {
     expect((await gateway.graphql(ViewerDocument, {}, token)).errors).toBeUndefined();
   });
 
+  it('audit exports refused for their token count against the same limit: 401 until it, 429 RATE_LIMITED with Retry-After after it', async () => {
+    const exportFrom = async (address: string, authorization?: string) => {
+      const response = await fetch(`${gateway.url}/audit/export`, { headers: { 'x-forwarded-for': address, ...(authorization ? { authorization } : {}) } });
+      const text = await response.text();
+      const body = response.headers.get('content-type')?.startsWith('application/json') ? (JSON.parse(text) as GraphQLResponse<unknown>) : ({ data: text } as GraphQLResponse<unknown>);
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
+    };
+    const forged = `Bearer ${gateway.token({ sub: 'mallory', roles: ['auditor'] }).slice(0, -4)}AAAA`;
+    const answers = [await exportFrom('203.0.113.60'), await exportFrom('203.0.113.60', forged), await exportFrom('203.0.113.60', forged)];
+    expect(answers.map((answer) => answer.status)).toEqual([401, 401, 401]);
+    const refused = await exportFrom('203.0.113.60', forged);
+    expect(refused.status).toBe(429);
+    expect(refused.retryAfter).toBe('20');
+    expect(refused.body.errors).toEqual([{ message: expect.stringMatching(/without a valid token/), extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 20 } }]);
+    const auditor = `Bearer ${gateway.token({ sub: 'portal', roles: ['auditor'] })}`;
+    expect((await exportFrom('203.0.113.60', auditor)).status).toBe(200);
+  });
+
   it('an address refused now is served again once the window has passed', async () => {
     for (let i = 0; i < 4; i += 1) await post('203.0.113.40', '{ __typename }');
     expect((await post('203.0.113.40', '{ __typename }')).status).toBe(429);

@@ -137,6 +137,23 @@ describe.each(adapters)('the $name store', (adapter) => {
     expect(actions).toEqual(['SESSION_STARTED', 'ATTEMPT_RECORDED', 'ATTEMPT_RECORDED', 'DECISION_REACHED']);
   });
 
+  it.skipIf(!adapter.available)('answers "no decision yet" afresh every time, and a decision reached by another instance as soon as it is stored', async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'decided-elsewhere' }), 'alice');
+    const other = await again();
+    others.push(other);
+    expect(await store.sessions.decisionsFor([session.id])).toEqual([undefined]);
+    expect(await store.sessions.decisionsFor([session.id])).toEqual([undefined]);
+    const outcome = { status: 'SUCCEEDED' as const, decision: { verdict: 'PASS' as const, livenessDecision: 'REAL_FACE' as const, attemptId: 1 } };
+    const { newDecision } = await other.sessions.recordProgress(session.id, { faceStatus: 'SUCCEEDED', attempts: [realFace(1)], outcome }, new Date());
+    const missing = randomUUID();
+    for (let read = 0; read < 2; read += 1) {
+      const [decided, none] = await store.sessions.decisionsFor([session.id, missing]);
+      expect(decided).toEqual(newDecision);
+      expect(none).toBeUndefined();
+      expect(Object.isFrozen(decided)).toBe(true); // shared by every reader: nobody may change it
+    }
+  });
+
   it.skipIf(!adapter.available)('deletes a session without losing its events, deciding it once', async () => {
     const session = await store.sessions.create(newSession({ tenant: 'deleted' }), 'alice');
     const deleted = await store.sessions.markDeleted(session.id, 'alice', new Date(), { verdict: 'EXPIRED' });
