@@ -104,7 +104,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       })
     : undefined;
   const pubsub = redis ?? createInProcessPubSub();
-  const emulator = config.face.mode === 'emulator' ? createFaceEmulator({ apiKey: config.face.emulatorKey, now }) : undefined;
+  const emulator = config.face.mode === 'emulator' ? createFaceEmulator({ apiKey: config.face.emulatorKey, now, faults: !config.production }) : undefined;
 
   // Listen first: in emulator mode the Face client needs our own port, unknown until bound (port 0).
   let route: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) =>

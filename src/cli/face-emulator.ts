@@ -3,7 +3,8 @@
  * (point their `FACE_ENDPOINT` at it).
  *
  * Reads `FACE_EMULATOR_PORT` (default 4100), `FACE_EMULATOR_HOST` (default 127.0.0.1) and
- * `FACE_EMULATOR_KEY` (when set, the only accepted `Ocp-Apim-Subscription-Key`).
+ * `FACE_EMULATOR_KEY` (when set, the only accepted `Ocp-Apim-Subscription-Key`). Under
+ * `NODE_ENV=production` it has no `/_faults` route.
  */
 import { createFaceEmulator } from '../face/emulator';
 
@@ -37,7 +38,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const emulator = createFaceEmulator(settings.apiKey === undefined ? {} : { apiKey: settings.apiKey });
+  // No fault injection under NODE_ENV=production, as for the emulator embedded in a gateway.
+  const faults = process.env.NODE_ENV !== 'production';
+  const emulator = createFaceEmulator(settings.apiKey === undefined ? { faults } : { apiKey: settings.apiKey, faults });
   let stopping = false;
   const stop = () => {
     if (stopping) return;

@@ -26,12 +26,13 @@ import {
   attemptValues,
   auditConditions,
   AuditCountCache,
+  AttemptCache,
+  bySession,
   DecisionCache,
   auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
   sessionConditions,
-  toAttempt,
   toAuditEvent,
   toDecision,
   toSession,
@@ -181,6 +182,7 @@ async function appendAudit(client: Queryable, tenant: string, drafts: AuditDraft
 
 class PostgresSessionRepository implements SessionRepository {
   private readonly decisions = new DecisionCache();
+  private readonly attempts = new AttemptCache(this.decisions);
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -247,7 +249,8 @@ class PostgresSessionRepository implements SessionRepository {
   async recordProgress(id: string, progress: Progress, at: Date): Promise<Transition> {
     return transaction(this.pool, async (client) => {
       const before = await lockSession(client, id);
-      if (before.status === 'DELETED' || before.status === 'EXPIRED') return { session: before };
+      // Decided (or deleted, or expired): the attempts the decision rests on are all it keeps (AttemptCache).
+      if (FINAL_STATUSES.has(before.status) || (await hasDecision(client, id))) return { session: before };
       const events: AuditDraft[] = [];
       for (const attempt of progress.attempts) {
         // An attempt still running may change; it is stored once it has finished.
@@ -260,17 +263,14 @@ class PostgresSessionRepository implements SessionRepository {
           events.push({ action: 'ATTEMPT_RECORDED', actor: SYSTEM_ACTOR, sessionId: id, userId: before.userId, attemptId: attempt.attemptId, digest: attempt.digest });
         }
       }
-      const alreadyDecided = await hasDecision(client, id);
-      if (!alreadyDecided && !FINAL_STATUSES.has(before.status)) {
-        await client.query('UPDATE sessions SET status = $2, model_version = coalesce($3, model_version), updated_at = $4 WHERE id = $1', [
-          id,
-          progress.faceStatus,
-          progress.modelVersion ?? null,
-          at.getTime(),
-        ]);
-      }
+      await client.query('UPDATE sessions SET status = $2, model_version = coalesce($3, model_version), updated_at = $4 WHERE id = $1', [
+        id,
+        progress.faceStatus,
+        progress.modelVersion ?? null,
+        at.getTime(),
+      ]);
       let newDecision: DecisionRecord | undefined;
-      if (progress.outcome && !alreadyDecided) {
+      if (progress.outcome) {
         newDecision = { ...progress.outcome.decision, sessionId: id, decidedAt: at };
         await insertDecision(client, newDecision);
         await markDecided(client, id, progress.outcome.status, at);
@@ -302,16 +302,9 @@ class PostgresSessionRepository implements SessionRepository {
   }
 
   async attemptsFor(sessionIds: readonly string[]): Promise<AttemptRecord[][]> {
-    const rows = sessionIds.length
-      ? (await this.pool.query<Row>('SELECT * FROM attempts WHERE session_id = ANY($1) ORDER BY attempt_id', [sessionIds])).rows
-      : [];
-    const bySession = new Map<string, AttemptRecord[]>();
-    for (const row of rows) {
-      const list = bySession.get(row.session_id as string) ?? [];
-      list.push(toAttempt(row));
-      bySession.set(row.session_id as string, list);
-    }
-    return sessionIds.map((id) => bySession.get(id) ?? []);
+    return this.attempts.read(sessionIds, async (missing) =>
+      bySession(missing, (await this.pool.query<Row>('SELECT * FROM attempts WHERE session_id = ANY($1) ORDER BY attempt_id', [missing])).rows),
+    );
   }
 
   async decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]> {

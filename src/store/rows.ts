@@ -36,6 +36,17 @@ export function toSession(row: Row): SessionRecord {
   };
 }
 
+/** Attempt rows (ordered by attempt) grouped into one list per session of `sessionIds`, in that order. */
+export function bySession(sessionIds: readonly string[], rows: Row[]): AttemptRecord[][] {
+  const lists = new Map<string, AttemptRecord[]>();
+  for (const row of rows) {
+    const list = lists.get(row.session_id as string) ?? [];
+    list.push(toAttempt(row));
+    lists.set(row.session_id as string, list);
+  }
+  return sessionIds.map((id) => lists.get(id) ?? []);
+}
+
 export function toAttempt(row: Row): AttemptRecord {
   return {
     sessionId: row.session_id as string,
@@ -216,6 +227,32 @@ export class AuditCountCache {
   }
 }
 
+/** A least-recently-used map of rows that never change once kept; the values are shared, so frozen. */
+class KeptRows<T> {
+  private readonly kept = new Map<string, T>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  has(id: string): boolean {
+    return this.kept.has(id);
+  }
+
+  get(id: string): T | undefined {
+    const value = this.kept.get(id);
+    if (value !== undefined) {
+      this.kept.delete(id);
+      this.kept.set(id, value);
+    }
+    return value;
+  }
+
+  keep(id: string, value: T): void {
+    this.kept.delete(id);
+    this.kept.set(id, value);
+    if (this.kept.size > this.maxEntries) this.kept.delete(this.kept.keys().next().value as string);
+  }
+}
+
 /**
  * Decisions by session, kept once read. A decision is inserted once and never changed or deleted
  * (`ON CONFLICT DO NOTHING`; no statement of either adapter updates or deletes one), so a kept copy
@@ -225,40 +262,80 @@ export class AuditCountCache {
  * are kept, least recently used out first; the records are frozen, being shared by every reader.
  */
 export class DecisionCache {
-  private readonly kept = new Map<string, DecisionRecord>();
+  private readonly rows: KeptRows<DecisionRecord>;
 
-  constructor(private readonly maxEntries = 10_000) {}
+  constructor(maxEntries = 10_000) {
+    this.rows = new KeptRows(maxEntries);
+  }
+
+  /** Whether the session's decision is kept: it is stored, committed, and final. */
+  isKnown(sessionId: string): boolean {
+    return this.rows.has(sessionId);
+  }
 
   async read(sessionIds: readonly string[], load: (missing: string[]) => Promise<DecisionRecord[]>): Promise<(DecisionRecord | undefined)[]> {
-    const missing = sessionIds.filter((id) => !this.kept.has(id));
-    const loaded = new Map<string, DecisionRecord>();
+    const found = new Map<string, DecisionRecord>();
+    const missing: string[] = [];
+    for (const id of sessionIds) {
+      const kept = this.rows.get(id);
+      if (kept) found.set(id, kept);
+      else missing.push(id);
+    }
     if (missing.length > 0) {
       for (const decision of await load(missing)) {
-        const frozen = freezeDecision(decision);
-        loaded.set(decision.sessionId, frozen);
-        this.keep(frozen);
+        const frozen = deepFreeze(decision);
+        found.set(decision.sessionId, frozen);
+        this.rows.keep(decision.sessionId, frozen);
       }
     }
-    return sessionIds.map((id) => loaded.get(id) ?? this.touch(id));
-  }
-
-  private touch(id: string): DecisionRecord | undefined {
-    const decision = this.kept.get(id);
-    if (decision) {
-      this.kept.delete(id);
-      this.kept.set(id, decision);
-    }
-    return decision;
-  }
-
-  private keep(decision: DecisionRecord): void {
-    this.kept.delete(decision.sessionId);
-    this.kept.set(decision.sessionId, decision);
-    if (this.kept.size > this.maxEntries) this.kept.delete(this.kept.keys().next().value as string);
+    return sessionIds.map((id) => found.get(id));
   }
 }
 
-function freezeDecision(decision: DecisionRecord): DecisionRecord {
-  if (decision.verifyResult) Object.freeze(decision.verifyResult);
-  return Object.freeze(decision);
+/**
+ * The attempts of decided sessions, kept once read. A session's attempts are final once it is
+ * decided: the transaction that stores the decision stores the attempts it rests on, and no attempt
+ * is recorded for a session that has a decision (`recordProgress`, both adapters). So a list read
+ * after the decision was known to be stored (`DecisionCache.isKnown` before the read) is complete
+ * for good. Lists of undecided sessions are read afresh every time. Spares `session(id)` of a decided
+ * session its second store read (issue 6).
+ */
+export class AttemptCache {
+  private readonly rows: KeptRows<AttemptRecord[]>;
+
+  constructor(
+    private readonly decisions: DecisionCache,
+    maxEntries = 10_000,
+  ) {
+    this.rows = new KeptRows(maxEntries);
+  }
+
+  async read(sessionIds: readonly string[], load: (missing: string[]) => Promise<AttemptRecord[][]>): Promise<AttemptRecord[][]> {
+    const found = new Map<string, AttemptRecord[]>();
+    const missing: string[] = [];
+    for (const id of sessionIds) {
+      const kept = this.rows.get(id);
+      if (kept) found.set(id, kept);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      // Decided before the read began: what the read returns is all there will ever be.
+      const final = new Set(missing.filter((id) => this.decisions.isKnown(id)));
+      const lists = await load(missing);
+      missing.forEach((id, index) => {
+        const list = deepFreeze(lists[index]);
+        found.set(id, list);
+        if (final.has(id)) this.rows.keep(id, list);
+      });
+    }
+    return sessionIds.map((id) => found.get(id) ?? []);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }

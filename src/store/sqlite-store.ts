@@ -21,12 +21,13 @@ import {
   attemptValues,
   auditConditions,
   AuditCountCache,
+  AttemptCache,
+  bySession,
   DecisionCache,
   auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
   sessionConditions,
-  toAttempt,
   toAuditEvent,
   toDecision,
   toSession,
@@ -164,6 +165,7 @@ class AuditChainWriter {
 class SqliteSessionRepository implements SessionRepository {
   private readonly statements;
   private readonly decisions = new DecisionCache();
+  private readonly attempts = new AttemptCache(this.decisions);
 
   constructor(
     private readonly db: Database.Database,
@@ -254,7 +256,8 @@ class SqliteSessionRepository implements SessionRepository {
     return this.db
       .transaction((): Transition => {
         const before = this.require(id);
-        if (before.status === 'DELETED' || before.status === 'EXPIRED') return { session: before };
+        // Decided (or deleted, or expired): the attempts the decision rests on are all it keeps (AttemptCache).
+        if (FINAL_STATUSES.has(before.status) || this.statements.decisionById.get(id) !== undefined) return { session: before };
         const events: AuditDraft[] = [];
         for (const attempt of progress.attempts) {
           // An attempt still running may change; it is stored once it has finished.
@@ -263,12 +266,9 @@ class SqliteSessionRepository implements SessionRepository {
             events.push({ action: 'ATTEMPT_RECORDED', actor: SYSTEM_ACTOR, sessionId: id, userId: before.userId, attemptId: attempt.attemptId, digest: attempt.digest });
           }
         }
-        const alreadyDecided = this.statements.decisionById.get(id) !== undefined;
-        if (!alreadyDecided && !FINAL_STATUSES.has(before.status)) {
-          this.statements.setStatus.run(progress.faceStatus, progress.modelVersion ?? null, at.getTime(), id);
-        }
+        this.statements.setStatus.run(progress.faceStatus, progress.modelVersion ?? null, at.getTime(), id);
         let newDecision: DecisionRecord | undefined;
-        if (progress.outcome && !alreadyDecided) {
+        if (progress.outcome) {
           newDecision = { ...progress.outcome.decision, sessionId: id, decidedAt: at };
           this.insertDecision(newDecision);
           this.statements.markDecided.run(progress.outcome.status, at.getTime(), id);
@@ -305,14 +305,9 @@ class SqliteSessionRepository implements SessionRepository {
   }
 
   async attemptsFor(sessionIds: readonly string[]): Promise<AttemptRecord[][]> {
-    const rows = this.selectIn('SELECT * FROM attempts WHERE session_id IN', sessionIds, 'ORDER BY attempt_id');
-    const bySession = new Map<string, AttemptRecord[]>();
-    for (const row of rows) {
-      const list = bySession.get(row.session_id as string) ?? [];
-      list.push(toAttempt(row));
-      bySession.set(row.session_id as string, list);
-    }
-    return sessionIds.map((id) => bySession.get(id) ?? []);
+    return this.attempts.read(sessionIds, async (missing) =>
+      bySession(missing, this.selectIn('SELECT * FROM attempts WHERE session_id IN', missing, 'ORDER BY attempt_id')),
+    );
   }
 
   async decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]> {

@@ -6,6 +6,7 @@
  * cap on Face calls per second under which polls yield to a session start.
  */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CompleteLivenessSessionDocument, StartLivenessSessionDocument } from '../../src/client/generated/graphql';
 import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
@@ -118,6 +119,75 @@ describe('retries', () => {
     await fault({ status: 404, code: 'NotFound', count: 1, method: 'POST' });
     expect(codeOf(await start(gateway, token))).toBe('UPSTREAM_ERROR');
     expect(creates(from)).toHaveLength(2);
+  });
+});
+
+describe('connection errors', () => {
+  let gateway: TestGateway;
+  let proxy: net.Server;
+  /** Connections the proxy accepted; the first `resets` of them are dropped without a byte. */
+  let accepted = 0;
+  let resets = 0;
+  const open = new Set<net.Socket>();
+  /** Drops the gateway's kept-alive connections, so its next Face call opens a new one. */
+  const dropConnections = async () => {
+    for (const socket of open) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  };
+  beforeAll(async () => {
+    // A TCP proxy in front of the emulator that can drop connections, as a flaky network would.
+    const target = new URL(faceUrl);
+    proxy = net.createServer((client) => {
+      accepted += 1;
+      open.add(client);
+      client.once('close', () => open.delete(client));
+      if (resets > 0) {
+        resets -= 1;
+        client.once('data', () => client.resetAndDestroy());
+        return;
+      }
+      const upstream = net.connect(Number(target.port), target.hostname);
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.once('error', close).once('close', close);
+      upstream.once('error', close).once('close', close);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    gateway = await TestGateway.start({
+      env: { FACE_ENDPOINT: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`, FACE_APIKEY: FACE_KEY, FACE_MAX_RETRIES: '3' },
+    });
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await new Promise((resolve) => proxy?.close(resolve));
+  });
+
+  it('a connection reset by the network is retried on a new connection, and the session starts', async () => {
+    await dropConnections();
+    const from = seen.length;
+    accepted = 0;
+    resets = 2;
+    const result = await start(gateway, gateway.token({ sub: 'reset-user' }));
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.startLivenessSession.session.id).toEqual(expect.any(String));
+    expect(resets).toBe(0); // both dropped connections were tried
+    expect(accepted).toBeGreaterThanOrEqual(3);
+    expect(creates(from)).toHaveLength(1); // and only the third try reached Face
+  });
+
+  it('with every connection reset, the start fails with UPSTREAM_UNAVAILABLE after the retries, not an internal error', async () => {
+    await dropConnections();
+    const from = seen.length;
+    accepted = 0;
+    resets = 100;
+    const result = await start(gateway, gateway.token({ sub: 'reset-user-2' }));
+    expect(codeOf(result)).toBe('UPSTREAM_UNAVAILABLE');
+    expect(accepted).toBe(4); // the first try and FACE_MAX_RETRIES=3 retries
+    expect(creates(from)).toHaveLength(0);
+    resets = 0;
   });
 });
 

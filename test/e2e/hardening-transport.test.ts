@@ -368,6 +368,19 @@ describe('in production (NODE_ENV=production)', () => {
     }
   });
 
+  it("the emulator opted into has no /_faults route (CONTRACT.md section 7), where outside production it has", async () => {
+    const rule = JSON.stringify({ status: 503, count: 1 });
+    const post = (on: TestGateway) => fetch(`${on.emulatorUrl}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: rule });
+    const refused = await post(prod);
+    expect(refused.status).toBe(404);
+    expect((await fetch(`${prod.emulatorUrl}/_faults`, { method: 'DELETE' })).status).toBe(404);
+    // The Face API of the emulator still answers, and no fault was queued: a start works.
+    expect((await prod.graphql(StartLivenessSessionDocument, { input: {} }, userToken(prod))).errors).toBeUndefined();
+    const accepted = await post(gateway);
+    expect(accepted.status).toBeLessThan(300);
+    expect((await fetch(`${gateway.emulatorUrl}/_faults`, { method: 'DELETE' })).status).toBeLessThan(300);
+  });
+
   it('Sandbox is not served, where outside production it is', async () => {
     const sandbox = (on: TestGateway) => fetch(on.graphqlUrl, { headers: { accept: 'text/html' } }).then((response) => response.text());
     expect(await sandbox(prod)).not.toContain('embeddable-sandbox');

@@ -103,16 +103,41 @@ describe('a JWKS endpoint (JWT_JWKS_URL)', () => {
     expect((await viewer(gateway, token)).data?.viewer.userId).toBe('alice');
   });
 
-  it('refuses a token with an unknown kid, and never follows a jku header', async () => {
+  it('refuses a token with an unknown kid', async () => {
     const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const token = jwt.sign(claims, attacker.privateKey, {
-      algorithm: 'RS256',
-      subject: 'mallory',
-      expiresIn: 600,
-      keyid: 'attacker-key',
-      header: { alg: 'RS256', kid: 'attacker-key', jku: 'http://127.0.0.1:1/evil.json' } as jwt.JwtHeader,
-    });
-    const result = await viewer(gateway, token);
+    const result = await viewer(gateway, sign(attacker.privateKey, 'RS256', { keyid: 'attacker-key' }));
     expect(result.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('never takes a key from the token itself: jku, x5u and jwk headers are not followed, even naming a kid the gateway knows', async () => {
+    const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    // The attacker's key under the legitimate kid, served from a live server the headers point at.
+    const attackerJwk = { ...attacker.publicKey.export({ format: 'jwk' }), kid: 'key-1', use: 'sig', alg: 'RS256' };
+    let attackerFetches = 0;
+    const evil = http.createServer((_req, res) => {
+      attackerFetches += 1;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [attackerJwk] }));
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/jwks.json`;
+    try {
+      const before = fetches;
+      for (const extra of [{ jku: evilUrl }, { x5u: evilUrl }, { jwk: attackerJwk }, { jku: evilUrl, jwk: attackerJwk }]) {
+        const token = jwt.sign(claims, attacker.privateKey, {
+          algorithm: 'RS256',
+          subject: 'mallory',
+          expiresIn: 600,
+          header: { alg: 'RS256', kid: 'key-1', ...extra } as jwt.JwtHeader,
+        });
+        const result = await viewer(gateway, token);
+        expect(result.errors?.[0].extensions?.code, JSON.stringify(Object.keys(extra))).toBe('UNAUTHENTICATED');
+      }
+      expect(attackerFetches).toBe(0);
+      // The known kid is answered from the cached set of JWT_JWKS_URL: no fetch there either.
+      expect(fetches).toBe(before);
+    } finally {
+      await new Promise((resolve) => evil.close(resolve));
+    }
   });
 });

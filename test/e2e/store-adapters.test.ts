@@ -154,6 +154,37 @@ describe.each(adapters)('the $name store', (adapter) => {
     }
   });
 
+  it.skipIf(!adapter.available)("keeps a decided session's attempts as they were when it was decided: a later attempt is neither stored nor audited", async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'final-attempts' }), 'alice');
+    const other = await again();
+    others.push(other);
+    expect(await store.sessions.attemptsFor([session.id])).toEqual([[]]);
+    const progress = (attempts: FaceAttempt[]) => ({
+      faceStatus: 'SUCCEEDED' as const,
+      attempts,
+      outcome: { status: 'SUCCEEDED' as const, decision: { verdict: 'PASS' as const, livenessDecision: 'REAL_FACE' as const, attemptId: 2 } },
+    });
+    await other.sessions.recordProgress(session.id, progress([failedAttempt(1), realFace(2)]), new Date());
+    // A poll that raced the decision, seeing one more attempt, on either instance.
+    for (const late of [store, other]) {
+      const transition = await late.sessions.recordProgress(session.id, progress([failedAttempt(1), realFace(2), realFace(3)]), new Date());
+      expect(transition.newDecision).toBeUndefined();
+    }
+    for (let read = 0; read < 3; read += 1) {
+      await store.sessions.decisionsFor([session.id]);
+      const [attempts] = await store.sessions.attemptsFor([session.id]);
+      expect(attempts.map((attempt) => attempt.attemptId)).toEqual([1, 2]);
+      expect(Object.isFrozen(attempts) && Object.isFrozen(attempts[1].faceRectangle)).toBe(true);
+    }
+    const actions = (await store.audit.chainSlice('final-attempts', 0, 100)).map((event) => [event.action, event.attemptId ?? null]);
+    expect(actions).toEqual([
+      ['SESSION_STARTED', null],
+      ['ATTEMPT_RECORDED', 1],
+      ['ATTEMPT_RECORDED', 2],
+      ['DECISION_REACHED', 2],
+    ]);
+  });
+
   it.skipIf(!adapter.available)('deletes a session without losing its events, deciding it once', async () => {
     const session = await store.sessions.create(newSession({ tenant: 'deleted' }), 'alice');
     const deleted = await store.sessions.markDeleted(session.id, 'alice', new Date(), { verdict: 'EXPIRED' });

@@ -29,6 +29,12 @@ export interface FaceEmulatorOptions {
    * `GET /face/v1.2/detectLiveness-sessions/<id>`). For counting Face calls (`npm run bench`); it must not throw.
    */
   onRequest?: (method: string, path: string) => void;
+  /**
+   * Whether `<base>/_faults` exists (default true). Off in production (CONTRACT.md section 7: "in
+   * production there is no such route"), so an emulator opted into there cannot be made to fail by
+   * anyone who can reach it.
+   */
+  faults?: boolean;
 }
 
 export interface FaceEmulator {
@@ -71,7 +77,7 @@ export function createFaceEmulator(options: FaceEmulatorOptions = {}): FaceEmula
     const pathname = path.split('?')[0] ?? '';
     let serving: Promise<void>;
     const notify = () => options.onRequest?.(req.method ?? 'GET', pathname);
-    if (pathname === FAULTS_PATH || pathname === `${FAULTS_PATH}/`) {
+    if ((pathname === FAULTS_PATH || pathname === `${FAULTS_PATH}/`) && options.faults !== false) {
       notify();
       serving = serveFaults(context, req, res);
     } else if (pathname.toLowerCase().startsWith(`${API_PREFIX}/`)) {
