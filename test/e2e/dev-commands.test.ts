@@ -1,0 +1,174 @@
+/**
+ * The README's "Development" table, run as written: `npm run build`, `npm run schema`,
+ * `npm run codegen` and `npm run typecheck`, each must succeed and change nothing a commit would see.
+ * `schema` and `codegen` rewrite committed files that other tests read while this one runs, so every
+ * command runs in a throwaway copy of the working tree (node_modules symlinked), and the copy must be
+ * byte-identical to itself before and after: a committed schema.graphql or src/client/generated/
+ * that lags the code fails here. `npm run bench` runs here too, but at its smallest (`--quick
+ * --only start`, into a directory of its own): a test can show that the command works and writes its
+ * report, not measure anything; its figures are taken alone, by hand, into BENCHMARKS.md.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '../..');
+/** What the commands may write beside the committed files (both ignored by .gitignore). */
+const NOT_COMPARED = new Set(['node_modules', 'dist', '.bench']);
+const COMMAND_TIMEOUT_MILLIS = 180_000;
+
+/** The commands of the README's Development table, in order. */
+function developmentCommands(): string[] {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('\n## Development');
+  expect(start, 'README section "Development"').toBeGreaterThan(-1);
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end === -1 ? undefined : end);
+  return [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((match) => match[1]);
+}
+
+/** The working tree as a user has it: tracked files plus untracked ones that are not ignored. */
+function copyWorkingTree(target: string): void {
+  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' });
+  for (const file of new Set(listed.split('\0').filter(Boolean))) {
+    const source = path.join(root, file);
+    if (!fs.existsSync(source)) continue; // deleted in the working tree, not yet in the index
+    fs.mkdirSync(path.dirname(path.join(target, file)), { recursive: true });
+    fs.copyFileSync(source, path.join(target, file));
+  }
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(target, 'node_modules'), 'dir');
+}
+
+/** Every file under `dir` but node_modules and dist, by path relative to `dir`. */
+function snapshot(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (relative: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, relative), { withFileTypes: true })) {
+      const name = path.posix.join(relative, entry.name);
+      if (relative === '' && NOT_COMPARED.has(entry.name)) continue;
+      if (entry.isDirectory()) walk(name);
+      else files.set(name, fs.readFileSync(path.join(dir, name)));
+    }
+  };
+  walk('');
+  return files;
+}
+
+/** What differs between two snapshots, one line per file, naming the first line that differs. */
+function changes(before: Map<string, Buffer>, after: Map<string, Buffer>): string[] {
+  const found: string[] = [];
+  for (const [file, content] of after) {
+    const previous = before.get(file);
+    if (!previous) found.push(`added ${file}`);
+    else if (!previous.equals(content)) {
+      const [a, b] = [previous.toString('utf8').split('\n'), content.toString('utf8').split('\n')];
+      const line = a.findIndex((text, index) => text !== b[index]);
+      const at = line === -1 ? a.length : line;
+      found.push(`changed ${file} at line ${at + 1}: ${JSON.stringify(a[at])} became ${JSON.stringify(b[at])}`);
+    }
+  }
+  for (const file of before.keys()) if (!after.has(file)) found.push(`removed ${file}`);
+  return found;
+}
+
+/** Puts `dir` back to `files`, so one command's damage is not blamed on the next. */
+function restore(dir: string, files: Map<string, Buffer>): void {
+  for (const file of snapshot(dir).keys()) if (!files.has(file)) fs.rmSync(path.join(dir, file));
+  for (const [file, content] of files) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), content);
+  }
+}
+
+interface Ran {
+  code: number | null;
+  output: string;
+}
+
+/** Runs a README command line in `cwd` with the npm on PATH, in a shell without npm's own variables. */
+function run(commandLine: string, cwd: string): Promise<Ran> {
+  // `npx vitest` exports npm_config_* and npm_package_* for the package it was started in; a user's
+  // shell has none of them, and they must not point npm back at the real checkout.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+  const [command, ...args] = commandLine.split(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+describe('the Development commands of the README, run in a copy of the working tree', () => {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-dev-commands-'));
+  let committed = new Map<string, Buffer>();
+
+  beforeAll(() => {
+    copyWorkingTree(copy);
+    committed = snapshot(copy);
+  });
+
+  afterEach(() => restore(copy, committed));
+
+  afterAll(() => {
+    fs.rmSync(copy, { recursive: true, force: true });
+  });
+
+  /** Runs `commandLine` as written; it must exit 0 and leave every file as it was copied. */
+  async function runAndExpectNoChange(commandLine: string): Promise<Ran> {
+    expect(developmentCommands()).toContain(commandLine);
+    const ran = await run(commandLine, copy);
+    expect(ran.code, `${commandLine} exited with ${ran.code}:\n${ran.output}`).toBe(0);
+    expect(changes(committed, snapshot(copy)), `${commandLine} changed committed files`).toEqual([]);
+    return ran;
+  }
+
+  it('the table lists exactly the commands this file runs, and the benchmarks', () => {
+    expect(developmentCommands()).toEqual(['npm run build', 'npm run schema', 'npm run codegen', 'npm run typecheck', 'npm run bench']);
+  });
+
+  it('npm run build compiles the gateway into dist/ and the web client into dist/web/, changing no committed file', async () => {
+    await runAndExpectNoChange('npm run build');
+    expect(fs.existsSync(path.join(copy, 'dist/src/main.js'))).toBe(true);
+    expect(fs.readFileSync(path.join(copy, 'dist/web/operations.js'), 'utf8')).toContain('export const operations');
+    expect(fs.existsSync(path.join(copy, 'dist/web/index.html'))).toBe(true);
+  }, COMMAND_TIMEOUT_MILLIS);
+
+  it('npm run schema writes schema.graphql, and what it writes is the committed file, byte for byte', async () => {
+    // Removed first, so a command that wrote nothing could not pass for one that wrote the same bytes.
+    fs.rmSync(path.join(copy, 'schema.graphql'));
+    const ran = await runAndExpectNoChange('npm run schema');
+    expect(ran.output).toContain('wrote schema.graphql');
+  }, COMMAND_TIMEOUT_MILLIS);
+
+  it('npm run codegen writes src/client/generated/, and what it writes is the committed client, byte for byte', async () => {
+    fs.rmSync(path.join(copy, 'src/client/generated'), { recursive: true });
+    await runAndExpectNoChange('npm run codegen');
+  }, COMMAND_TIMEOUT_MILLIS);
+
+  it('npm run typecheck passes on src/, test/ and the web client, changing no committed file', async () => {
+    await runAndExpectNoChange('npm run typecheck');
+  }, COMMAND_TIMEOUT_MILLIS);
+
+  it('npm run bench runs its scenarios and writes its report and figures where --out says, changing no committed file', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-bench-out-'));
+    try {
+      expect(developmentCommands()).toContain('npm run bench');
+      const ran = await run(`npm run bench -- --quick --only start --out ${out}`, copy);
+      expect(ran.code, `npm run bench exited with ${ran.code}:\n${ran.output}`).toBe(0);
+      expect(changes(committed, snapshot(copy)), 'npm run bench changed committed files').toEqual([]);
+      const report = fs.readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8');
+      expect(report).toContain('## 2. `startLivenessSession` against a standalone emulator');
+      expect(report).toContain('gateway overhead per start, p50');
+      const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as { scenarios?: string[]; results?: Record<string, unknown> };
+      expect(results.scenarios).toEqual(['start']);
+      expect(Object.keys(results.results ?? {})).toEqual(['start']);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, COMMAND_TIMEOUT_MILLIS);
+});
