@@ -1,7 +1,7 @@
 /**
- * Several gateway instances behave as one: two real child processes on one PostgreSQL database and
- * one Redis, sharing one standalone Face emulator. Needs DATABASE_URL and REDIS_URL (CI sets both);
- * without them this suite is skipped and says why.
+ * Several gateway instances behave as one: real child processes on one PostgreSQL database and one
+ * Redis, sharing one standalone Face emulator. Needs DATABASE_URL and REDIS_URL (CI sets both);
+ * without them these suites are skipped and say why, except in CI, where they fail and say why.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -10,9 +10,10 @@ import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type FormattedExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import Redis from 'ioredis';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   CompleteLivenessSessionDocument,
   SessionAuditTrailDocument,
@@ -24,76 +25,154 @@ import {
 import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway';
 import { eventually } from '../helpers/gateway';
-import { createTestDatabase, postgresAdminUrl, redisUrl, type TestDatabase } from '../helpers/services';
+import {
+  createTestDatabase,
+  POSTGRES_SKIP_REASON,
+  postgresAdminUrl,
+  REDIS_SKIP_REASON,
+  redisUrl,
+  servicesFor,
+  type TestDatabase,
+} from '../helpers/services';
 
-const available = postgresAdminUrl !== undefined && redisUrl !== undefined;
+const services = servicesFor('the cluster suite', [
+  postgresAdminUrl === undefined ? POSTGRES_SKIP_REASON : undefined,
+  redisUrl === undefined ? REDIS_SKIP_REASON : undefined,
+]);
 const secret = randomBytes(32).toString('hex');
 const IDEMPOTENCY_SECRET = randomBytes(32).toString('base64');
 const LEASE_MILLIS = 1_500;
 /** Both instances share it; other test runs on the same Redis use their own. */
 const CHANNEL_PREFIX = `test-${randomBytes(4).toString('hex')}:`;
+/** How soon a decision must reach another instance's subscriber through Redis. */
+const REDIS_DELIVERY_MILLIS = 3_000;
+/**
+ * For an instance that must hear of decisions through Redis alone: its subscribers' fallback poll and
+ * its sweep (which also picks up sessions awaiting a result) are ten minutes and an hour away.
+ */
+const NO_POLLING_OF_ITS_OWN = { POLL_MAX_INTERVAL_MS: '600000', EXPIRY_SWEEP_INTERVAL_MS: '3600000' };
 
 function token(sub: string, roles = ['user'], tenant = 'cluster') {
   return jwt.sign({ roles, tenant }, secret, { subject: sub, expiresIn: 600 });
 }
 
-async function graphql<TData, TVariables>(url: string, document: TypedDocumentNode<TData, TVariables>, variables: TVariables, bearer: string): Promise<TData> {
+async function graphqlResult<TData, TVariables>(url: string, document: TypedDocumentNode<TData, TVariables>, variables: TVariables, bearer: string) {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
     body: JSON.stringify({ query: print(document), variables }),
   });
-  const body = (await response.json()) as { data?: TData; errors?: unknown[] };
+  return (await response.json()) as FormattedExecutionResult<TData>;
+}
+
+async function graphql<TData, TVariables>(url: string, document: TypedDocumentNode<TData, TVariables>, variables: TVariables, bearer: string): Promise<TData> {
+  const body = await graphqlResult(url, document, variables, bearer);
   if (body.errors || !body.data) throw new Error(`GraphQL errors from ${url}: ${JSON.stringify(body.errors)}`);
   return body.data;
 }
 
-describe.skipIf(!available)('two gateway instances on PostgreSQL and Redis', () => {
-  let database: TestDatabase;
-  let emulator: FaceEmulator;
-  let faceUrl: string;
+/** Gateway child processes on one database, one Redis and one emulator, and their cleanup. */
+function cluster(channelPrefix: string) {
+  let database: TestDatabase | undefined;
+  let emulator: FaceEmulator | undefined;
+  let faceUrl = '';
+  const dataDirs: string[] = [];
+  const started: ChildGateway[] = [];
+  return {
+    get faceUrl() {
+      return faceUrl;
+    },
+    async setUp() {
+      database = await createTestDatabase();
+      emulator = createFaceEmulator();
+      faceUrl = await emulator.listen(0);
+    },
+    /** One more instance; `env` adds to or overrides the shared settings. */
+    async instance(env: Record<string, string> = {}) {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-'));
+      dataDirs.push(dataDir);
+      const gateway = await startChildGateway({
+        DATA_DIR: dataDir,
+        DATABASE_URL: database!.url,
+        REDIS_URL: redisUrl!,
+        REDIS_CHANNEL_PREFIX: channelPrefix,
+        FACE_ENDPOINT: faceUrl,
+        FACE_APIKEY: 'cluster-key',
+        FACE_MAX_RETRIES: '0',
+        FACE_MAX_CALLS_PER_SECOND: '10000',
+        JWT_SECRET: secret,
+        POLL_INTERVAL_MS: '20',
+        POLL_MAX_INTERVAL_MS: '200',
+        EXPIRY_SWEEP_INTERVAL_MS: '200',
+        SESSION_LEASE_MS: String(LEASE_MILLIS),
+        RATE_LIMIT_USER_STARTS: '100000',
+        RATE_LIMIT_DEVICE_STARTS: '100000',
+        IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
+        ...env,
+      });
+      started.push(gateway);
+      return gateway;
+    },
+    async tearDown() {
+      await Promise.all(started.map((gateway) => gateway.kill()));
+      await emulator?.close();
+      await database?.drop();
+      for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `promise`, or a failure saying `what` did not happen within `millis`. */
+function within<T>(promise: Promise<T>, millis: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${millis} ms`)), millis))),
+  ]);
+}
+
+describe.skipIf(!services.run)('gateway instances on PostgreSQL and Redis', () => {
+  const nodes = cluster(CHANNEL_PREFIX);
   let a: ChildGateway;
   let b: ChildGateway;
+  /** Hears of decisions reached elsewhere only through Redis: it is never asked to complete, and never polls. */
+  let quiet: ChildGateway;
+  let redis: Redis | undefined;
   const clients: Client[] = [];
-  const dataDirs: string[] = [];
+  let faceUrl: string;
 
-  const instance = async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-'));
-    dataDirs.push(dataDir);
-    return startChildGateway({
-      DATA_DIR: dataDir,
-      DATABASE_URL: database.url,
-      REDIS_URL: redisUrl!,
-      REDIS_CHANNEL_PREFIX: CHANNEL_PREFIX,
-      FACE_ENDPOINT: faceUrl,
-      FACE_APIKEY: 'cluster-key',
-      FACE_MAX_RETRIES: '0',
-      FACE_MAX_CALLS_PER_SECOND: '10000',
-      JWT_SECRET: secret,
-      POLL_INTERVAL_MS: '20',
-      POLL_MAX_INTERVAL_MS: '200',
-      EXPIRY_SWEEP_INTERVAL_MS: '200',
-      SESSION_LEASE_MS: String(LEASE_MILLIS),
-      RATE_LIMIT_USER_STARTS: '100000',
-      RATE_LIMIT_DEVICE_STARTS: '100000',
-      IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
-    });
-  };
+  beforeEach(() => {
+    if (services.missing) throw new Error(services.missing);
+  });
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    emulator = createFaceEmulator();
-    faceUrl = await emulator.listen(0);
-    [a, b] = await Promise.all([instance(), instance()]);
+    if (services.missing) return;
+    await nodes.setUp();
+    faceUrl = nodes.faceUrl;
+    redis = new Redis(redisUrl!, { lazyConnect: true });
+    [a, b, quiet] = await Promise.all([nodes.instance(), nodes.instance(), nodes.instance(NO_POLLING_OF_ITS_OWN), redis.connect()]);
   }, 60_000);
 
   afterAll(async () => {
     for (const client of clients) await client.dispose();
-    await Promise.all([a?.kill(), b?.kill()]);
-    await emulator?.close();
-    await database?.drop();
-    for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+    redis?.disconnect();
+    await nodes.tearDown();
   });
+
+  /**
+   * Waits until `instances` instances have subscribed to the session's decisions on Redis (the
+   * channel under our prefix that names the session), and a little longer for the store read that
+   * follows, so that a decision reached after this can only reach them as a message.
+   */
+  async function subscribedOnRedis(sessionId: string, instances: number) {
+    await eventually(async () => {
+      const [channel] = (await redis!.pubsub('CHANNELS', `${CHANNEL_PREFIX}*${sessionId}`)) as string[];
+      if (channel === undefined) return undefined;
+      const [, subscribers] = (await redis!.pubsub('NUMSUB', channel)) as [string, number];
+      return Number(subscribers) >= instances || undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 
   function subscribe(on: ChildGateway, bearer: string, sessionId: string): Promise<FormattedExecutionResult<SessionDecisionSubscription, unknown>[]> {
     const client = createClient({ url: `${on.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${bearer}` }, retryAttempts: 0 });
@@ -121,32 +200,35 @@ describe.skipIf(!available)('two gateway instances on PostgreSQL and Redis', () 
     return trail.session!.auditTrail.edges.map((edge) => edge.node.action).reverse();
   }
 
-  it('a subscriber on A gets the decision of a session completed on B', async () => {
+  it('a subscriber on an instance that never polls gets, within seconds and through Redis, the decision of a session completed on another', async () => {
     const user = token(`user-${randomUUID()}`);
     const { startLivenessSession: started } = await graphql(a.url, StartLivenessSessionDocument, { input: {} }, user);
-    const decision = subscribe(a, user, started.session.id);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // let the subscription reach A
+    const decision = subscribe(quiet, user, started.session.id);
+    await subscribedOnRedis(started.session.id, 1);
     await device(started.authToken);
     await graphql(b.url, CompleteLivenessSessionDocument, { id: started.session.id }, user);
-    const events = await decision;
+    const events = await within(decision, REDIS_DELIVERY_MILLIS, 'the decision reached on B did not come to the quiet instance through Redis');
     expect(events).toHaveLength(1);
     expect(events[0].data?.sessionDecision).toMatchObject({ sessionId: started.session.id, verdict: 'PASS' });
   });
 
-  it('both instances asked to complete the same session record one decision, and subscribers on both get exactly one event', async () => {
+  it('both instances asked to complete the same session record one decision, and subscribers on both and on a third get exactly one event', async () => {
     const user = token(`user-${randomUUID()}`);
     const { startLivenessSession: started } = await graphql(a.url, StartLivenessSessionDocument, { input: {} }, user);
     const onA = subscribe(a, user, started.session.id);
     const onB = subscribe(b, user, started.session.id);
+    // A and B each poll after their completion; the quiet instance hears of the decision through Redis alone.
+    const onQuiet = subscribe(quiet, user, started.session.id);
+    await subscribedOnRedis(started.session.id, 3);
     await device(started.authToken, 'spoofface');
     await Promise.all([
       graphql(a.url, CompleteLivenessSessionDocument, { id: started.session.id }, user),
       graphql(b.url, CompleteLivenessSessionDocument, { id: started.session.id }, user),
     ]);
-    const [eventsA, eventsB] = await Promise.all([onA, onB]);
-    expect(eventsA.map((e) => e.data?.sessionDecision.verdict)).toEqual(['FAIL']);
-    expect(eventsB.map((e) => e.data?.sessionDecision.verdict)).toEqual(['FAIL']);
+    const [eventsA, eventsB, eventsQuiet] = await within(Promise.all([onA, onB, onQuiet]), REDIS_DELIVERY_MILLIS, 'the decision did not reach every subscriber');
+    for (const events of [eventsA, eventsB, eventsQuiet]) expect(events.map((e) => e.data?.sessionDecision.verdict)).toEqual(['FAIL']);
     expect(eventsA[0].data?.sessionDecision.decidedAt).toBe(eventsB[0].data?.sessionDecision.decidedAt);
+    expect(eventsQuiet[0].data?.sessionDecision.decidedAt).toBe(eventsA[0].data?.sessionDecision.decidedAt);
     expect(await actions(b, user, started.session.id)).toEqual(['SESSION_STARTED', 'COMPLETION_REPORTED', 'ATTEMPT_RECORDED', 'DECISION_REACHED']);
   });
 
@@ -187,6 +269,49 @@ describe.skipIf(!available)('two gateway instances on PostgreSQL and Redis', () 
     }, 20_000);
     expect(decided.filter((action) => action === 'DECISION_REACHED')).toHaveLength(1);
     expect(decided.filter((action) => action === 'ATTEMPT_RECORDED')).toHaveLength(1);
-    a = await instance(); // for the tests that may follow, and a clean afterAll
+    a = await nodes.instance(); // for the tests that may follow
   }, 60_000);
+});
+
+describe.skipIf(!services.run)('rate limits shared by gateway instances through Redis', () => {
+  const LIMIT = 3;
+  const nodes = cluster(`test-${randomBytes(4).toString('hex')}:`);
+  let a: ChildGateway;
+  let b: ChildGateway;
+
+  beforeEach(() => {
+    if (services.missing) throw new Error(services.missing);
+  });
+
+  beforeAll(async () => {
+    if (services.missing) return;
+    await nodes.setUp();
+    // A one-hour window: no start is given back while the test runs.
+    const limits = { RATE_LIMIT_USER_STARTS: String(LIMIT), RATE_LIMIT_USER_WINDOW_MS: '3600000' };
+    [a, b] = await Promise.all([nodes.instance(limits), nodes.instance(limits)]);
+  }, 60_000);
+
+  afterAll(() => nodes.tearDown());
+
+  it("one user's starts, alternating between A and B, are counted once: 3 succeed in all and the rest are RATE_LIMITED", async () => {
+    const user = token(`user-${randomUUID()}`);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 2 * LIMIT + 2; i++) {
+      const on = i % 2 === 0 ? a : b;
+      const result = await graphqlResult(on.url, StartLivenessSessionDocument, { input: {} }, user);
+      if (result.data?.startLivenessSession.session.id) {
+        outcomes.push('started');
+        continue;
+      }
+      const [error] = result.errors ?? [];
+      expect(error?.extensions?.code, JSON.stringify(result.errors)).toBe('RATE_LIMITED');
+      // The next start is allowed once an hour's third has passed since the first (GCRA, limit 3 per hour).
+      const retryAfterSeconds = Number(error!.extensions!.retryAfterSeconds);
+      expect(retryAfterSeconds).toBeGreaterThan(1_200 - 60);
+      expect(retryAfterSeconds).toBeLessThanOrEqual(1_200);
+      outcomes.push('RATE_LIMITED');
+    }
+    // Counted per instance, A and B would each have let 3 through: 6 in all.
+    expect(outcomes).toEqual(['started', 'started', 'started', ...Array<string>(LIMIT + 2).fill('RATE_LIMITED')]);
+  });
 });

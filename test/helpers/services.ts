@@ -1,7 +1,8 @@
 /**
  * The outside services the multi-instance suites need, taken from the environment as CI sets them:
  * DATABASE_URL (a PostgreSQL server; each test gets its own fresh database on it) and REDIS_URL.
- * Without them those suites are skipped, and say so with the reason.
+ * Without them those suites are skipped, and say so with the reason; with CI set (`.ci/run`, which
+ * provides them), a suite that uses `servicesFor` fails with the reason instead.
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -15,6 +16,27 @@ export const REDIS_SKIP_REASON = 'REDIS_URL is not set: Redis tests skipped (CI 
 
 if (!postgresAdminUrl) console.warn(`\n[skip] ${POSTGRES_SKIP_REASON}\n`);
 if (!redisUrl) console.warn(`\n[skip] ${REDIS_SKIP_REASON}\n`);
+
+/** CI (`.ci/run`) sets CI and provides every service the suites need: there, none may be skipped. */
+export const inCI = Boolean(process.env.CI?.trim()) && process.env.CI !== 'false';
+
+export interface ServicesCheck {
+  /** Whether the suite runs: always in CI, elsewhere only when nothing is missing. */
+  run: boolean;
+  /** Why the suite cannot run, when something is missing; in CI each test fails with it. */
+  missing?: string;
+}
+
+/**
+ * Decides a suite's fate from the skip reasons of what it lacks (`POSTGRES_SKIP_REASON`, ... or its
+ * own): skipped with the reasons printed on a laptop, failing with them in CI.
+ */
+export function servicesFor(suite: string, reasons: (string | undefined)[]): ServicesCheck {
+  const lacking = reasons.filter((reason): reason is string => reason !== undefined);
+  if (lacking.length === 0) return { run: true };
+  if (!inCI) console.warn(`\n[skip] ${suite} skipped: ${lacking.join('; ')}\n`);
+  return { run: inCI, missing: `CI is set, so ${suite} fails instead of being skipped: ${lacking.join('; ')}` };
+}
 
 export interface TestDatabase {
   url: string;
