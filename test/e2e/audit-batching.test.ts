@@ -1,6 +1,7 @@
 /**
  * How the audit trail reads the store: `AuditEvent.session` in one batched query per page (issue 3,
- * part 6), and `GET /audit/export` in bounded batches at the pace of its client (part 7).
+ * part 6), `GET /audit/export` in bounded batches at the pace of its client (part 7), and
+ * `verifyAuditChain` batch after batch, finding an edit in any batch, at a boundary too.
  *
  * Everything here is the real thing (the schema, the resolvers, `createLoaders`, the services, the
  * export handler, the JWT verifier, SQLite) except that the test holds the store instance itself,
@@ -15,11 +16,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { graphql, print } from 'graphql';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditExportHandler } from '../../src/audit/audit-export';
-import { AuditService } from '../../src/audit/audit.service';
+import { AuditService, type ChainReport } from '../../src/audit/audit.service';
 import { createTokenVerifier } from '../../src/auth/jwt';
 import type { Viewer } from '../../src/auth/viewer';
 import { AuditHistoryDocument, type AuditHistoryQuery } from '../../src/client/generated/graphql';
@@ -205,6 +207,78 @@ describe('GET /audit/export streaming', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(sliceCalls.length).toBe(stalledAt);
   });
+});
+
+describe('verifyAuditChain over many batches', () => {
+  // Batches of 7 over 53 events: 1-7, 8-14, 15-21, 22-28, 29-35, 36-42, 43-49, then 50-53.
+  const BATCH = 7;
+  const EVENTS = 53;
+  const admin: Viewer = { userId: 'operator', tenant: 'operators', roles: ['ADMIN'], expiresAtMillis: Date.now() + 3_600_000 };
+  const verify = (tenant: string) => new AuditService(store.audit, { chainBatchSize: BATCH }).verifyChain(admin, tenant);
+  const sliceCalls: { tenant: string; afterSequence: number; limit: number }[] = [];
+
+  const intact = 'chain-intact';
+  // 8 full batches: the last read finds nothing.
+  const wholeBatches = 'chain-whole-batches';
+  const cases: { name: string; what: string; sequence: number; sql: string }[] = [
+    { name: 'inside', what: 'editing the actor of event 40, inside the sixth batch', sequence: 40, sql: "UPDATE audit_events SET actor = 'mallory' WHERE tenant = ? AND sequence = 40" },
+    { name: 'second-first', what: 'moving the time of event 8, the first of the second batch, by a millisecond', sequence: 8, sql: 'UPDATE audit_events SET at = at - 1 WHERE tenant = ? AND sequence = 8' },
+    { name: 'batch-last', what: 'editing the user id of event 28, the last of the fourth batch', sequence: 28, sql: "UPDATE audit_events SET user_id = 'someone' WHERE tenant = ? AND sequence = 28" },
+    {
+      name: 'batch-first',
+      what: 'editing the previousHash of event 29, the first of the fifth batch',
+      sequence: 29,
+      sql: "UPDATE audit_events SET previous_hash = (CASE WHEN substr(previous_hash, 1, 1) = '0' THEN '1' ELSE '0' END) || substr(previous_hash, 2) WHERE tenant = ? AND sequence = 29",
+    },
+    { name: 'deleted-batch-last', what: 'deleting event 35, the last of the fifth batch', sequence: 35, sql: 'DELETE FROM audit_events WHERE tenant = ? AND sequence = 35' },
+    { name: 'deleted-last', what: 'deleting the last event (53), in the short last batch', sequence: EVENTS, sql: 'DELETE FROM audit_events WHERE tenant = ? AND sequence = 53' },
+  ];
+  const tenantOf = (name: string) => `chain-${name}`;
+  /** How each chain that is then edited verified before the edit. */
+  const beforeEdit = new Map<string, ChainReport>();
+
+  beforeAll(async () => {
+    const chains: [string, number][] = [[intact, EVENTS], [wholeBatches, 8 * BATCH], ...cases.map(({ name }): [string, number] => [tenantOf(name), EVENTS])];
+    for (const [tenant, events] of chains) {
+      for (let i = 0; i < events; i += 1) {
+        const session = sessionRecord(`${tenant}-session-${i}`, `${tenant}-user-${i}`, tenant);
+        await store.sessions.create(session, session.userId);
+      }
+    }
+    for (const { name } of cases) beforeEdit.set(tenantOf(name), await verify(tenantOf(name)));
+
+    // Behind the store's back, as someone with the file would: a second connection to it.
+    const db = new Database(path.join(dataDir, 'gateway.sqlite'));
+    try {
+      for (const { name, sql } of cases) expect(db.prepare(sql).run(tenantOf(name)).changes, name).toBe(1);
+    } finally {
+      db.close();
+    }
+
+    const realChainSlice = store.audit.chainSlice.bind(store.audit);
+    store.audit.chainSlice = async (tenant, afterSequence, limit) => {
+      sliceCalls.push({ tenant, afterSequence, limit });
+      return realChainSlice(tenant, afterSequence, limit);
+    };
+  });
+
+  it('a chain of 53 events verifies whole, read in 8 batches of 7, in order', async () => {
+    sliceCalls.length = 0;
+    expect(await verify(intact)).toEqual({ tenant: intact, valid: true, checked: EVENTS });
+    expect(sliceCalls).toEqual(Array.from({ length: 8 }, (_, i) => ({ tenant: intact, afterSequence: i * BATCH, limit: BATCH })));
+  });
+
+  it('a chain of exactly 8 batches (56 events) verifies whole', async () => {
+    expect(await verify(wholeBatches)).toEqual({ tenant: wholeBatches, valid: true, checked: 8 * BATCH });
+  });
+
+  for (const { name, what, sequence } of cases) {
+    it(`${what}: the chain is reported broken at sequence ${sequence}`, async () => {
+      const tenant = tenantOf(name);
+      expect(beforeEdit.get(tenant)).toEqual({ tenant, valid: true, checked: EVENTS });
+      expect(await verify(tenant)).toEqual({ tenant, valid: false, checked: sequence - 1, firstBrokenSequence: sequence });
+    });
+  }
 });
 
 /** Waits until `count()` has not changed for 300 ms (at most 10 s) and returns it. */

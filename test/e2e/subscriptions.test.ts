@@ -3,6 +3,12 @@
  * session is already decided; never lost in the race between subscribing and deciding; shared by
  * every subscriber; robust to clients leaving early; fed by the slow fallback poll when completion is
  * never reported; EXPIRED when the session is deleted.
+ *
+ * The gateway here runs with a fallback poll of ten minutes. With the helper's default (200 ms) that
+ * poll would hand a subscriber the stored decision within any of these tests' waits, so a decision the
+ * subscription itself lost (the store read before the pub/sub subscription is live, or no read at all)
+ * would still arrive and the tests could not fail. Only the fallback poll's own test boots a gateway
+ * with a short one.
  */
 import { randomUUID } from 'node:crypto';
 import { print, type ExecutionResult } from 'graphql';
@@ -20,16 +26,19 @@ import {
 } from '../../src/client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
 
+/** Longer than any wait below by far: nothing these tests receive can come from the fallback poll. */
+const FALLBACK_POLL_MILLIS = 600_000;
+
 let gateway: TestGateway;
 beforeAll(async () => {
-  gateway = await TestGateway.start();
+  gateway = await TestGateway.start({ env: { POLL_MAX_INTERVAL_MS: String(FALLBACK_POLL_MILLIS) } });
 });
 afterAll(async () => {
   await gateway?.stop();
 });
 
 const TENANT = 'acme-subscriptions';
-const auditor = () => gateway.token({ sub: 'sub-auditor', roles: ['auditor'], tenant: TENANT });
+const auditor = (on = gateway) => on.token({ sub: 'sub-auditor', roles: ['auditor'], tenant: TENANT });
 
 /** Rejects when `promise` has not settled within `millis`: a subscription that hangs fails the test instead. */
 function within<T>(promise: Promise<T>, millis: number, what: string): Promise<T> {
@@ -40,14 +49,14 @@ function within<T>(promise: Promise<T>, millis: number, what: string): Promise<T
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function newUser() {
-  const token = gateway.token({ sub: `user-${randomUUID()}`, tenant: TENANT });
-  const started = (await gateway.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession;
+async function newUser(on = gateway) {
+  const token = on.token({ sub: `user-${randomUUID()}`, tenant: TENANT });
+  const started = (await on.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession;
   return { token, id: started.session.id, authToken: started.authToken };
 }
 
-async function playDevice(authToken: string, livenessDecision: 'realface' | 'spoofface' = 'realface') {
-  const answer = await gateway.device('LIVENESS', authToken, { livenessDecision });
+async function playDevice(authToken: string, livenessDecision: 'realface' | 'spoofface' = 'realface', on = gateway) {
+  const answer = await on.device('LIVENESS', authToken, { livenessDecision });
   expect(answer.status).toBe(200);
 }
 
@@ -62,16 +71,16 @@ afterEach(() => {
  * opens its socket with the first subscription and closes it after the last: a subscription to a
  * session of `ownerToken`'s user that nobody completes keeps it open until the test ends.
  */
-async function connectedClient(token: string, ownerToken = token): Promise<Client> {
-  const client = gateway.wsClient(token);
+async function connectedClient(token: string, ownerToken = token, on = gateway): Promise<Client> {
+  const client = on.wsClient(token);
   const connected = new Promise<void>((resolve) => {
     const off = client.on('connected', () => {
       off();
       resolve();
     });
   });
-  const anchorId = (await gateway.ok(StartLivenessSessionDocument, { input: {} }, ownerToken)).startLivenessSession.session.id;
-  const anchor = gateway.subscribe(client, SessionDecisionDocument, { sessionId: anchorId });
+  const anchorId = (await on.ok(StartLivenessSessionDocument, { input: {} }, ownerToken)).startLivenessSession.session.id;
+  const anchor = on.subscribe(client, SessionDecisionDocument, { sessionId: anchorId });
   anchor.done.catch(() => undefined);
   anchors.push(anchor.cancel);
   await within(connected, 5_000, 'the WebSocket connection');
@@ -88,8 +97,8 @@ async function storedDecision(token: string, id: string) {
   return eventually(async () => (await gateway.ok(SessionDocument, { id }, token)).session?.decision ?? undefined);
 }
 
-async function auditActions(id: string): Promise<string[]> {
-  const { session } = await gateway.ok(SessionAuditTrailDocument, { id, first: 50 }, auditor());
+async function auditActions(id: string, on = gateway): Promise<string[]> {
+  const { session } = await on.ok(SessionAuditTrailDocument, { id, first: 50 }, auditor(on));
   return session!.auditTrail.edges.map((edge) => edge.node.action).reverse();
 }
 
@@ -219,6 +228,9 @@ describe('sessionDecision', () => {
   }
 
   it('subscribing at the same moment as the completion is reported never loses the decision (20 sessions)', async () => {
+    // Here every subscription is live well before the decision lands (a poll of Face later, some
+    // 60 ms): this catches a store read ahead of the pub/sub subscription only when the gap between
+    // them outlasts that poll. The next test spreads subscriptions across the moment of the decision.
     await race(() => 0);
   });
 
@@ -290,15 +302,21 @@ describe('sessionDecision', () => {
   });
 
   it('a subscriber whose client never reports completion still gets the decision from the slow fallback poll', async () => {
-    const { token, id, authToken } = await newUser();
-    const subscription = gateway.subscribe(await connectedClient(token), SessionDecisionDocument, { sessionId: id });
-    await playDevice(authToken);
+    // The one test that needs the fallback poll: a gateway of its own with the helper's 200 ms one.
+    const fallback = await TestGateway.start();
+    try {
+      const { token, id, authToken } = await newUser(fallback);
+      const subscription = fallback.subscribe(await connectedClient(token, token, fallback), SessionDecisionDocument, { sessionId: id });
+      await playDevice(authToken, 'realface', fallback);
 
-    const decision = onlyDecision(await within(subscription.done, 10_000, 'the fallback decision'));
-    expect(decision).toMatchObject({ sessionId: id, verdict: 'PASS', session: { id, status: 'SUCCEEDED' } });
-    const actions = await auditActions(id);
-    expect(actions).not.toContain('COMPLETION_REPORTED');
-    expect(actions).toContain('DECISION_REACHED');
+      const decision = onlyDecision(await within(subscription.done, 10_000, 'the fallback decision'));
+      expect(decision).toMatchObject({ sessionId: id, verdict: 'PASS', session: { id, status: 'SUCCEEDED' } });
+      const actions = await auditActions(id, fallback);
+      expect(actions).not.toContain('COMPLETION_REPORTED');
+      expect(actions).toContain('DECISION_REACHED');
+    } finally {
+      await fallback.stop();
+    }
   });
 
   it('deleting a session while subscribed delivers the verdict EXPIRED', async () => {
