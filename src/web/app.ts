@@ -1,8 +1,9 @@
 /**
  * The reference web client (served at /demo outside production): one whole liveness flow as an app
  * runs it. Sign in with a JWT, start a session (with a reference image for verify), hand the device
- * token to the "device" (the emulator, with buttons for each outcome), report completion, and receive
- * the decision over graphql-ws; then read the session's attempts and audit trail. Every call uses the
+ * token to the "device" (the emulator, with buttons for each outcome), report completion (or delete
+ * the session), and receive the decision over graphql-ws; then read the session's attempts and audit
+ * trail. Every call uses the
  * typed operations of src/client/operations.
  */
 import type { SessionAuditTrailQuery, SessionDecisionSubscription, SessionFieldsFragment, SessionQuery } from '../client/generated/graphql.js';
@@ -98,6 +99,7 @@ function refreshButtons(): void {
     button.disabled = !current || (verifyOnly && current.kind !== 'LIVENESS_WITH_VERIFY');
   }
   element<HTMLButtonElement>('complete').disabled = !current;
+  element<HTMLButtonElement>('delete-session').disabled = !current;
 }
 
 async function checkToken(): Promise<void> {
@@ -210,6 +212,15 @@ async function reportCompletion(): Promise<void> {
   show('completion', 'Completion reported: the gateway polls Face for the result.');
 }
 
+/** Revokes the session at Face: the device token stops working, and an undecided session is decided now. */
+async function deleteSession(): Promise<void> {
+  const session = current;
+  if (!session) return;
+  const { deleteLivenessSession } = await request(operations.DeleteLivenessSession, { id: session.id }, session.token);
+  show('session-status', deleteLivenessSession.status);
+  show('completion', 'Session deleted: Face no longer accepts its device token.');
+}
+
 async function loadSessionAndTrail(session: CurrentSession): Promise<void> {
   const [details, trail] = await Promise.all([
     request(operations.Session, { id: session.id }, session.token),
@@ -258,6 +269,7 @@ function main(): void {
   onClick(element<HTMLButtonElement>('check-token'), checkToken);
   onClick(element<HTMLButtonElement>('start-session'), startSession);
   onClick(element<HTMLButtonElement>('complete'), reportCompletion);
+  onClick(element<HTMLButtonElement>('delete-session'), deleteSession);
   for (const button of document.querySelectorAll<HTMLButtonElement>('button[data-outcome]')) {
     onClick(button, () => playOutcome(button.dataset.outcome ?? ''));
   }

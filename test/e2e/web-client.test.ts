@@ -177,6 +177,47 @@ describe.skipIf(!runBrowserTests)('the web client in Chromium', () => {
     expect(opened.problems).toEqual([]);
   });
 
+  it('a real face on a verify session, the same person as the reference image: PASS', async () => {
+    const opened = await openPage();
+    const flow = await runFlow(opened, 'LIVENESS_WITH_VERIFY', ['realface']);
+    expect(flow.verdict).toBe('PASS');
+    expect(flow.decisionFrames).toEqual([{ sessionId: flow.sessionId, verdict: 'PASS' }]);
+    expect(await opened.page.textContent('#decision-verify')).toBe('same person (confidence 0.93)');
+    expect(flow.attempts).toEqual(['attempt 1: succeeded, REAL_FACE, same person']);
+    expect(flow.trail).toEqual(expectedTrail(1, 'PASS'));
+    expect(opened.problems).toEqual([]);
+  });
+
+  it('a session deleted before the device played: EXPIRED arrives live over graphql-ws, and the device token stops working', async () => {
+    const opened = await openPage();
+    const { page, framesReceived } = opened;
+    await page.click('#start-session');
+    await page.locator('#session:not([hidden])').waitFor();
+    const sessionId = (await page.textContent('#session-id')) ?? '';
+    deviceTokens.push((await page.textContent('#device-token')) ?? '');
+    await page.locator('#subscription', { hasText: 'waiting for the decision' }).waitFor();
+    await page.click('#delete-session');
+    await page.locator('#verdict:not([data-verdict=""])').waitFor();
+    await page.locator('#audit-trail:not([hidden])').waitFor();
+    expect(await page.textContent('#verdict')).toBe('EXPIRED');
+    expect(await page.textContent('#decision-status')).toBe('DELETED');
+    expect(await page.textContent('#completion')).toBe('Session deleted: Face no longer accepts its device token.');
+    const decisions = framesReceived.flatMap((text) => {
+      const frame = JSON.parse(text) as { type: string; payload?: { data?: { sessionDecision?: { sessionId: string; verdict: string } } } };
+      const decision = frame.type === 'next' ? frame.payload?.data?.sessionDecision : undefined;
+      return decision ? [{ sessionId: decision.sessionId, verdict: decision.verdict }] : [];
+    });
+    expect(decisions).toEqual([{ sessionId, verdict: 'EXPIRED' }]);
+    const trail = await page.$$eval('#audit-trail tbody tr', (rows) => rows.map((row) => row.children[1].textContent ?? ''));
+    expect(trail).toEqual(['SESSION_STARTED', 'SESSION_DELETED', 'DECISION_REACHED']);
+    expect(opened.problems).toEqual([]);
+    // The device, pressed after the delete, is refused by Face (the browser logs the refused request).
+    await page.click('button[data-outcome="realface"]');
+    await page.locator('#attempts li.refused').waitFor();
+    expect(await page.textContent('#attempts li.refused')).toMatch(/^real face: refused \(40[14]/);
+    expect(opened.problems.every((problem) => /status of 40[14]/.test(problem)), opened.problems.join('\n')).toBe(true);
+  });
+
   it('three failed attempts: INCONCLUSIVE arrives live over graphql-ws, every attempt listed', async () => {
     const opened = await openPage();
     const flow = await runFlow(opened, 'LIVENESS', ['failed', 'failed', 'failed']);
@@ -202,7 +243,7 @@ describe.skipIf(!runBrowserTests)('the web client in Chromium', () => {
 
   it("no JWT and no device token the pages used appears in the gateway's logs", () => {
     requireBrowser();
-    expect(deviceTokens.length).toBeGreaterThanOrEqual(5);
+    expect(deviceTokens.length).toBeGreaterThanOrEqual(7);
     const logs = gateway.logs.join('\n');
     for (const token of [gateway.devToken!, ...deviceTokens]) {
       expect(token.length).toBeGreaterThan(10);
