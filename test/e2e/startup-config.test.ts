@@ -1,0 +1,61 @@
+/**
+ * A bad setting stops the real process at boot with one sentence naming the variable (CONTRACT.md
+ * section 3; src/config.ts), on stderr, with exit code 1 and nothing listening: what an operator sees
+ * from `npm start` with a typo. The unit tests of config.ts check every rule; this checks the process.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '../..');
+const main = path.join(root, 'dist/src/main.js');
+const dataDirs: string[] = [];
+
+/** Runs the built gateway with `env` over a clean environment; resolves with how it exited and what it wrote. */
+function boot(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-config-'));
+  dataDirs.push(dataDir);
+  const base = { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0' };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+afterAll(() => {
+  for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a bad setting at boot', () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['a port that is not a number', { PORT: 'abc' }, /^Configuration error: PORT must be a whole number, got "abc"\.\n$/],
+    ['an unknown log level', { LOG_LEVEL: 'verbose' }, /^Configuration error: LOG_LEVEL must be one of debug, info, warn, error, silent; got "verbose"\.\n$/],
+    ['production without a JWT key', { NODE_ENV: 'production', FACE_EMULATOR: 'true' }, /^Configuration error: One of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL must be set when NODE_ENV=production\.\n$/],
+    [
+      'production without a Face endpoint',
+      { NODE_ENV: 'production', JWT_SECRET: 'a-secret-of-at-least-thirty-two-bytes!!' },
+      /^Configuration error: FACE_ENDPOINT must be set when NODE_ENV=production/,
+    ],
+    ['a JWT secret too short to be safe', { JWT_SECRET: 'short' }, /^Configuration error: JWT_SECRET must be at least 32 bytes long/],
+  ];
+  for (const [what, env, message] of cases) {
+    it(`${what}: exit code 1 and one sentence naming the variable, before anything listens`, async () => {
+      const result = await boot(env);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(message);
+      expect(result.stdout).not.toContain('gateway listening');
+      expect(result.stderr).not.toContain('Liveness gateway on');
+    });
+  }
+});
