@@ -5,6 +5,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -81,6 +83,10 @@ function cluster(channelPrefix: string) {
   return {
     get faceUrl() {
       return faceUrl;
+    },
+    /** The shared emulator itself, for a test that serves it through a server of its own. */
+    get emulator() {
+      return emulator!;
     },
     async setUp() {
       database = await createTestDatabase();
@@ -271,6 +277,115 @@ describe.skipIf(!services.run)('gateway instances on PostgreSQL and Redis', () =
     expect(decided.filter((action) => action === 'ATTEMPT_RECORDED')).toHaveLength(1);
     a = await nodes.instance(); // for the tests that may follow
   }, 60_000);
+});
+
+/** One GET of a liveness session that reached Face: which key asked, and when. */
+interface SessionGet {
+  key: string;
+  atMillis: number;
+}
+
+/**
+ * Serves `emulator` on a port of its own, noting the `Ocp-Apim-Subscription-Key` of every GET of a
+ * liveness session, so a test can tell which instance polled Face.
+ */
+async function serveNotingKeys(emulator: FaceEmulator) {
+  const gets: SessionGet[] = [];
+  const server: Server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (req.method === 'GET' && /^\/face\/v1\.2\/detectLiveness-sessions\/[^/?]+/.test(url)) {
+      gets.push({ key: String(req.headers['ocp-apim-subscription-key']), atMillis: Date.now() });
+    }
+    if (!emulator.handle(req, res, url)) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not the emulator');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    gets,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // The Azure client keeps connections alive; close() alone would wait for them.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe.skipIf(!services.run)('one poller per session across gateway instances', () => {
+  /** Long enough that a holder renewing every poll never loses it; short enough to wait out once. */
+  const SESSION_LEASE_MILLIS = 3_000;
+  /** Each subscriber's fallback poll of a session whose completion is never reported. */
+  const FALLBACK_POLL_MILLIS = 200;
+  const WINDOW_MILLIS = 2_000;
+  /** Past the lease: the next fallback poll, a PostgreSQL round trip and a Face call. */
+  const TAKEOVER_SLACK_MILLIS = FALLBACK_POLL_MILLIS + 800;
+  const nodes = cluster(`test-${randomBytes(4).toString('hex')}:`);
+  let face: Awaited<ReturnType<typeof serveNotingKeys>> | undefined;
+  const byKey = new Map<string, ChildGateway>();
+  const clients: Client[] = [];
+
+  beforeEach(() => {
+    if (services.missing) throw new Error(services.missing);
+  });
+
+  beforeAll(async () => {
+    if (services.missing) return;
+    await nodes.setUp();
+    face = await serveNotingKeys(nodes.emulator);
+    const settings = { FACE_ENDPOINT: face.url, POLL_MAX_INTERVAL_MS: String(FALLBACK_POLL_MILLIS), SESSION_LEASE_MS: String(SESSION_LEASE_MILLIS) };
+    const [a, b] = await Promise.all([nodes.instance({ ...settings, FACE_APIKEY: 'key-a' }), nodes.instance({ ...settings, FACE_APIKEY: 'key-b' })]);
+    byKey.set('key-a', a).set('key-b', b);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const client of clients) await client.dispose();
+    await nodes.tearDown();
+    await face?.close();
+  });
+
+  /** A subscriber that stays: its instance keeps a fallback poll task for the session until it dies. */
+  function subscribe(on: ChildGateway, bearer: string, sessionId: string) {
+    const client = createClient({ url: `${on.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${bearer}` }, retryAttempts: 0 });
+    clients.push(client);
+    // The socket of the instance killed below closes with an error; that is expected.
+    client.subscribe({ query: print(SessionDecisionDocument), variables: { sessionId } }, { next: () => {}, error: () => {}, complete: () => {} });
+  }
+
+  it('a session watched on both instances is polled by the lease holder alone, and by the other within the lease once the holder is killed', async () => {
+    const user = token(`user-${randomUUID()}`);
+    const a = byKey.get('key-a')!;
+    const { startLivenessSession: started } = await graphql(a.url, StartLivenessSessionDocument, { input: {} }, user);
+    // Completion is never reported: only the subscribers' fallback polls ask Face about the session.
+    for (const on of byKey.values()) subscribe(on, user, started.session.id);
+    await eventually(() => face!.gets.length > 0 || undefined);
+
+    const windowStart = face!.gets.length;
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_MILLIS));
+    const inWindow = face!.gets.slice(windowStart);
+    const keysInWindow = [...new Set(inWindow.map((get) => get.key))];
+    expect(keysInWindow, 'both instances polled Face about the same session').toHaveLength(1);
+    // Every 200 ms for 2 s: about 10; fewer than 5 would mean the holder is not polling steadily.
+    expect(inWindow.length).toBeGreaterThanOrEqual(5);
+
+    const [holderKey] = keysInWindow;
+    const otherKey = holderKey === 'key-a' ? 'key-b' : 'key-a';
+    const killed = await byKey.get(holderKey)!.kill('SIGKILL');
+    expect(killed.signal).toBe('SIGKILL');
+    const killedAt = Date.now();
+
+    const takeover = await eventually(() => face!.gets.find((get) => get.key === otherKey), SESSION_LEASE_MILLIS + TAKEOVER_SLACK_MILLIS + 2_000);
+    const lastByHolder = face!.gets.filter((get) => get.key === holderKey).at(-1)!;
+    const afterKill = takeover.atMillis - killedAt;
+    expect(afterKill, `the other instance took over ${afterKill} ms after the kill`).toBeLessThanOrEqual(SESSION_LEASE_MILLIS + TAKEOVER_SLACK_MILLIS);
+    // Not before the dead holder's lease (renewed at its last poll) ran out.
+    expect(takeover.atMillis - lastByHolder.atMillis).toBeGreaterThanOrEqual(SESSION_LEASE_MILLIS - 100);
+    // It goes on polling, alone.
+    await eventually(() => face!.gets.filter((get) => get.key === otherKey).length >= 3 || undefined);
+    expect(face!.gets.filter((get) => get.atMillis > lastByHolder.atMillis).every((get) => get.key === otherKey)).toBe(true);
+  }, 30_000);
 });
 
 describe.skipIf(!services.run)('rate limits shared by gateway instances through Redis', () => {

@@ -446,6 +446,24 @@ describe('in production (NODE_ENV=production)', () => {
     const webSocketOperation = prod.logEntries().find((entry) => entry.msg === 'websocket operation started' && entry.requestId === logged[1].requestId);
     expect(webSocketOperation).toBeDefined();
   });
+
+  it('outside production an unexpected error is masked the same way, over HTTP and WebSocket', async () => {
+    const token = userToken(gateway);
+    const { id } = (await gateway.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession.session;
+    const database = new Database(path.join(gateway.dataDir, 'gateway.sqlite'));
+    try {
+      database.prepare('UPDATE sessions SET status = ? WHERE id = ?').run('BOGUS_STATUS', id);
+    } finally {
+      database.close();
+    }
+    const masked = { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    const overHttp = await post(gateway, print(SessionDocument), { variables: { id }, authorization: bearer(token) });
+    expect(overHttp.errors).toEqual([expect.objectContaining(masked)]);
+    expect(overHttp.text).not.toMatch(/BOGUS|stack|Enum|SessionStatus/);
+    const { results } = await overSocket(await socket(gateway, bearer(token)), print(SessionDocument), { id });
+    expect(results[0].errors).toEqual([expect.objectContaining(masked)]);
+    expect(JSON.stringify(results)).not.toMatch(/BOGUS|stack|Enum|SessionStatus/);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
