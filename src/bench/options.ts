@@ -53,7 +53,7 @@ const FULL: Sizes = {
   start: { rounds: 3, warmupPerPath: 100, measuredPerPath: 700 },
   decision: { warmupSessions: 10, sessions: 200 },
   subscriptions: { sessions: 1_000, sockets: 100, subscriptionsPerSocket: 100, settleMillis: 1_500 },
-  audit: { events: 1_000_000, warmupRequests: 20, measuredRequests: 200, deepOffset: 10_000, verifyRuns: 1 },
+  audit: { events: 1_000_000, warmupRequests: 20, measuredRequests: 200, deepOffset: 900_000, verifyRuns: 1 },
   cluster: { sessions: 500, sockets: 50, subscriptionsPerSocket: 100 },
 };
 
@@ -62,7 +62,7 @@ const QUICK: Sizes = {
   start: { rounds: 1, warmupPerPath: 30, measuredPerPath: 200 },
   decision: { warmupSessions: 5, sessions: 50 },
   subscriptions: { sessions: 200, sockets: 20, subscriptionsPerSocket: 100, settleMillis: 1_000 },
-  audit: { events: 100_000, warmupRequests: 10, measuredRequests: 50, deepOffset: 10_000, verifyRuns: 1 },
+  audit: { events: 100_000, warmupRequests: 10, measuredRequests: 50, deepOffset: 90_000, verifyRuns: 1 },
   cluster: { sessions: 100, sockets: 10, subscriptionsPerSocket: 100 },
 };
 
