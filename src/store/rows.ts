@@ -246,6 +246,18 @@ class KeptRows<T> {
     return value;
   }
 
+  /** The kept values of `ids` (touching each), and the ids not kept, in order. */
+  lookUp(ids: readonly string[]): { found: Map<string, T>; missing: string[] } {
+    const found = new Map<string, T>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const kept = this.get(id);
+      if (kept === undefined) missing.push(id);
+      else found.set(id, kept);
+    }
+    return { found, missing };
+  }
+
   keep(id: string, value: T): void {
     this.kept.delete(id);
     this.kept.set(id, value);
@@ -274,13 +286,7 @@ export class DecisionCache {
   }
 
   async read(sessionIds: readonly string[], load: (missing: string[]) => Promise<DecisionRecord[]>): Promise<(DecisionRecord | undefined)[]> {
-    const found = new Map<string, DecisionRecord>();
-    const missing: string[] = [];
-    for (const id of sessionIds) {
-      const kept = this.rows.get(id);
-      if (kept) found.set(id, kept);
-      else missing.push(id);
-    }
+    const { found, missing } = this.rows.lookUp(sessionIds);
     if (missing.length > 0) {
       for (const decision of await load(missing)) {
         const frozen = deepFreeze(decision);
@@ -311,13 +317,7 @@ export class AttemptCache {
   }
 
   async read(sessionIds: readonly string[], load: (missing: string[]) => Promise<AttemptRecord[][]>): Promise<AttemptRecord[][]> {
-    const found = new Map<string, AttemptRecord[]>();
-    const missing: string[] = [];
-    for (const id of sessionIds) {
-      const kept = this.rows.get(id);
-      if (kept) found.set(id, kept);
-      else missing.push(id);
-    }
+    const { found, missing } = this.rows.lookUp(sessionIds);
     if (missing.length > 0) {
       // Decided before the read began: what the read returns is all there will ever be.
       const final = new Set(missing.filter((id) => this.decisions.isKnown(id)));
