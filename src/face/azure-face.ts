@@ -269,13 +269,14 @@ function errorCode(error: Error): string | undefined {
   return typeof code === 'string' && code !== '' ? code : undefined;
 }
 
-function backoffMillis(attempt: number): number {
+/** The pause before retry `attempt + 1`: 200 ms doubling per attempt up to 2 s, each ±25% at random. */
+export function backoffMillis(attempt: number): number {
   const base = Math.min(MAX_BACKOFF_MILLIS, FIRST_BACKOFF_MILLIS * 2 ** attempt);
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
 /** `Retry-After` (seconds or an HTTP date) or the millisecond variants Azure also sends. */
-function retryAfterSecondsOf(headers: Record<string, string>): number | undefined {
+export function retryAfterSecondsOf(headers: Record<string, string>): number | undefined {
   for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
     const millis = Number(headers[name]);
     if (headers[name] !== undefined && Number.isFinite(millis) && millis >= 0) return Math.ceil(millis / 1000);
@@ -284,6 +285,8 @@ function retryAfterSecondsOf(headers: Record<string, string>): number | undefine
   if (value === undefined || value.trim() === '') return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
+  // An HTTP date names its weekday and month (RFC 9110 section 10.2.3); V8 would read "-5" as a year.
+  if (!/[a-z]/i.test(value)) return undefined;
   const date = Date.parse(value);
   return Number.isFinite(date) ? Math.max(0, Math.ceil((date - Date.now()) / 1000)) : undefined;
 }
