@@ -23,6 +23,7 @@ import {
 import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
 import { eventually, TestGateway, type DeviceOutcome, type GraphQLResponse } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
+import { createTestDatabase, postgresAdminUrl } from '../helpers/services';
 
 /** The embedded emulator's key: distinctive, so a log line that carried it would be found. */
 const EMBEDDED_FACE_KEY = `embedded-face-key-${randomBytes(12).toString('hex')}`;
@@ -416,6 +417,30 @@ describe('health', () => {
       expect((await fetch(`${down.url}/healthz`)).status).toBe(200);
     } finally {
       await down.stop();
+    }
+  });
+});
+
+describe('readiness on PostgreSQL', () => {
+  it.skipIf(!postgresAdminUrl)('/readyz answers 503 naming the store once its PostgreSQL database is gone, while /healthz stays 200', async () => {
+    const database = await createTestDatabase();
+    const onPostgres = await TestGateway.start({ env: { DATABASE_URL: database.url } });
+    try {
+      const ready = await fetch(`${onPostgres.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ checks: { store: 'ok', face: 'ok' } });
+
+      await database.drop(); // WITH (FORCE): the gateway's pooled connections are cut, and it cannot reconnect
+      const gone = await fetch(`${onPostgres.url}/readyz`);
+      expect(gone.status).toBe(503);
+      const body = (await gone.json()) as { status: string; checks: Record<string, string> };
+      expect(body.status).toBe('unavailable');
+      expect(body.checks.store).toMatch(/^down/);
+      expect(body.checks.face).toBe('ok');
+      expect((await fetch(`${onPostgres.url}/healthz`)).status).toBe(200);
+    } finally {
+      await onPostgres.stop().catch(() => undefined);
+      await database.drop();
     }
   });
 });
