@@ -17,14 +17,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { print } from 'graphql';
-import {
-  CompleteLivenessSessionDocument,
-  SessionDecisionDocument,
-  StartLivenessSessionDocument,
-  type SessionDecisionSubscription,
-} from '../../client/generated/graphql';
+import { CompleteLivenessSessionDocument, StartLivenessSessionDocument } from '../../client/generated/graphql';
 import { inParallel, playDevice } from '../clients';
+import { completeAndAwaitEveryone, subscribeEveryone } from '../fan-out';
 import { decisionsStored } from '../gateway-log';
 import type { BenchChild } from '../ipc';
 import { check, type ScenarioResult } from '../result';
@@ -99,63 +94,23 @@ export async function runClusterFanOut(run: BenchRun): Promise<ScenarioResult> {
     });
 
     run.log(`cluster: ${sizes.sockets} sockets x ${sizes.subscriptionsPerSocket} subscriptions on B`);
-    const arrivals = new Float64Array(total).fill(NaN);
-    const decidedAt = new Float64Array(sizes.sessions).fill(NaN);
-    const sessionOf = new Int32Array(total);
-    let received = 0;
-    let wrong = 0;
-    let failed = 0;
-    let duplicates = 0;
-    let allArrived: () => void = () => undefined;
-    const everyoneHasIt = new Promise<void>((resolve) => (allArrived = resolve));
-    const query = print(SessionDecisionDocument);
     sockets.push(...(await inParallel(Array.from({ length: sizes.sockets }), 10, () => GraphQLWsConnection.open(b.client.graphqlUrl, token))));
-    sockets.forEach((socket, s) => {
-      for (let j = 0; j < sizes.subscriptionsPerSocket; j += 1) {
-        const index = s * sizes.subscriptionsPerSocket + j;
-        const session = index % sessions.length;
-        sessionOf[index] = session;
-        socket.subscribe(`sub-${index}`, query, { sessionId: sessions[session].id }, {
-          next: (payload, at) => {
-            if (!Number.isNaN(arrivals[index])) return void (duplicates += 1);
-            arrivals[index] = at;
-            const decision = (payload.data as SessionDecisionSubscription | undefined)?.sessionDecision;
-            if (payload.errors?.length || decision?.sessionId !== sessions[session].id || decision.verdict !== 'PASS' || decision.session.id !== sessions[session].id) wrong += 1;
-            else if (Number.isNaN(decidedAt[session])) decidedAt[session] = new Date(decision.decidedAt as string).getTime();
-            else if (decidedAt[session] !== new Date(decision.decidedAt as string).getTime()) wrong += 1;
-            received += 1;
-            if (received === total) allArrived();
-          },
-          error: () => {
-            failed += 1;
-          },
-          complete: () => undefined,
-        });
-      }
-    });
+    const tally = subscribeEveryone(sockets, sessions, sizes.subscriptionsPerSocket);
+    const { arrivals, decidedAt, sessionOf } = tally;
     await Promise.all(sockets.map((socket) => socket.roundTrip()));
     await sleep(500);
-    const earlyEvents = received;
+    const earlyEvents = tally.received;
 
     run.log('cluster: device attempts, then completions on A');
     await inParallel(sessions, 16, (session) => playDevice(emulator.url, session.authToken));
     await emulator.request('reset-face-calls');
     const decidedBefore = { a: decisionsLogged(a.child), b: decisionsLogged(b.child) };
-    const t0 = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const arrivedInTime = Promise.race([
-      everyoneHasIt.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), FAN_OUT_TIMEOUT_MILLIS))),
-    ]);
-    let completionFailures = 0;
-    await inParallel(sessions, 32, (session) =>
-      a.client.ok(CompleteLivenessSessionDocument, { id: session.id }, token).catch(() => {
-        completionFailures += 1;
-      }),
+    const { completionsDone, completionFailures, everyoneInTime: complete } = await completeAndAwaitEveryone(
+      tally,
+      sessions,
+      (id) => a.client.ok(CompleteLivenessSessionDocument, { id }, token),
+      FAN_OUT_TIMEOUT_MILLIS,
     );
-    const completionsDone = performance.now() - t0;
-    const complete = await arrivedInTime;
-    clearTimeout(timer);
     await sleep(250); // the last log lines reach the files
     const calls = await emulator.request('face-calls');
     const decidedOn = { a: decisionsLogged(a.child) - decidedBefore.a, b: decisionsLogged(b.child) - decidedBefore.b };
@@ -175,7 +130,7 @@ export async function runClusterFanOut(run: BenchRun): Promise<ScenarioResult> {
       if (!Number.isNaN(at)) lastPerSession.set(sessionOf[index], Math.max(lastPerSession.get(sessionOf[index]) ?? -Infinity, at));
     });
     const decisionToSubscribers = summarize([...lastPerSession.entries()].map(([session, at]) => wall(at) - storedAt[session]));
-    const problems = total - received + wrong + duplicates + earlyEvents + failed + completionFailures;
+    const problems = total - tally.received + tally.wrong + tally.duplicates + earlyEvents + tally.failed + completionFailures;
 
     return {
       name: 'cluster',
@@ -187,7 +142,7 @@ export async function runClusterFanOut(run: BenchRun): Promise<ScenarioResult> {
           caption: 'Fan-out across instances: decisions stored by A, events on B',
           header: ['measure', 'time'],
           rows: [
-            [`first decision stored -> all ${count(total)} subscribers on B have their event`, complete ? ms(fanOut) : `not within ${FAN_OUT_TIMEOUT_MILLIS / 1000} s (${count(received)} did)`],
+            [`first decision stored -> all ${count(total)} subscribers on B have their event`, complete ? ms(fanOut) : `not within ${FAN_OUT_TIMEOUT_MILLIS / 1000} s (${count(tally.received)} did)`],
             ['last decision stored -> all subscribers on B have their event', complete ? ms(wall(lastArrival) - lastDecision) : 'n/a'],
             [
               `one decision stored -> the last of its ${count(total / sizes.sessions)} subscribers on B (p50 / p99 / max)`,
@@ -213,7 +168,7 @@ export async function runClusterFanOut(run: BenchRun): Promise<ScenarioResult> {
           complete ? `${ms(fanOut)} (decisions stored at ${count(decisionsPerSecond)}/s)` : 'not all',
           undefined,
         ),
-        check('events missing, wrong, duplicated, early or failed; completions failed', '0', count(problems), received === total && problems === 0),
+        check('events missing, wrong, duplicated, early or failed; completions failed', '0', count(problems), tally.received === total && problems === 0),
         check('decisions reached on A', `${count(sizes.sessions)}`, `${count(decidedOn.a)} (B: ${count(decidedOn.b)})`, decidedOn.a === sizes.sessions),
       ],
       notes: [],
@@ -231,11 +186,11 @@ export async function runClusterFanOut(run: BenchRun): Promise<ScenarioResult> {
           decisionsPerSecond: round(decisionsPerSecond, 1),
         },
         decidedOn,
-        received,
-        wrong,
-        duplicates,
+        received: tally.received,
+        wrong: tally.wrong,
+        duplicates: tally.duplicates,
         earlyEvents,
-        failedSubscriptions: failed,
+        failedSubscriptions: tally.failed,
         completionFailures,
         faceCalls: calls,
       },

@@ -16,14 +16,9 @@
  * the decisions land when the completions are reported, not before. The poll task a watched session
  * holds exists whatever the interval, so the memory measured is the same.
  */
-import { print } from 'graphql';
-import {
-  CompleteLivenessSessionDocument,
-  SessionDecisionDocument,
-  StartLivenessSessionDocument,
-  type SessionDecisionSubscription,
-} from '../../client/generated/graphql';
+import { CompleteLivenessSessionDocument, StartLivenessSessionDocument } from '../../client/generated/graphql';
 import { inParallel, playDevice } from '../clients';
+import { completeAndAwaitEveryone, subscribeEveryone } from '../fan-out';
 import { decisionsStored } from '../gateway-log';
 import type { MemorySnapshot } from '../ipc';
 import { check, type ScenarioResult } from '../result';
@@ -64,65 +59,24 @@ export async function runIdleSubscriptions(run: BenchRun): Promise<ScenarioResul
     const beforeProc = gateway.child.procStatus();
 
     run.log(`subscriptions: ${sizes.sockets} sockets x ${sizes.subscriptionsPerSocket} subscriptions`);
-    const arrivals = new Float64Array(total).fill(NaN);
-    /** The `decidedAt` each subscriber was told (ms since epoch); one decision per session, so per session. */
-    const decidedAt = new Float64Array(sizes.sessions).fill(NaN);
-    const sessionOf = new Int32Array(total);
-    let received = 0;
-    let wrong = 0;
-    let failed = 0;
-    let duplicates = 0;
-    let allArrived: () => void = () => undefined;
-    const everyoneHasIt = new Promise<void>((resolve) => (allArrived = resolve));
-    const query = print(SessionDecisionDocument);
     sockets.push(...(await inParallel(Array.from({ length: sizes.sockets }), 10, () => GraphQLWsConnection.open(gateway.client.graphqlUrl, token))));
-    sockets.forEach((socket, s) => {
-      for (let j = 0; j < sizes.subscriptionsPerSocket; j += 1) {
-        const index = s * sizes.subscriptionsPerSocket + j;
-        const session = index % sessions.length;
-        sessionOf[index] = session;
-        socket.subscribe(`sub-${index}`, query, { sessionId: sessions[session].id }, {
-          next: (payload, at) => {
-            if (!Number.isNaN(arrivals[index])) return void (duplicates += 1);
-            arrivals[index] = at;
-            const decision = (payload.data as SessionDecisionSubscription | undefined)?.sessionDecision;
-            if (payload.errors?.length || decision?.sessionId !== sessions[session].id || decision.verdict !== 'PASS') wrong += 1;
-            else if (Number.isNaN(decidedAt[session])) decidedAt[session] = new Date(decision.decidedAt as string).getTime();
-            else if (decidedAt[session] !== new Date(decision.decidedAt as string).getTime()) wrong += 1; // one decision, told alike to all
-            received += 1;
-            if (received === total) allArrived();
-          },
-          error: () => {
-            failed += 1;
-          },
-          complete: () => undefined,
-        });
-      }
-    });
+    const tally = subscribeEveryone(sockets, sessions, sizes.subscriptionsPerSocket);
+    const { arrivals, decidedAt, sessionOf } = tally;
     await Promise.all(sockets.map((socket) => socket.roundTrip()));
     await sleep(sizes.settleMillis);
-    const earlyEvents = received;
+    const earlyEvents = tally.received;
     const after = await gateway.child.request('memory');
     const afterProc = gateway.child.procStatus();
 
     run.log('subscriptions: device attempts, then completions');
     await inParallel(sessions, 16, (session) => playDevice(emulator.url, session.authToken));
     await emulator.request('reset-face-calls');
-    const t0 = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const arrivedInTime = Promise.race([
-      everyoneHasIt.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), FAN_OUT_TIMEOUT_MILLIS))),
-    ]);
-    let completionFailures = 0;
-    await inParallel(sessions, 32, (session) =>
-      gateway.client.ok(CompleteLivenessSessionDocument, { id: session.id }, token).catch(() => {
-        completionFailures += 1;
-      }),
+    const { t0, completionsDone, completionFailures, everyoneInTime: complete } = await completeAndAwaitEveryone(
+      tally,
+      sessions,
+      (id) => gateway.client.ok(CompleteLivenessSessionDocument, { id }, token),
+      FAN_OUT_TIMEOUT_MILLIS,
     );
-    const completionsDone = performance.now() - t0;
-    const complete = await arrivedInTime;
-    clearTimeout(timer);
     const calls = await emulator.request('face-calls');
 
     const times = Array.from(arrivals).filter((at) => !Number.isNaN(at));
@@ -185,7 +139,7 @@ export async function runIdleSubscriptions(run: BenchRun): Promise<ScenarioResul
           caption: 'Fan-out: from the decisions landing (the first decision stored) to the subscribers',
           header: ['measure', 'time'],
           rows: [
-            [`first decision stored -> all ${count(total)} subscribers have their event`, complete ? ms(fanOut) : `not within ${FAN_OUT_TIMEOUT_MILLIS / 1000} s (${count(received)} did)`],
+            [`first decision stored -> all ${count(total)} subscribers have their event`, complete ? ms(fanOut) : `not within ${FAN_OUT_TIMEOUT_MILLIS / 1000} s (${count(tally.received)} did)`],
             ['last decision stored -> all subscribers have their event', complete ? ms(afterLastDecision) : 'n/a'],
             [
               `one decision stored -> the last of its ${count(total / sizes.sessions)} subscribers (p50 / p99 / max)`,
@@ -218,7 +172,7 @@ export async function runIdleSubscriptions(run: BenchRun): Promise<ScenarioResul
           complete ? `${ms(fanOut)} (decisions stored at ${decisionSpan > 0 ? count((decisionTimes.length - 1) / (decisionSpan / 1000)) : 'n/a'}/s)` : 'not all',
           complete && fanOut <= FAN_OUT_TARGET_MILLIS,
         ),
-        check('events missing, wrong, duplicated, early or failed; completions failed', '0', count(total - received + wrong + duplicates + earlyEvents + failed + completionFailures), received === total && wrong + duplicates + earlyEvents + failed + completionFailures === 0),
+        check('events missing, wrong, duplicated, early or failed; completions failed', '0', count(total - tally.received + tally.wrong + tally.duplicates + earlyEvents + tally.failed + completionFailures), tally.received === total && tally.wrong + tally.duplicates + earlyEvents + tally.failed + completionFailures === 0),
       ],
       notes: notLogged > 0 ? [`${count(notLogged)} decision(s) had no "decision reached" log line; their \`decidedAt\` (the start of the poll that reached them) stood in.`] : [],
       figures: {
@@ -245,11 +199,11 @@ export async function runIdleSubscriptions(run: BenchRun): Promise<ScenarioResul
           firstCompletionToFirstEventMs: round(firstEvent),
           firstCompletionToAllEventsMs: complete ? round(lastEvent) : null,
         },
-        received,
-        wrong,
-        duplicates,
+        received: tally.received,
+        wrong: tally.wrong,
+        duplicates: tally.duplicates,
         earlyEvents,
-        failedSubscriptions: failed,
+        failedSubscriptions: tally.failed,
         completionFailures,
         faceCallsDuringFanOut: calls,
       },
