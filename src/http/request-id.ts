@@ -24,7 +24,6 @@ export function withRequestIds(
   logger: RootLogger,
   handle: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const access = logger.unredacted({ component: 'http' });
   return (req, res) => {
     const incoming = req.headers[REQUEST_ID_HEADER];
     const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -35,16 +34,14 @@ export function withRequestIds(
     // The path only: a GET's query string may carry variables, and variables may carry an image.
     const path = (req.url ?? '/').split('?')[0].slice(0, 200);
     res.once('close', () => {
-      const details = {
+      logger.accessLine(PROBES.has(path) ? 'debug' : 'info', {
         requestId,
         method: req.method,
         path,
         status: res.statusCode,
         durationMillis: Math.round(performance.now() - startedAt),
         ...(res.writableFinished ? {} : { aborted: true }),
-      };
-      if (PROBES.has(path)) access.debug(details, 'http request');
-      else access.info(details, 'http request');
+      });
     });
     logger.withBindings({ requestId }, () => handle(req, res));
   };

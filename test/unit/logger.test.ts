@@ -18,6 +18,25 @@ describe('the logger', () => {
     expect(new Date(entries()[0].time as string).toISOString()).toBe(entries()[0].time);
   });
 
+  it('writes the access line exactly as pino writes the same fields, key for key, and only at enabled levels', () => {
+    const { logger, lines } = capture('info');
+    const fields = [
+      { requestId: 'r-1', method: 'POST', path: '/graphql', status: 200, durationMillis: 3 },
+      { requestId: 'r-2', method: 'GET', path: '/we"ird\\path\u2028', status: 499, durationMillis: 0, aborted: true as const },
+    ];
+    for (const line of fields) {
+      logger.accessLine('info', line);
+      logger.withBindings({ requestId: line.requestId }, () => logger.child({ component: 'http' }).info({ ...line }, 'http request'));
+    }
+    logger.accessLine('debug', fields[0]);
+    expect(lines).toHaveLength(4);
+    const withoutTime = (line: string) => line.replace(/"time":"[^"]+"/, '"time":"T"');
+    expect(withoutTime(lines[0])).toBe(withoutTime(lines[1]));
+    expect(withoutTime(lines[2])).toBe(withoutTime(lines[3]));
+    expect(JSON.parse(lines[2])).toMatchObject({ level: 'info', component: 'http', path: fields[1].path, aborted: true, msg: 'http request' });
+    expect(new Date(JSON.parse(lines[0]).time as string).toISOString()).toBe(JSON.parse(lines[0]).time);
+  });
+
   it('drops lines below its level', () => {
     const { logger, entries } = capture('warn');
     logger.info({}, 'not this');
