@@ -1,6 +1,7 @@
 /**
  * What every resolver gets: the viewer (null when no token was sent), the services, and DataLoaders
- * built fresh for each HTTP request and each WebSocket operation, so nothing is cached across callers.
+ * built fresh for each HTTP request and each WebSocket operation, so nothing is cached across callers
+ * but what the store keeps for good (a decided session's decision and attempts, `KeptFirstLoader`).
  */
 import DataLoader from 'dataloader';
 import type { AuditService } from '../audit/audit.service';
@@ -16,8 +17,22 @@ export interface Services {
 
 export interface Loaders {
   session: DataLoader<string, SessionRecord | undefined>;
-  attempts: DataLoader<string, AttemptRecord[]>;
-  decision: DataLoader<string, DecisionRecord | undefined>;
+  attempts: KeptFirstLoader<AttemptRecord[]>;
+  decision: KeptFirstLoader<DecisionRecord | undefined>;
+}
+
+/**
+ * Answers from the records the store keeps because they are final, at once and without a promise;
+ * loads anything else through its DataLoader (batched, one read per tick). A resolver returning a
+ * plain value spares graphql-js a promise per field and per object: for `session(id)` of a decided
+ * session, about a third of the execution's time (issue 6).
+ */
+export interface KeptFirstLoader<V> {
+  load(id: string): V | Promise<V>;
+}
+
+function keptFirst<V>(kept: (id: string) => V | undefined, loader: DataLoader<string, V>): KeptFirstLoader<V> {
+  return { load: (id) => kept(id) ?? loader.load(id) };
 }
 
 export interface GatewayContext {
@@ -30,7 +45,13 @@ export interface GatewayContext {
 export function createLoaders(store: Store): Loaders {
   return {
     session: new DataLoader((ids) => store.sessions.findByIds(ids)),
-    attempts: new DataLoader((ids) => store.sessions.attemptsFor(ids)),
-    decision: new DataLoader((ids) => store.sessions.decisionsFor(ids)),
+    attempts: keptFirst(
+      (id) => store.sessions.keptAttempts(id),
+      new DataLoader((ids) => store.sessions.attemptsFor(ids)),
+    ),
+    decision: keptFirst(
+      (id) => store.sessions.keptDecision(id),
+      new DataLoader((ids) => store.sessions.decisionsFor(ids)),
+    ),
   };
 }

@@ -93,12 +93,12 @@ export class SessionResolver {
   }
 
   @FieldResolver(() => [LivenessAttempt])
-  attempts(@Root() session: SessionRecord, @Ctx() ctx: GatewayContext): Promise<AttemptRecord[]> {
+  attempts(@Root() session: SessionRecord, @Ctx() ctx: GatewayContext): AttemptRecord[] | Promise<AttemptRecord[]> {
     return ctx.loaders.attempts.load(session.id);
   }
 
   @FieldResolver(() => Decision, { nullable: true })
-  decision(@Root() session: SessionRecord, @Ctx() ctx: GatewayContext): Promise<DecisionRecord | undefined> {
+  decision(@Root() session: SessionRecord, @Ctx() ctx: GatewayContext): DecisionRecord | undefined | Promise<DecisionRecord | undefined> {
     return ctx.loaders.decision.load(session.id);
   }
 }

@@ -301,6 +301,14 @@ class PostgresSessionRepository implements SessionRepository {
     });
   }
 
+  keptDecision(sessionId: string): DecisionRecord | undefined {
+    return this.decisions.kept(sessionId);
+  }
+
+  keptAttempts(sessionId: string): AttemptRecord[] | undefined {
+    return this.attempts.kept(sessionId);
+  }
+
   async attemptsFor(sessionIds: readonly string[]): Promise<AttemptRecord[][]> {
     return this.attempts.read(sessionIds, async (missing) =>
       bySession(missing, (await this.pool.query<Row>('SELECT * FROM attempts WHERE session_id = ANY($1) ORDER BY attempt_id', [missing])).rows),

@@ -285,6 +285,11 @@ export class DecisionCache {
     return this.rows.has(sessionId);
   }
 
+  /** The session's decision if it is kept, without a read. */
+  kept(sessionId: string): DecisionRecord | undefined {
+    return this.rows.get(sessionId);
+  }
+
   async read(sessionIds: readonly string[], load: (missing: string[]) => Promise<DecisionRecord[]>): Promise<(DecisionRecord | undefined)[]> {
     const { found, missing } = this.rows.lookUp(sessionIds);
     if (missing.length > 0) {
@@ -314,6 +319,11 @@ export class AttemptCache {
     maxEntries = 10_000,
   ) {
     this.rows = new KeptRows(maxEntries);
+  }
+
+  /** The session's attempts if they are kept (the session is decided), without a read. */
+  kept(sessionId: string): AttemptRecord[] | undefined {
+    return this.rows.get(sessionId);
   }
 
   async read(sessionIds: readonly string[], load: (missing: string[]) => Promise<AttemptRecord[][]>): Promise<AttemptRecord[][]> {

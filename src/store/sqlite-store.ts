@@ -304,6 +304,14 @@ class SqliteSessionRepository implements SessionRepository {
       .immediate();
   }
 
+  keptDecision(sessionId: string): DecisionRecord | undefined {
+    return this.decisions.kept(sessionId);
+  }
+
+  keptAttempts(sessionId: string): AttemptRecord[] | undefined {
+    return this.attempts.kept(sessionId);
+  }
+
   async attemptsFor(sessionIds: readonly string[]): Promise<AttemptRecord[][]> {
     return this.attempts.read(sessionIds, async (missing) =>
       bySession(missing, this.selectIn('SELECT * FROM attempts WHERE session_id IN', missing, 'ORDER BY attempt_id')),

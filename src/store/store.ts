@@ -66,6 +66,14 @@ export interface SessionRepository {
   markDeleted(id: string, actor: string, at: Date, decisionIfUndecided: DecisionDraft): Promise<Transition>;
   attemptsFor(sessionIds: readonly string[]): Promise<AttemptRecord[][]>;
   decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]>;
+  /**
+   * What `decisionsFor` / `attemptsFor` would answer for a decided session whose records this
+   * process keeps (final, `DecisionCache` / `AttemptCache` in rows.ts), at once and without a read;
+   * undefined when not kept, and the caller reads. Lets `session(id)` of a decided session resolve
+   * its nested fields without a promise (issue 6).
+   */
+  keptDecision(sessionId: string): DecisionRecord | undefined;
+  keptAttempts(sessionId: string): AttemptRecord[] | undefined;
   /** Reported complete, not decided, not ended: the sessions a (re)started gateway must poll. */
   awaitingResult(): Promise<SessionRecord[]>;
   /**
