@@ -12,7 +12,7 @@
  */
 import { DomainError } from '../errors';
 import type { RateLimitRule } from '../metrics/metrics';
-import type { RateLimitCounter, RateRule } from './rate-limit';
+import type { RateHit, RateLimitCounter, RateRule } from './rate-limit';
 
 export interface RateLimitSettings {
   userStarts: RateRule;
@@ -29,25 +29,40 @@ export class RateLimits {
     private readonly onRefused: (rule: RateLimitRule) => void = () => {},
   ) {}
 
-  /** Counts a session start; throws RATE_LIMITED when the user or the device has started too many. */
+  /**
+   * Counts a session start for its user and its device; throws RATE_LIMITED when either has started
+   * too many. A refused start counts for neither.
+   */
   async sessionStart(owner: { tenant: string; userId: string }, deviceCorrelationId?: string): Promise<void> {
-    await this.check(`start:user:${owner.tenant}:${owner.userId}`, this.settings.userStarts, 'session starts for this user', 'user_starts');
+    const limits: Limit[] = [
+      { key: `start:user:${owner.tenant}:${owner.userId}`, rule: this.settings.userStarts, what: 'session starts for this user', name: 'user_starts' },
+    ];
     if (deviceCorrelationId !== undefined) {
-      await this.check(`start:device:${owner.tenant}:${deviceCorrelationId}`, this.settings.deviceStarts, 'session starts for this device', 'device_starts');
+      limits.push({ key: `start:device:${owner.tenant}:${deviceCorrelationId}`, rule: this.settings.deviceStarts, what: 'session starts for this device', name: 'device_starts' });
     }
+    await this.check(limits);
   }
 
   /** Counts a request that carried no valid token; throws RATE_LIMITED when the address sent too many. */
   async unauthenticatedRequest(clientAddress: string): Promise<void> {
-    await this.check(`anonymous:${clientAddress}`, this.settings.unauthenticatedRequests, 'requests without a valid token from this address', 'unauthenticated_requests');
+    await this.check([
+      { key: `anonymous:${clientAddress}`, rule: this.settings.unauthenticatedRequests, what: 'requests without a valid token from this address', name: 'unauthenticated_requests' },
+    ]);
   }
 
-  private async check(key: string, rule: RateRule, what: string, name: RateLimitRule): Promise<void> {
-    const decision = await this.counter.hit(key, rule, this.now());
+  private async check(limits: Limit[]): Promise<void> {
+    const decision = await this.counter.hitAll(limits, this.now());
     if (decision.allowed) return;
+    const { what, name } = limits[decision.refused];
     this.onRefused(name);
     throw rateLimited(what, decision.retryAfterMillis);
   }
+}
+
+/** A key to count an action under, its rule, and how a refusal names it (message, metric). */
+interface Limit extends RateHit {
+  what: string;
+  name: RateLimitRule;
 }
 
 export function rateLimited(what: string, retryAfterMillis: number): DomainError {

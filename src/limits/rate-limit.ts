@@ -8,8 +8,12 @@
  *
  * One key holds one number (its "theoretical arrival time"), which is what makes the counter easy to
  * share: the in-process adapter below serves one gateway; a Redis adapter for several instances
- * implements `RateLimitCounter.hit` as one Lua script (GET the key, compute as in `gcra`, SET it with
- * PX = the new time minus now), atomic per key, with the caller's clock or Redis `TIME`.
+ * implements `RateLimitCounter.hitAll` as one Lua script (GET the keys, compute as in `gcra`, SET
+ * them with PX = the new time minus now), atomic across its keys, with the caller's clock.
+ *
+ * Several rules can apply to one action (a session start counts for its user and for its device):
+ * `hitAll` counts the action under every key, or under none when any refuses, so a start refused
+ * for its device does not use up one of its user's starts.
  */
 
 /** `limit` hits per `windowMillis`; a `limit` of 0 switches the rule off. */
@@ -20,10 +24,22 @@ export interface RateRule {
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMillis: number };
 
-/** The shared counters behind the limits. Implementations must make `hit` atomic per key. */
+/** One key an action counts under, and the rule it is counted by. */
+export interface RateHit {
+  key: string;
+  rule: RateRule;
+}
+
+/** Counted under every key; or refused, naming the first hit (by index) that refused and its wait. */
+export type RateDecisions = { allowed: true } | { allowed: false; refused: number; retryAfterMillis: number };
+
+/** The shared counters behind the limits. Implementations must make `hitAll` atomic across its keys. */
 export interface RateLimitCounter {
-  /** Counts one hit of `key` under `rule` at `nowMillis`, or says how long until one would be allowed. */
-  hit(key: string, rule: RateRule, nowMillis: number): Promise<RateDecision>;
+  /**
+   * Counts one hit of every key at `nowMillis` when every rule allows it, and none when one refuses
+   * (then it says which, and how long until it would be allowed).
+   */
+  hitAll(hits: readonly RateHit[], nowMillis: number): Promise<RateDecisions>;
 }
 
 /**
@@ -47,15 +63,20 @@ export function createInMemoryRateLimitCounter(): RateLimitCounter {
   const arrivals = new Map<string, number>();
   let nextSweep = 0;
   return {
-    async hit(key, rule, nowMillis) {
+    async hitAll(hits, nowMillis) {
       if (nowMillis >= nextSweep) {
         // A key whose time has passed is as good as unseen: forget it, so memory follows live callers.
         for (const [stale, at] of arrivals) if (at <= nowMillis) arrivals.delete(stale);
         nextSweep = nowMillis + SWEEP_EVERY_MILLIS;
       }
-      const { decision, store } = gcra(arrivals.get(key), rule, nowMillis);
-      if (store !== undefined) arrivals.set(key, store);
-      return decision;
+      const stores: [string, number][] = [];
+      for (const [index, { key, rule }] of hits.entries()) {
+        const { decision, store } = gcra(arrivals.get(key), rule, nowMillis);
+        if (!decision.allowed) return { allowed: false, refused: index, retryAfterMillis: decision.retryAfterMillis };
+        if (store !== undefined) stores.push([key, store]);
+      }
+      for (const [key, store] of stores) arrivals.set(key, store);
+      return { allowed: true };
     },
   };
 }

@@ -1,26 +1,33 @@
 /**
  * Rate-limit counters shared by every gateway instance through Redis: the same GCRA rule as
- * `gcra()` in rate-limit.ts, run as one Lua script so each hit is atomic per key. The caller's clock
- * is used (instances are expected to agree within a second, as NTP keeps them).
+ * `gcra()` in rate-limit.ts, run as one Lua script so the hits of one action are counted at once,
+ * under all their keys or none. The caller's clock is used (instances are expected to agree within a
+ * second, as NTP keeps them).
  */
 import type Redis from 'ioredis';
 import { createInMemoryRateLimitCounter, type RateLimitCounter } from './rate-limit';
 
-// KEYS[1] = key; ARGV = limit, windowMillis, nowMillis. Returns 0 when allowed, else the wait in ms.
+// KEYS = the keys; ARGV = nowMillis, then limit and windowMillis of each key in turn. Returns
+// {0, 0} when every key allows (all counted), else {i, wait in ms} of the first key that refuses
+// (none counted).
 const GCRA_SCRIPT = `
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local interval = window / limit
-local stored = tonumber(redis.call('GET', KEYS[1]) or now)
-local arrival = math.max(stored, now)
-local nextArrival = arrival + interval
-local allowedFrom = nextArrival - window
-if now < allowedFrom then
-  return math.ceil(allowedFrom - now)
+local now = tonumber(ARGV[1])
+local arrivals = {}
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i])
+  local window = tonumber(ARGV[2 * i + 1])
+  local stored = tonumber(redis.call('GET', key) or now)
+  local nextArrival = math.max(stored, now) + window / limit
+  local allowedFrom = nextArrival - window
+  if now < allowedFrom then
+    return {i, math.ceil(allowedFrom - now)}
+  end
+  arrivals[i] = nextArrival
 end
-redis.call('SET', KEYS[1], tostring(nextArrival), 'PX', math.max(1, math.ceil(nextArrival - now)))
-return 0
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, tostring(arrivals[i]), 'PX', math.max(1, math.ceil(arrivals[i] - now)))
+end
+return {0, 0}
 `;
 
 /**
@@ -34,16 +41,25 @@ export function createRedisRateLimitCounter(
   onFallback: (error: unknown) => void = () => undefined,
 ): RateLimitCounter {
   return {
-    async hit(key, rule, nowMillis) {
-      if (rule.limit <= 0) return { allowed: true };
-      let wait: number;
+    async hitAll(hits, nowMillis) {
+      // A rule switched off (limit 0) allows everything and keeps nothing.
+      const counted = hits.map((hit, index) => ({ ...hit, index })).filter(({ rule }) => rule.limit > 0);
+      if (counted.length === 0) return { allowed: true };
+      let answer: [number, number];
       try {
-        wait = Number(await redis.eval(GCRA_SCRIPT, 1, `${keyPrefix}ratelimit:${key}`, rule.limit, rule.windowMillis, nowMillis));
+        answer = (await redis.eval(
+          GCRA_SCRIPT,
+          counted.length,
+          ...counted.map(({ key }) => `${keyPrefix}ratelimit:${key}`),
+          nowMillis,
+          ...counted.flatMap(({ rule }) => [rule.limit, rule.windowMillis]),
+        )) as [number, number];
       } catch (error) {
         onFallback(error);
-        return fallback.hit(key, rule, nowMillis);
+        return fallback.hitAll(hits, nowMillis);
       }
-      return wait === 0 ? { allowed: true } : { allowed: false, retryAfterMillis: wait };
+      const [refused, wait] = answer.map(Number);
+      return refused === 0 ? { allowed: true } : { allowed: false, refused: counted[refused - 1].index, retryAfterMillis: wait };
     },
   };
 }

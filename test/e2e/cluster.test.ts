@@ -390,6 +390,7 @@ describe.skipIf(!services.run)('one poller per session across gateway instances'
 
 describe.skipIf(!services.run)('rate limits shared by gateway instances through Redis', () => {
   const LIMIT = 3;
+  const DEVICE_LIMIT = 2;
   const nodes = cluster(`test-${randomBytes(4).toString('hex')}:`);
   let a: ChildGateway;
   let b: ChildGateway;
@@ -402,7 +403,12 @@ describe.skipIf(!services.run)('rate limits shared by gateway instances through 
     if (services.missing) return;
     await nodes.setUp();
     // A one-hour window: no start is given back while the test runs.
-    const limits = { RATE_LIMIT_USER_STARTS: String(LIMIT), RATE_LIMIT_USER_WINDOW_MS: '3600000' };
+    const limits = {
+      RATE_LIMIT_USER_STARTS: String(LIMIT),
+      RATE_LIMIT_USER_WINDOW_MS: '3600000',
+      RATE_LIMIT_DEVICE_STARTS: String(DEVICE_LIMIT),
+      RATE_LIMIT_DEVICE_WINDOW_MS: '3600000',
+    };
     [a, b] = await Promise.all([nodes.instance(limits), nodes.instance(limits)]);
   }, 60_000);
 
@@ -428,5 +434,22 @@ describe.skipIf(!services.run)('rate limits shared by gateway instances through 
     }
     // Counted per instance, A and B would each have let 3 through: 6 in all.
     expect(outcomes).toEqual(['started', 'started', 'started', ...Array<string>(LIMIT + 2).fill('RATE_LIMITED')]);
+  });
+  it("a start refused for its device, on either instance, uses up none of its user's starts (both counted in one Redis script)", async () => {
+    const user = token(`user-${randomUUID()}`);
+    const start = async (on: ChildGateway, deviceCorrelationId: string) => {
+      const result = await graphqlResult(on.url, StartLivenessSessionDocument, { input: { deviceCorrelationId } }, user);
+      if (result.data?.startLivenessSession.session.id) return 'started';
+      const [error] = result.errors ?? [];
+      expect(error?.extensions?.code, JSON.stringify(result.errors)).toBe('RATE_LIMITED');
+      return /this device/.test(error!.message) ? 'device limited' : /this user/.test(error!.message) ? 'user limited' : error!.message;
+    };
+    const phone = `phone-${randomUUID()}`;
+    const outcomes = [];
+    for (const on of [a, b, a, b, a, b]) outcomes.push(await start(on, phone));
+    // The user's third start, on another phone: the four refusals above took none of the user's 3.
+    outcomes.push(await start(b, `phone-${randomUUID()}`));
+    outcomes.push(await start(a, `phone-${randomUUID()}`));
+    expect(outcomes).toEqual(['started', 'started', ...Array<string>(4).fill('device limited'), 'started', 'user limited']);
   });
 });

@@ -8,13 +8,19 @@ import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/errors';
 import { addressKey, clientAddress } from '../../src/limits/client-address';
 import { RateLimits } from '../../src/limits/limits';
-import { createInMemoryRateLimitCounter, type RateRule } from '../../src/limits/rate-limit';
+import { createInMemoryRateLimitCounter, type RateDecision, type RateLimitCounter, type RateRule } from '../../src/limits/rate-limit';
 
 const TEN_A_MINUTE: RateRule = { limit: 10, windowMillis: 60_000 };
 
+/** One key's hit: `hitAll` of one, in the shape of one rule's decision. */
+async function hitOne(counter: RateLimitCounter, key: string, rule: RateRule, at: number): Promise<RateDecision> {
+  const decision = await counter.hitAll([{ key, rule }], at);
+  return decision.allowed ? decision : { allowed: false, retryAfterMillis: decision.retryAfterMillis };
+}
+
 async function hits(rule: RateRule, times: number, at: number, counter = createInMemoryRateLimitCounter(), key = 'k') {
   const decisions = [];
-  for (let i = 0; i < times; i += 1) decisions.push(await counter.hit(key, rule, at));
+  for (let i = 0; i < times; i += 1) decisions.push(await hitOne(counter, key, rule, at));
   return decisions;
 }
 
@@ -28,9 +34,9 @@ describe('the counter', () => {
   it('frees one more start every window / limit after a burst', async () => {
     const counter = createInMemoryRateLimitCounter();
     await hits(TEN_A_MINUTE, 10, 0, counter);
-    expect(await counter.hit('k', TEN_A_MINUTE, 5_999)).toEqual({ allowed: false, retryAfterMillis: 1 });
-    expect(await counter.hit('k', TEN_A_MINUTE, 6_000)).toEqual({ allowed: true });
-    expect((await counter.hit('k', TEN_A_MINUTE, 6_000)).allowed).toBe(false);
+    expect(await hitOne(counter, 'k', TEN_A_MINUTE, 5_999)).toEqual({ allowed: false, retryAfterMillis: 1 });
+    expect(await hitOne(counter, 'k', TEN_A_MINUTE, 6_000)).toEqual({ allowed: true });
+    expect((await hitOne(counter, 'k', TEN_A_MINUTE, 6_000)).allowed).toBe(false);
   });
 
   it('gives the whole burst back after a quiet window', async () => {
@@ -43,15 +49,15 @@ describe('the counter', () => {
   it('does not charge refused hits: hammering does not push the next slot further away', async () => {
     const counter = createInMemoryRateLimitCounter();
     await hits(TEN_A_MINUTE, 10, 0, counter);
-    for (let i = 0; i < 1_000; i += 1) await counter.hit('k', TEN_A_MINUTE, 1_000);
-    expect(await counter.hit('k', TEN_A_MINUTE, 6_000)).toEqual({ allowed: true });
+    for (let i = 0; i < 1_000; i += 1) await hitOne(counter, 'k', TEN_A_MINUTE, 1_000);
+    expect(await hitOne(counter, 'k', TEN_A_MINUTE, 6_000)).toEqual({ allowed: true });
   });
 
   it('counts keys apart', async () => {
     const counter = createInMemoryRateLimitCounter();
     await hits(TEN_A_MINUTE, 10, 0, counter, 'alice');
-    expect(await counter.hit('bob', TEN_A_MINUTE, 0)).toEqual({ allowed: true });
-    expect((await counter.hit('alice', TEN_A_MINUTE, 0)).allowed).toBe(false);
+    expect(await hitOne(counter, 'bob', TEN_A_MINUTE, 0)).toEqual({ allowed: true });
+    expect((await hitOne(counter, 'alice', TEN_A_MINUTE, 0)).allowed).toBe(false);
   });
 
   it('a limit of 0 switches the rule off', async () => {
@@ -94,6 +100,22 @@ describe('RateLimits', () => {
     const error = await refusalOf(() => limits.sessionStart({ tenant: 'acme', userId: 'carol' }, 'phone-1'));
     expect(error.message).toMatch(/this device/);
     await limits.sessionStart({ tenant: 'other', userId: 'dave' }, 'phone-1');
+  });
+
+  it('counts a start for its user and its device, or for neither: a start refused for one uses up nothing of the other', async () => {
+    const refused: string[] = [];
+    const limits = new RateLimits(createInMemoryRateLimitCounter(), settings, () => 0, (rule) => refused.push(rule));
+    const alice = { tenant: 'acme', userId: 'alice' };
+    await limits.sessionStart(alice, 'phone-1');
+    await limits.sessionStart(alice, 'phone-1');
+    // phone-1 has had its 2; refused for the device, however often, these take none of alice's 3.
+    for (let i = 0; i < 5; i += 1) expect((await refusalOf(() => limits.sessionStart(alice, 'phone-1'))).message).toMatch(/this device/);
+    await limits.sessionStart(alice, 'phone-2');
+    // Now refused for alice; phone-3 is not counted, so bob can still start on it twice.
+    for (let i = 0; i < 3; i += 1) expect((await refusalOf(() => limits.sessionStart(alice, 'phone-3'))).message).toMatch(/this user/);
+    await limits.sessionStart({ tenant: 'acme', userId: 'bob' }, 'phone-3');
+    await limits.sessionStart({ tenant: 'acme', userId: 'bob' }, 'phone-3');
+    expect(refused).toEqual([...Array<string>(5).fill('device_starts'), ...Array<string>(3).fill('user_starts')]);
   });
 
   it('rounds a sub-second wait up to 1 second', async () => {
