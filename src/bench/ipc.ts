@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { processCpuSeconds } from './machine';
 
 /** `process.memoryUsage()` after forced garbage collection, in bytes. */
 export interface MemorySnapshot {
@@ -164,6 +165,11 @@ export class BenchChild {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MILLIS);
     await this.exited;
     clearTimeout(timer);
+  }
+
+  /** CPU the child has used so far, in seconds (`processCpuSeconds`). */
+  cpuSeconds(): number {
+    return processCpuSeconds(this.pid);
   }
 
   /** Kernel figures of the child from /proc/<pid>/status, in bytes: VmRSS (now) and VmHWM (peak). */

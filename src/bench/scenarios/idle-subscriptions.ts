@@ -16,6 +16,7 @@
  * the decisions land when the completions are reported, not before. The poll task a watched session
  * holds exists whatever the interval, so the memory measured is the same.
  */
+import os from 'node:os';
 import { CompleteLivenessSessionDocument, StartLivenessSessionDocument } from '../../client/generated/graphql';
 import { inParallel, playDevice } from '../clients';
 import { completeAndAwaitEveryone, subscribeEveryone } from '../fan-out';
@@ -71,12 +72,22 @@ export async function runIdleSubscriptions(run: BenchRun): Promise<ScenarioResul
     run.log('subscriptions: device attempts, then completions');
     await inParallel(sessions, 16, (session) => playDevice(emulator.url, session.authToken));
     await emulator.request('reset-face-calls');
+    const cpuBefore = { gateway: gateway.child.cpuSeconds(), emulator: emulator.cpuSeconds(), here: process.cpuUsage() };
     const { t0, completionsDone, completionFailures, everyoneInTime: complete } = await completeAndAwaitEveryone(
       tally,
       sessions,
       (id) => gateway.client.ok(CompleteLivenessSessionDocument, { id }, token),
       FAN_OUT_TIMEOUT_MILLIS,
     );
+    const hereCpu = process.cpuUsage(cpuBefore.here);
+    // CPU per decision, in ms, from the first completion sent to the last event (plus the few ms the
+    // tally takes to notice): the gateway, the emulator, and this process (the 1,000 completions and
+    // the 10,000 subscribers' sockets).
+    const cpuPerDecision = {
+      gateway: ((gateway.child.cpuSeconds() - cpuBefore.gateway) * 1000) / sizes.sessions,
+      emulator: ((emulator.cpuSeconds() - cpuBefore.emulator) * 1000) / sizes.sessions,
+      here: (hereCpu.user + hereCpu.system) / 1000 / sizes.sessions,
+    };
     const calls = await emulator.request('face-calls');
 
     const times = Array.from(arrivals).filter((at) => !Number.isNaN(at));
@@ -162,6 +173,15 @@ export async function runIdleSubscriptions(run: BenchRun): Promise<ScenarioResul
             ['Face GETs per decision during the fan-out', (calls.get / sizes.sessions).toFixed(2)],
           ],
         },
+        {
+          caption: `CPU per decision, first completion sent -> last event (user + system; ${os.cpus().length} cores on this machine)`,
+          header: ['process', 'CPU per decision', `for ${count(sizes.sessions)} decisions`],
+          rows: [
+            ['gateway', ms(cpuPerDecision.gateway), ms(cpuPerDecision.gateway * sizes.sessions)],
+            ['Face emulator (the GETs)', ms(cpuPerDecision.emulator), ms(cpuPerDecision.emulator * sizes.sessions)],
+            [`load (this process: the completions and the ${count(total)} subscribers)`, ms(cpuPerDecision.here), ms(cpuPerDecision.here * sizes.sessions)],
+          ],
+        },
       ],
       targets: [
         check('heap per idle subscription', `<= ${kib(HEAP_TARGET_BYTES)}`, kib(heapPer), heapPer <= HEAP_TARGET_BYTES),
@@ -206,6 +226,7 @@ export async function runIdleSubscriptions(run: BenchRun): Promise<ScenarioResul
         failedSubscriptions: tally.failed,
         completionFailures,
         faceCallsDuringFanOut: calls,
+        cpuMsPerDecision: { gateway: round(cpuPerDecision.gateway), emulator: round(cpuPerDecision.emulator), load: round(cpuPerDecision.here) },
       },
     };
   } finally {

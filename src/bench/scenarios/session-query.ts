@@ -10,22 +10,30 @@ import path from 'node:path';
 import { CompleteLivenessSessionDocument, SessionDocument, StartLivenessSessionDocument } from '../../client/generated/graphql';
 import { eventually, graphqlBody, graphqlHeaders, playDevice } from '../clients';
 import type { BenchChild } from '../ipc';
-import { failures, graphqlCheck, warmAndMeasure, type LoadRound } from '../load';
+import { failures, graphqlCheck, loadRound, type LoadRound } from '../load';
 import { check, type ScenarioResult, type TargetCheck } from '../result';
 import { startAnchor, startGateway, type BenchRun, type RunningGateway } from '../servers';
 import { openSharedServices, type SharedServices } from '../shared-services';
-import { count, median, ms, ratio, round } from '../stats';
+import { commandsCpuSeconds } from '../machine';
+import { count, median, micros, ms, ratio, round } from '../stats';
 
 type TargetKey = 'raw' | 'apollo' | 'gateway' | 'gatewayPg';
 
 interface Target {
   key: TargetKey;
   label: string;
+  /** The server process answering, for its CPU time. */
+  server: BenchChild;
+  /** Commands of the local servers it reads from (PostgreSQL, Redis), whose CPU is counted apart. */
+  backends?: readonly string[];
   url: string;
   headers: Record<string, string>;
   body: string;
   check(body: string): boolean;
 }
+
+/** A measured round, with the server process's CPU time per response over it (µs). */
+type MeasuredRound = LoadRound & { cpuMicros: number; backendCpuMicros?: number };
 
 /** A stored session with an attempt and a decision, read by its owner with a real JWT; and its answer, as recorded. */
 async function decidedSession(gateway: RunningGateway) {
@@ -87,11 +95,22 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
     // session (another id and times, the same shape and size), checked against its own recording.
     const same = { headers: sqlite.headers, body: sqlite.body, check: sqlite.check };
     const targets: Target[] = [
-      { key: 'raw', label: 'raw node:http', url: `${raw.url}/graphql`, ...same },
-      { key: 'apollo', label: 'bare Apollo Server 5', url: `${apollo.url}/graphql`, ...same },
-      { key: 'gateway', label: 'gateway (SQLite)', url: gateway.client.graphqlUrl, ...same },
+      { key: 'raw', label: 'raw node:http', server: raw, url: `${raw.url}/graphql`, ...same },
+      { key: 'apollo', label: 'bare Apollo Server 5', server: apollo, url: `${apollo.url}/graphql`, ...same },
+      { key: 'gateway', label: 'gateway (SQLite)', server: gateway.child, url: gateway.client.graphqlUrl, ...same },
       ...(pgGateway && postgres
-        ? [{ key: 'gatewayPg' as const, label: 'gateway (PostgreSQL + Redis)', url: pgGateway.client.graphqlUrl, headers: postgres.headers, body: postgres.body, check: postgres.check }]
+        ? [
+            {
+              key: 'gatewayPg' as const,
+              label: 'gateway (PostgreSQL + Redis)',
+              server: pgGateway.child,
+              backends: ['postgres', 'redis-server'],
+              url: pgGateway.client.graphqlUrl,
+              headers: postgres.headers,
+              body: postgres.body,
+              check: postgres.check,
+            },
+          ]
         : []),
     ];
     for (const target of targets) {
@@ -100,18 +119,21 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
       if (answer.status !== 200 || !target.check(text)) throw new Error(`${target.label} does not serve the recorded response: ${answer.status} ${text.slice(0, 300)}`);
     }
 
-    const rounds: Record<TargetKey, LoadRound[]> = { raw: [], apollo: [], gateway: [], gatewayPg: [] };
+    const rounds: Record<TargetKey, MeasuredRound[]> = { raw: [], apollo: [], gateway: [], gatewayPg: [] };
     for (let r = 0; r < sizes.rounds; r += 1) {
       // Rotate the order so no target always runs first (or last) on a machine that warms and cools.
       const order = targets.map((_, i) => targets[(i + r) % targets.length]);
       for (const target of order) {
         run.log(`query: round ${r + 1}/${sizes.rounds}, ${target.label}`);
-        const { measured } = await warmAndMeasure(
-          { url: target.url, method: 'POST', headers: target.headers, body: target.body, connections: sizes.connections, check: target.check },
-          { seconds: sizes.warmupSeconds, maxSeconds: sizes.warmupSeconds + 10 },
-          { seconds: sizes.measuredSeconds, maxSeconds: sizes.measuredSeconds + 10 },
-        );
-        rounds[target.key].push(measured);
+        const load = { url: target.url, method: 'POST' as const, headers: target.headers, body: target.body, connections: sizes.connections, check: target.check };
+        await loadRound(load, { seconds: sizes.warmupSeconds, maxSeconds: sizes.warmupSeconds + 10 });
+        const cpuBefore = target.server.cpuSeconds();
+        const backendsBefore = target.backends && commandsCpuSeconds(target.backends);
+        const measured = await loadRound(load, { seconds: sizes.measuredSeconds, maxSeconds: sizes.measuredSeconds + 10 });
+        const cpuMicros = ((target.server.cpuSeconds() - cpuBefore) * 1e6) / measured.responses;
+        const backendsAfter = target.backends && commandsCpuSeconds(target.backends);
+        const backendCpuMicros = backendsBefore !== undefined && backendsAfter !== undefined ? ((backendsAfter - backendsBefore) * 1e6) / measured.responses : undefined;
+        rounds[target.key].push({ ...measured, cpuMicros, ...(backendCpuMicros !== undefined && { backendCpuMicros }) });
       }
     }
 
@@ -119,11 +141,17 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
       rps: median(rounds[key].map((m) => m.rps)),
       p50: median(rounds[key].map((m) => m.latency.p50)),
       p99: median(rounds[key].map((m) => m.latency.p99)),
+      cpuMicros: median(rounds[key].map((m) => m.cpuMicros)),
+      backendCpuMicros: rounds[key].every((m) => m.backendCpuMicros !== undefined) ? median(rounds[key].map((m) => m.backendCpuMicros ?? NaN)) : undefined,
       responses: rounds[key].reduce((total, m) => total + m.responses, 0),
       failures: rounds[key].reduce((total, m) => total + failures(m), 0),
     });
     const figures = Object.fromEntries(targets.map((t) => [t.key, figure(t.key)])) as Record<TargetKey, ReturnType<typeof figure>>;
-    const versusApollo = (key: 'gateway' | 'gatewayPg') => ({ rps: figures[key].rps / figures.apollo.rps, p99: figures[key].p99 / figures.apollo.p99 });
+    const versusApollo = (key: 'gateway' | 'gatewayPg') => ({
+      rps: figures[key].rps / figures.apollo.rps,
+      p99: figures[key].p99 / figures.apollo.p99,
+      cpu: figures[key].cpuMicros / figures.apollo.cpuMicros,
+    });
     const sqliteRatios = versusApollo('gateway');
     const pgRatios = pgGateway ? versusApollo('gatewayPg') : undefined;
     const totalFailures = targets.reduce((total, t) => total + figures[t.key].failures, 0);
@@ -140,14 +168,26 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
         `the anchors serve the very response JSON the SQLite gateway served (checked on every response); the PostgreSQL + Redis gateway ` +
         `(a database created for this run and dropped after it, its own Redis channel prefix; PostgreSQL and Redis run on this same machine) ` +
         `serves a session of its own, checked against its own recording. autocannon, ${sizes.connections} connections, ` +
-        `${sizes.rounds} round(s) of ${sizes.warmupSeconds} s warm-up + ${sizes.measuredSeconds} s measured per target, order rotated per round; medians of the rounds.`,
+        `${sizes.rounds} round(s) of ${sizes.warmupSeconds} s warm-up + ${sizes.measuredSeconds} s measured per target, order rotated per round; medians of the rounds. ` +
+        `Server CPU per response: the server process's user + system time over the measured round (/proc/<pid>/stat) divided by the responses it served; ` +
+        `unlike rps it does not move with the rest of the machine's load. For PostgreSQL + Redis, the CPU of every local \`postgres\` and \`redis-server\` process over the round is shown beside it.`,
       seconds: (performance.now() - startedAt) / 1000,
       tables: [
         {
-          header: ['target', 'rps', 'p50', 'p99', 'responses checked', 'failed'],
+          header: ['target', 'rps', 'p50', 'p99', 'server CPU per response', 'responses checked', 'failed'],
           rows: [
-            ...targets.map((t) => [t.label, count(figures[t.key].rps), ms(figures[t.key].p50), ms(figures[t.key].p99), count(figures[t.key].responses), count(figures[t.key].failures)]),
-            ...(skipped ? [['gateway (PostgreSQL + Redis)', `skipped: ${skipped}`, '', '', '', '']] : []),
+            ...targets.map((t) => [
+              t.label,
+              count(figures[t.key].rps),
+              ms(figures[t.key].p50),
+              ms(figures[t.key].p99),
+              figures[t.key].backendCpuMicros === undefined
+                ? micros(figures[t.key].cpuMicros)
+                : `${micros(figures[t.key].cpuMicros)} (+ ${micros(figures[t.key].backendCpuMicros ?? NaN)} PostgreSQL and Redis)`,
+              count(figures[t.key].responses),
+              count(figures[t.key].failures),
+            ]),
+            ...(skipped ? [['gateway (PostgreSQL + Redis)', `skipped: ${skipped}`, '', '', '', '', '']] : []),
           ],
         },
         {
@@ -155,10 +195,15 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
           rows: [
             ['gateway (SQLite) rps / bare Apollo rps', ratio(sqliteRatios.rps)],
             ['gateway (SQLite) p99 / bare Apollo p99', ratio(sqliteRatios.p99)],
+            ['gateway (SQLite) CPU per response / bare Apollo\'s', ratio(sqliteRatios.cpu)],
             ...(pgRatios
               ? [
                   ['gateway (PostgreSQL + Redis) rps / bare Apollo rps', ratio(pgRatios.rps)],
                   ['gateway (PostgreSQL + Redis) p99 / bare Apollo p99', ratio(pgRatios.p99)],
+                  ['gateway (PostgreSQL + Redis) CPU per response / bare Apollo\'s (the gateway process only)', ratio(pgRatios.cpu)],
+                  ...(figures.gatewayPg.backendCpuMicros !== undefined
+                    ? [['gateway (PostgreSQL + Redis) CPU per response with PostgreSQL\'s and Redis\'s / bare Apollo\'s', ratio((figures.gatewayPg.cpuMicros + figures.gatewayPg.backendCpuMicros) / figures.apollo.cpuMicros)]]
+                    : []),
                 ]
               : []),
             ['gateway (SQLite) rps / raw node:http rps', ratio(figures.gateway.rps / figures.raw.rps)],
@@ -175,13 +220,28 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
       figures: {
         connections: sizes.connections,
         rounds: Object.fromEntries(
-          targets.map((t) => [t.key, rounds[t.key].map((m) => ({ rps: round(m.rps, 1), p50: round(m.latency.p50), p99: round(m.latency.p99), responses: m.responses, failures: failures(m), firstFailure: m.firstFailure }))]),
+          targets.map((t) => [
+            t.key,
+            rounds[t.key].map((m) => ({
+              rps: round(m.rps, 1),
+              p50: round(m.latency.p50),
+              p99: round(m.latency.p99),
+              cpuMicrosPerResponse: round(m.cpuMicros, 1),
+              ...(m.backendCpuMicros !== undefined && { backendCpuMicrosPerResponse: round(m.backendCpuMicros, 1) }),
+              responses: m.responses,
+              failures: failures(m),
+              firstFailure: m.firstFailure,
+            })),
+          ]),
         ),
-        medians: Object.fromEntries(targets.map((t) => [t.key, { rps: round(figures[t.key].rps, 1), p50Ms: round(figures[t.key].p50), p99Ms: round(figures[t.key].p99) }])),
+        medians: Object.fromEntries(
+          targets.map((t) => [t.key, { rps: round(figures[t.key].rps, 1), p50Ms: round(figures[t.key].p50), p99Ms: round(figures[t.key].p99), cpuMicrosPerResponse: round(figures[t.key].cpuMicros, 1) }]),
+        ),
         ratios: {
           gatewayRpsVsApollo: round(sqliteRatios.rps),
           gatewayP99VsApollo: round(sqliteRatios.p99),
-          ...(pgRatios && { gatewayPgRpsVsApollo: round(pgRatios.rps), gatewayPgP99VsApollo: round(pgRatios.p99) }),
+          gatewayCpuVsApollo: round(sqliteRatios.cpu),
+          ...(pgRatios && { gatewayPgRpsVsApollo: round(pgRatios.rps), gatewayPgP99VsApollo: round(pgRatios.p99), gatewayPgCpuVsApollo: round(pgRatios.cpu) }),
           gatewayRpsVsRaw: round(figures.gateway.rps / figures.raw.rps),
           apolloRpsVsRaw: round(figures.apollo.rps / figures.raw.rps),
         },
