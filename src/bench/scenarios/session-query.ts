@@ -152,6 +152,11 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
       p99: figures[key].p99 / figures.apollo.p99,
       cpu: figures[key].cpuMicros / figures.apollo.cpuMicros,
     });
+    // Round by round: a gateway's figure over bare Apollo's in the same round (minutes apart at most).
+    const perRound = (key: 'gateway' | 'gatewayPg', measure: 'rps' | 'cpuMicros') =>
+      rounds[key].map((m, r) => (measure === 'rps' ? m.rps / rounds.apollo[r].rps : m.cpuMicros / rounds.apollo[r].cpuMicros));
+    const spread = (key: 'gateway' | 'gatewayPg', measure: 'rps' | 'cpuMicros') =>
+      sizes.rounds > 1 ? ` (rounds: ${perRound(key, measure).map(ratio).join(', ')})` : '';
     const sqliteRatios = versusApollo('gateway');
     const pgRatios = pgGateway ? versusApollo('gatewayPg') : undefined;
     const totalFailures = targets.reduce((total, t) => total + figures[t.key].failures, 0);
@@ -168,7 +173,7 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
         `the anchors serve the very response JSON the SQLite gateway served (checked on every response); the PostgreSQL + Redis gateway ` +
         `(a database created for this run and dropped after it, its own Redis channel prefix; PostgreSQL and Redis run on this same machine) ` +
         `serves a session of its own, checked against its own recording. autocannon, ${sizes.connections} connections, ` +
-        `${sizes.rounds} round(s) of ${sizes.warmupSeconds} s warm-up + ${sizes.measuredSeconds} s measured per target, order rotated per round; medians of the rounds. ` +
+        `${sizes.rounds} round(s) of ${sizes.warmupSeconds} s warm-up + ${sizes.measuredSeconds} s measured per target, order rotated per round; medians of the rounds, and ratios of those medians, with each round's own ratio beside them (the spread is this machine's noise). ` +
         `Server CPU per response: the server process's user + system time over the measured round (/proc/<pid>/stat) divided by the responses it served; ` +
         `unlike rps it does not move with the rest of the machine's load. For PostgreSQL + Redis, the CPU of every local \`postgres\` and \`redis-server\` process over the round is shown beside it.`,
       seconds: (performance.now() - startedAt) / 1000,
@@ -193,12 +198,12 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
         {
           header: ['ratio', 'value'],
           rows: [
-            ['gateway (SQLite) rps / bare Apollo rps', ratio(sqliteRatios.rps)],
+            ['gateway (SQLite) rps / bare Apollo rps', `${ratio(sqliteRatios.rps)}${spread('gateway', 'rps')}`],
             ['gateway (SQLite) p99 / bare Apollo p99', ratio(sqliteRatios.p99)],
-            ['gateway (SQLite) CPU per response / bare Apollo\'s', ratio(sqliteRatios.cpu)],
+            ['gateway (SQLite) CPU per response / bare Apollo\'s', `${ratio(sqliteRatios.cpu)}${spread('gateway', 'cpuMicros')}`],
             ...(pgRatios
               ? [
-                  ['gateway (PostgreSQL + Redis) rps / bare Apollo rps', ratio(pgRatios.rps)],
+                  ['gateway (PostgreSQL + Redis) rps / bare Apollo rps', `${ratio(pgRatios.rps)}${spread('gatewayPg', 'rps')}`],
                   ['gateway (PostgreSQL + Redis) p99 / bare Apollo p99', ratio(pgRatios.p99)],
                   ['gateway (PostgreSQL + Redis) CPU per response / bare Apollo\'s (the gateway process only)', ratio(pgRatios.cpu)],
                   ...(figures.gatewayPg.backendCpuMicros !== undefined
@@ -241,6 +246,8 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
           gatewayRpsVsApollo: round(sqliteRatios.rps),
           gatewayP99VsApollo: round(sqliteRatios.p99),
           gatewayCpuVsApollo: round(sqliteRatios.cpu),
+          gatewayRpsVsApolloPerRound: perRound('gateway', 'rps').map((value) => round(value)),
+          gatewayCpuVsApolloPerRound: perRound('gateway', 'cpuMicros').map((value) => round(value)),
           ...(pgRatios && { gatewayPgRpsVsApollo: round(pgRatios.rps), gatewayPgP99VsApollo: round(pgRatios.p99), gatewayPgCpuVsApollo: round(pgRatios.cpu) }),
           gatewayRpsVsRaw: round(figures.gateway.rps / figures.raw.rps),
           apolloRpsVsRaw: round(figures.apollo.rps / figures.raw.rps),
