@@ -59,6 +59,11 @@ export interface ForkOptions {
   logDir: string;
   /** When set, the child runs under `node --cpu-prof` and writes its profile here on a clean exit. */
   cpuProfileDir?: string;
+  /**
+   * When set, the child runs under valgrind's callgrind with instrumentation off, writing its counts
+   * to this file when asked (`Callgrind` in `callgrind.ts`).
+   */
+  callgrindOutFile?: string;
   readyTimeoutMillis?: number;
 }
 
@@ -97,9 +102,17 @@ export class BenchChild {
       fs.mkdirSync(options.cpuProfileDir, { recursive: true });
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}.cpuprofile`);
     }
+    // Under callgrind, valgrind runs node (same pid, same IPC channel): fork() puts execArgv before the entry.
+    const underCallgrind = options.callgrindOutFile !== undefined && [
+      '--tool=callgrind',
+      '--smc-check=all', // V8 writes and rewrites machine code
+      '--instr-atstart=no',
+      `--callgrind-out-file=${options.callgrindOutFile}`,
+      process.execPath,
+    ];
     const child = fork(path.join(__dirname, options.entry), [], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
-      execArgv,
+      ...(underCallgrind ? { execPath: 'valgrind', execArgv: [...underCallgrind, ...execArgv] } : { execArgv }),
       stdio: ['ignore', log, log, 'ipc'],
     });
     fs.closeSync(log);

@@ -21,7 +21,17 @@ export const SCENARIOS = ['query', 'start', 'decision', 'subscriptions', 'audit'
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Sizes {
-  query: { rounds: number; warmupSeconds: number; measuredSeconds: number; connections: number };
+  query: {
+    rounds: number;
+    warmupSeconds: number;
+    measuredSeconds: number;
+    connections: number;
+    /**
+     * Requests counted by callgrind per target, after uncounted warm-up requests (`callgrind.ts`);
+     * none in a quick run, whose warm-up would end while V8 is still compiling the hot code.
+     */
+    instructions?: { warmupRequests: number; measuredRequests: number };
+  };
   start: { rounds: number; warmupPerPath: number; measuredPerPath: number };
   decision: { warmupSessions: number; sessions: number };
   subscriptions: { sessions: number; sockets: number; subscriptionsPerSocket: number; settleMillis: number };
@@ -49,7 +59,7 @@ export interface BenchOptions {
 }
 
 const FULL: Sizes = {
-  query: { rounds: 3, warmupSeconds: 2, measuredSeconds: 8, connections: 10 },
+  query: { rounds: 3, warmupSeconds: 2, measuredSeconds: 8, connections: 10, instructions: { warmupRequests: 10_000, measuredRequests: 2_000 } },
   start: { rounds: 3, warmupPerPath: 100, measuredPerPath: 700 },
   decision: { warmupSessions: 10, sessions: 200 },
   subscriptions: { sessions: 1_000, sockets: 100, subscriptionsPerSocket: 100, settleMillis: 1_500 },

@@ -18,6 +18,18 @@ export interface BenchRun {
   log(message: string): void;
 }
 
+/** How a child is started when not as usual: under callgrind (`callgrind.ts`), with a name of its own. */
+export interface Launch {
+  callgrindOutFile?: string;
+  nameSuffix?: string;
+}
+
+/** `--cpu-prof` profiles gateways only; a child under callgrind is not also profiled (each would distort the other). */
+function launchOptions(launch: Launch, profileDir?: string) {
+  if (launch.callgrindOutFile) return { callgrindOutFile: launch.callgrindOutFile, readyTimeoutMillis: 600_000 };
+  return profileDir ? { cpuProfileDir: profileDir } : {};
+}
+
 export interface RunningGateway {
   child: BenchChild;
   client: GatewayClient;
@@ -50,14 +62,20 @@ export const GATEWAY_SETTINGS: Readonly<Record<string, string>> = {
  * A gateway child (see `GATEWAY_SETTINGS`). `dataDir` may already hold a seeded SQLite file. Instances
  * that must accept each other's tokens are given the same JWT_SECRET in `env`.
  */
-export async function startGateway(run: BenchRun, name: string, env: Record<string, string>, dataDir = dataDirFor(run, name)): Promise<RunningGateway> {
+export async function startGateway(
+  run: BenchRun,
+  name: string,
+  env: Record<string, string>,
+  dataDir = dataDirFor(run, name),
+  launch: Launch = {},
+): Promise<RunningGateway> {
   fs.mkdirSync(dataDir, { recursive: true });
   const jwtSecret = env.JWT_SECRET ?? randomBytes(32).toString('hex');
   const child = await BenchChild.fork({
     name,
     entry: 'gateway-process.js',
     logDir: path.join(run.runDir, 'logs'),
-    ...(run.profileDir && { cpuProfileDir: run.profileDir }),
+    ...launchOptions(launch, run.profileDir),
     env: {
       ...GATEWAY_SETTINGS,
       DATA_DIR: dataDir,
@@ -75,9 +93,10 @@ export function startEmulator(run: BenchRun, name: string): Promise<BenchChild> 
 }
 
 /** An anchor child (`anchor-process.ts`) serving a recorded response. */
-export function startAnchor(run: BenchRun, kind: 'raw' | 'apollo', env: Record<string, string>): Promise<BenchChild> {
+export function startAnchor(run: BenchRun, kind: 'raw' | 'apollo', env: Record<string, string>, launch: Launch = {}): Promise<BenchChild> {
   return BenchChild.fork({
-    name: `anchor-${kind}`,
+    name: `anchor-${kind}${launch.nameSuffix ?? ''}`,
+    ...launchOptions(launch),
     entry: 'anchor-process.js',
     logDir: path.join(run.runDir, 'logs'),
     env: { NODE_ENV: 'production', ANCHOR_KIND: kind, ...env },

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { CompleteLivenessSessionDocument, SessionDocument, StartLivenessSessionDocument } from '../../client/generated/graphql';
 import { eventually, graphqlBody, graphqlHeaders, playDevice } from '../clients';
 import type { BenchChild } from '../ipc';
-import { failures, graphqlCheck, loadRound, type LoadRound } from '../load';
-import { check, type ScenarioResult, type TargetCheck } from '../result';
-import { startAnchor, startGateway, type BenchRun, type RunningGateway } from '../servers';
+import { callgrindUnavailable, countInstructions, type InstructionCount } from '../callgrind';
+import { failures, graphqlCheck, loadRound, type HttpLoad, type LoadRound } from '../load';
+import { check, type ScenarioResult, type Table, type TargetCheck } from '../result';
+import { dataDirFor, GATEWAY_SETTINGS, startAnchor, startGateway, type BenchRun, type RunningGateway } from '../servers';
 import { openSharedServices, type SharedServices } from '../shared-services';
 import { commandsCpuSeconds } from '../machine';
 import { count, median, micros, ms, ratio, round } from '../stats';
@@ -137,6 +138,12 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
       }
     }
 
+    const instructions = await countEveryTarget(run, {
+      responseFile,
+      sqlite: { contentType: sqlite.recorded.contentType, ...same },
+      ...(services && { services }),
+    });
+
     const figure = (key: TargetKey) => ({
       rps: median(rounds[key].map((m) => m.rps)),
       p50: median(rounds[key].map((m) => m.latency.p50)),
@@ -159,7 +166,8 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
       sizes.rounds > 1 ? ` (rounds: ${perRound(key, measure).map(ratio).join(', ')})` : '';
     const sqliteRatios = versusApollo('gateway');
     const pgRatios = pgGateway ? versusApollo('gatewayPg') : undefined;
-    const totalFailures = targets.reduce((total, t) => total + figures[t.key].failures, 0);
+    const countedFailures = 'counted' in instructions ? Object.values(instructions.counted).reduce((total, c) => total + c.failures, 0) : 0;
+    const totalFailures = targets.reduce((total, t) => total + figures[t.key].failures, 0) + countedFailures;
     const ratioTargets = (label: string, ratios: { rps: number; p99: number }, key: 'gateway' | 'gatewayPg'): TargetCheck[] => [
       check(`${label} rps vs bare Apollo`, '>= 1.00x', ratio(ratios.rps), ratios.rps >= 1),
       check(`${label} p99 vs bare Apollo`, 'no worse (<= 1.00x)', `${ratio(ratios.p99)} (${ms(figures[key].p99)} vs ${ms(figures.apollo.p99)})`, ratios.p99 <= 1),
@@ -175,7 +183,8 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
         `serves a session of its own, checked against its own recording. autocannon, ${sizes.connections} connections, ` +
         `${sizes.rounds} round(s) of ${sizes.warmupSeconds} s warm-up + ${sizes.measuredSeconds} s measured per target, order rotated per round; medians of the rounds, and ratios of those medians, with each round's own ratio beside them (the spread is this machine's noise). ` +
         `Server CPU per response: the server process's user + system time over the measured round (/proc/<pid>/stat) divided by the responses it served; ` +
-        `unlike rps it does not move with the rest of the machine's load. For PostgreSQL + Redis, the CPU of every local \`postgres\` and \`redis-server\` process over the round is shown beside it.`,
+        `unlike rps it does not move with the rest of the machine's load. For PostgreSQL + Redis, the CPU of every local \`postgres\` and \`redis-server\` process over the round is shown beside it. ` +
+        `Then each target once more, in a child of its own under valgrind's callgrind, for its instructions per response (src/bench/callgrind.ts).`,
       seconds: (performance.now() - startedAt) / 1000,
       tables: [
         {
@@ -215,13 +224,17 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
             ['bare Apollo rps / raw node:http rps', ratio(figures.apollo.rps / figures.raw.rps)],
           ],
         },
+        instructionsTable(instructions, targets, sizes.instructions),
       ],
       targets: [
         ...ratioTargets('gateway (SQLite)', sqliteRatios, 'gateway'),
         ...(pgRatios ? ratioTargets('gateway (PostgreSQL + Redis)', pgRatios, 'gatewayPg') : []),
         check('responses failing a check (non-2xx, GraphQL errors, other data)', '0', count(totalFailures), totalFailures === 0),
       ],
-      notes: skipped ? [`The PostgreSQL + Redis rows were skipped: ${skipped}.`] : [],
+      notes: [
+        ...(skipped ? [`The PostgreSQL + Redis rows were skipped: ${skipped}.`] : []),
+        ...('skipped' in instructions ? [`Instructions per response were not counted: ${instructions.skipped}.`] : []),
+      ],
       figures: {
         connections: sizes.connections,
         rounds: Object.fromEntries(
@@ -253,6 +266,10 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
           apolloRpsVsRaw: round(figures.apollo.rps / figures.raw.rps),
         },
         postgresRedis: skipped ? { skipped } : { measured: true },
+        instructionsPerResponse:
+          'skipped' in instructions
+            ? { skipped: instructions.skipped }
+            : Object.fromEntries(Object.entries(instructions.counted).map(([key, c]) => [key, { instructions: Math.round(c.instructionsPerResponse), responses: c.responses, failures: c.failures }])),
         responseBytes: Buffer.byteLength(sqlite.recorded.body),
       },
     };
@@ -260,4 +277,83 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
     await Promise.all([gateway.stop(), ...(pgGateway ? [pgGateway.stop()] : []), ...anchors.map((anchor) => anchor.stop())]);
     await services?.drop().catch((error: unknown) => run.log(`query: could not drop the bench database: ${String(error)}`));
   }
+}
+
+type Counted = Partial<Record<TargetKey, InstructionCount>>;
+
+/**
+ * Instructions per response of each target, each in a child of its own started under callgrind
+ * (`callgrind.ts`): the figure this machine's noise does not move. Skipped, with the reason, when
+ * valgrind is not installed.
+ */
+async function countEveryTarget(
+  run: BenchRun,
+  recorded: {
+    responseFile: string;
+    sqlite: { contentType: string; headers: Record<string, string>; body: string; check(body: string): boolean };
+    services?: SharedServices;
+  },
+): Promise<{ counted: Counted } | { skipped: string }> {
+  const sizes = run.options.sizes.query;
+  const unavailable = sizes.instructions ? callgrindUnavailable() : 'not in a --quick run (its warm-up would end while V8 still compiles the hot code)';
+  if (unavailable || !sizes.instructions) {
+    run.log(`query: instructions per response skipped: ${unavailable}`);
+    return { skipped: unavailable ?? 'not asked for' };
+  }
+  const counting = sizes.instructions;
+  const outFile = (name: string) => path.join(run.runDir, `${name}.callgrind`);
+  const counted: Counted = {};
+  const count = async (key: TargetKey, child: BenchChild, host: string | undefined, load: Omit<HttpLoad, 'method' | 'connections'>) => {
+    run.log(`query: instructions per response, ${key} (under callgrind)`);
+    counted[key] = await countInstructions(child, outFile(`callgrind-${key}`), host, { ...load, method: 'POST', connections: sizes.connections }, counting);
+  };
+  const onGateway = async (key: 'gateway' | 'gatewayPg', env: Record<string, string>) => {
+    const name = `gateway-query-callgrind${key === 'gatewayPg' ? '-pg' : ''}`;
+    const gateway = await startGateway(run, name, { FACE_EMULATOR: 'true', ...env }, dataDirFor(run, name), { callgrindOutFile: outFile(`callgrind-${key}`) });
+    try {
+      const own = await decidedSession(gateway);
+      await count(key, gateway.child, GATEWAY_SETTINGS.HOST, { url: gateway.client.graphqlUrl, headers: own.headers, body: own.body, check: own.check });
+    } finally {
+      await gateway.stop();
+    }
+  };
+  const onAnchor = async (key: 'raw' | 'apollo', env: Record<string, string>) => {
+    const anchor = await startAnchor(run, key, env, { callgrindOutFile: outFile(`callgrind-${key}`), nameSuffix: '-callgrind' });
+    try {
+      await count(key, anchor, undefined, { url: `${anchor.url}/graphql`, headers: recorded.sqlite.headers, body: recorded.sqlite.body, check: recorded.sqlite.check });
+    } finally {
+      await anchor.stop();
+    }
+  };
+  await onAnchor('raw', { ANCHOR_RESPONSE_FILE: recorded.responseFile, ANCHOR_CONTENT_TYPE: recorded.sqlite.contentType });
+  await onAnchor('apollo', { ANCHOR_RESPONSE_FILE: recorded.responseFile, ANCHOR_SCHEMA_FILE: path.join(run.options.root, 'schema.graphql') });
+  await onGateway('gateway', {});
+  if (recorded.services) {
+    const { databaseUrl, redisUrl, channelPrefix } = recorded.services;
+    await onGateway('gatewayPg', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_CHANNEL_PREFIX: `${channelPrefix}callgrind:` });
+  }
+  return { counted };
+}
+
+function instructionsTable(
+  instructions: { counted: Counted } | { skipped: string },
+  targets: readonly Target[],
+  sizes: { warmupRequests: number; measuredRequests: number } | undefined,
+): Table {
+  const caption =
+    `Instructions per response, counted by valgrind's callgrind (user space, all threads of the server process; ` +
+    (sizes ? `${count(sizes.measuredRequests)} requests counted after ${count(sizes.warmupRequests)} uncounted, ` : '') +
+    `each target in a child of its own): ` +
+    `the same for the same work whatever else the machine runs, but blind to time in the kernel and to what an instruction costs`;
+  if ('skipped' in instructions) return { caption, header: ['target', 'instructions per response'], rows: [['all', `skipped: ${instructions.skipped}`]] };
+  const { counted } = instructions;
+  const apollo = counted.apollo?.instructionsPerResponse ?? NaN;
+  return {
+    caption,
+    header: ['target', 'instructions per response', 'vs bare Apollo', 'responses counted', 'failed'],
+    rows: targets.flatMap((t) => {
+      const c = counted[t.key];
+      return c ? [[t.label, `${count(c.instructionsPerResponse / 1000)} K`, ratio(c.instructionsPerResponse / apollo), count(c.responses), count(c.failures)]] : [];
+    }),
+  };
 }
