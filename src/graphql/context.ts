@@ -16,7 +16,7 @@ export interface Services {
 }
 
 export interface Loaders {
-  session: DataLoader<string, SessionRecord | undefined>;
+  session: Loader<SessionRecord | undefined>;
   attempts: KeptFirstLoader<AttemptRecord[]>;
   decision: KeptFirstLoader<DecisionRecord | undefined>;
 }
@@ -31,7 +31,22 @@ export interface KeptFirstLoader<V> {
   load(id: string): V | Promise<V>;
 }
 
-function keptFirst<V>(kept: (id: string) => V | undefined, loader: DataLoader<string, V>): KeptFirstLoader<V> {
+/** What resolvers use of a DataLoader. */
+export interface Loader<V> {
+  load(id: string): Promise<V>;
+}
+
+/**
+ * A DataLoader made on first use. A request makes a set of loaders, and most use none of them
+ * (`session(id)` of a decided session reads its row directly and its decision and attempts from
+ * what is kept): three DataLoaders and their caches per request for nothing.
+ */
+function lazyLoader<V>(batch: DataLoader.BatchLoadFn<string, V>): Loader<V> {
+  let loader: DataLoader<string, V> | undefined;
+  return { load: (id) => (loader ??= new DataLoader(batch)).load(id) };
+}
+
+function keptFirst<V>(kept: (id: string) => V | undefined, loader: Loader<V>): KeptFirstLoader<V> {
   return { load: (id) => kept(id) ?? loader.load(id) };
 }
 
@@ -44,14 +59,14 @@ export interface GatewayContext {
 
 export function createLoaders(store: Store): Loaders {
   return {
-    session: new DataLoader((ids) => store.sessions.findByIds(ids)),
+    session: lazyLoader((ids) => store.sessions.findByIds(ids)),
     attempts: keptFirst(
       (id) => store.sessions.keptAttempts(id),
-      new DataLoader((ids) => store.sessions.attemptsFor(ids)),
+      lazyLoader((ids) => store.sessions.attemptsFor(ids)),
     ),
     decision: keptFirst(
       (id) => store.sessions.keptDecision(id),
-      new DataLoader((ids) => store.sessions.decisionsFor(ids)),
+      lazyLoader((ids) => store.sessions.decisionsFor(ids)),
     ),
   };
 }
