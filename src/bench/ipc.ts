@@ -61,7 +61,7 @@ export interface ForkOptions {
   cpuProfileDir?: string;
   /**
    * When set, the child runs under valgrind's callgrind with instrumentation off, writing its counts
-   * to this file when asked (`Callgrind` in `callgrind.ts`).
+   * to this file when asked (`countInstructions` in `callgrind.ts`).
    */
   callgrindOutFile?: string;
   readyTimeoutMillis?: number;

@@ -62,7 +62,7 @@ function markdown(report: RunReport, notes: string): string {
     '',
     '| command | what |',
     '| --- | --- |',
-    '| `npm run bench` | every scenario at full size (about 9 minutes here, 5 of them counting instructions under valgrind; without valgrind installed that part is skipped and said so); writes this file and `bench/results.json` |',
+    '| `npm run bench` | every scenario at full size (about 9 to 11 minutes here, 5 to 6 of them counting instructions under valgrind; without valgrind installed that part is skipped and said so); writes this file and `bench/results.json` |',
     '| `npm run bench -- --quick` | every scenario at smaller sizes (under a minute); writes `.bench/BENCHMARKS.md` and `.bench/results.json` |',
     '| `npm run bench -- --only audit` | one scenario: `query`, `start`, `decision`, `subscriptions`, `audit` or `cluster` (several: `--only query,start`); also to `.bench/` |',
     '| `npm run bench -- --out DIR` | write `DIR/BENCHMARKS.md` and `DIR/results.json` instead |',

@@ -284,7 +284,7 @@ type Counted = Partial<Record<TargetKey, InstructionCount>>;
 /**
  * Instructions per response of each target, each in a child of its own started under callgrind
  * (`callgrind.ts`): the figure this machine's noise does not move. Skipped, with the reason, when
- * valgrind is not installed.
+ * valgrind is not installed and in a quick run.
  */
 async function countEveryTarget(
   run: BenchRun,
@@ -295,12 +295,14 @@ async function countEveryTarget(
   },
 ): Promise<{ counted: Counted } | { skipped: string }> {
   const sizes = run.options.sizes.query;
-  const unavailable = sizes.instructions ? callgrindUnavailable() : 'not in a --quick run (its warm-up would end while V8 still compiles the hot code)';
-  if (unavailable || !sizes.instructions) {
-    run.log(`query: instructions per response skipped: ${unavailable}`);
-    return { skipped: unavailable ?? 'not asked for' };
-  }
+  const skip = (reason: string) => {
+    run.log(`query: instructions per response skipped: ${reason}`);
+    return { skipped: reason };
+  };
   const counting = sizes.instructions;
+  if (!counting) return skip('not in a --quick run (its warm-up would end while V8 still compiles the hot code)');
+  const unavailable = callgrindUnavailable();
+  if (unavailable) return skip(unavailable);
   const outFile = (name: string) => path.join(run.runDir, `${name}.callgrind`);
   const counted: Counted = {};
   const count = async (key: TargetKey, child: BenchChild, host: string | undefined, load: Omit<HttpLoad, 'method' | 'connections'>) => {
