@@ -1,15 +1,15 @@
 /**
- * GraphQL Code Generator: typed documents for the public operations in src/client/operations/,
- * against the committed schema.graphql. `npm run codegen` writes src/client/generated/; a test fails
+ * GraphQL Code Generator: typed documents for the public operations in client/operations/,
+ * against the committed schema.graphql. `npm run codegen` writes client/generated/; a test fails
  * when the committed output drifts from what this config produces.
  */
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['src/client/operations/*.graphql'],
+  documents: ['client/operations/*.graphql'],
   generates: {
-    'src/client/generated/': {
+    'client/generated/': {
       preset: 'client',
       presetConfig: { fragmentMasking: false },
       config: {

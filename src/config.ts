@@ -4,7 +4,7 @@
  * sentence that names the variable.
  */
 import path from 'node:path';
-import type { RateLimitSettings } from './limits/limits';
+import type { RateLimitSettings } from './domain/limits/limits';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

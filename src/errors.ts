@@ -6,7 +6,7 @@
  * (WebSocket) alike: known errors keep their code and message, anything else is masked.
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { FaceRequestError, FaceUnavailableError } from './face/face.port';
+import { FaceRequestError, FaceUnavailableError } from './domain/ports/face.port';
 
 export type PublicErrorCode =
   | 'UNAUTHENTICATED'

@@ -10,39 +10,39 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { AUDIT_EXPORT_PATH, createAuditExportHandler } from './audit/audit-export';
-import { AuditService } from './audit/audit.service';
-import { resolveJwtKey } from './auth/dev-secret';
+import { AUDIT_EXPORT_PATH, createAuditExportHandler } from './transport/audit-export';
+import { AuditService } from './domain/audit/audit.service';
+import { resolveJwtKey } from './secrets/dev-jwt-secret';
 import { bearerToken, createTokenVerifier, signDevToken, type TokenVerifier } from './auth/jwt';
 import type { GatewayConfig } from './config';
 import { describeForLog, formatPublicError, PublicError, toPublicError } from './errors';
-import { createFaceEmulator } from './face/emulator';
-import { createResilientFace } from './face/resilient-face';
-import { createLoaders, type GatewayContext, type Services } from './graphql/context';
+import { createResilientFace } from './adapters/face/resilient-face';
+import type { GatewayContext, Services } from './graphql/context';
+import { createLoaders } from './graphql/loaders';
 import { buildGatewaySchema } from './graphql/schema';
-import { createFastQueryPath } from './http/fast-query';
-import { createGraphQLHttpHandler, noStoreResponses, sendJson } from './http/graphql-http';
-import { sendHealth, sendReadiness } from './http/health';
-import { landingPageDocument, landingPageVariables } from './http/landing-page';
-import { createQueryGuard } from './http/query-limits';
-import { requestIdOf, withRequestIds } from './http/request-id';
-import { createWebClientHandler, WEB_CLIENT_PATH } from './http/web-client';
-import { attachWebSocketServer } from './http/websocket';
-import { resolveIdempotencySecret } from './idempotency/idempotency-secret';
-import { IdempotencyService } from './idempotency/idempotency.service';
-import { TokenSealer } from './idempotency/token-sealer';
-import { unauthenticatedRequestGuard } from './limits/http-guard';
-import { RateLimits } from './limits/limits';
-import { createInMemoryRateLimitCounter } from './limits/rate-limit';
-import { createLogger, type Logger } from './logger';
-import { GraphQLMetrics } from './metrics/graphql-metrics';
-import { Metrics } from './metrics/metrics';
-import { createMetricsHandler, METRICS_PATH } from './http/metrics-endpoint';
-import { createInProcessPubSub } from './pubsub/pubsub';
-import { createRedisPubSub } from './pubsub/redis-pubsub';
-import { createRedisRateLimitCounter } from './limits/redis-rate-limit';
-import { SessionService } from './sessions/session.service';
-import { openStore } from './store/open-store';
+import { createFastQueryPath } from './transport/fast-query';
+import { createGraphQLHttpHandler, noStoreResponses, sendJson } from './transport/graphql-http';
+import { sendHealth, sendReadiness } from './transport/health';
+import { landingPageDocument, landingPageVariables } from './transport/landing-page';
+import { createQueryGuard } from './graphql/query-limits';
+import { requestIdOf, withRequestIds } from './transport/request-id';
+import { createWebClientHandler, WEB_CLIENT_PATH } from './transport/web-client';
+import { attachWebSocketServer } from './transport/websocket';
+import { resolveIdempotencySecret } from './secrets/idempotency-secret';
+import { IdempotencyService } from './domain/idempotency/idempotency.service';
+import { TokenSealer } from './domain/idempotency/token-sealer';
+import { unauthenticatedRequestGuard } from './transport/http-guard';
+import { RateLimits } from './domain/limits/limits';
+import { createInMemoryRateLimitCounter } from './domain/limits/rate-limit';
+import { createLogger, type Logger } from './observability/logger';
+import { GraphQLMetrics } from './graphql/graphql-metrics';
+import { Metrics } from './observability/metrics';
+import { createMetricsHandler, METRICS_PATH } from './transport/metrics-endpoint';
+import { createInProcessPubSub } from './domain/ports/pubsub';
+import { createRedisPubSub } from './adapters/pubsub/redis-pubsub';
+import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
+import { SessionService } from './domain/sessions/session.service';
+import { openStore } from './adapters/store/open-store';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -52,6 +52,18 @@ export interface GatewayOptions {
   logSink?: (line: string) => void;
   /** Node.js process metrics at /metrics too (`main.ts`: one gateway per process); default false. */
   processMetrics?: boolean;
+  /**
+   * The Face emulator, served under /emulator on the gateway's own port; required when the
+   * configuration is in emulator mode. The entry point (or a test) brings it: the gateway itself
+   * knows only that it answers HTTP requests.
+   */
+  faceEmulator?: MountedHandler;
+}
+
+/** Something served under a path prefix of the gateway's port. */
+export interface MountedHandler {
+  /** Answers a request whose path has had the prefix removed; false (nothing written) when the path is not its own. */
+  handle(req: IncomingMessage, res: ServerResponse, path: string): boolean;
 }
 
 export interface Gateway {
@@ -72,6 +84,9 @@ const EMULATOR_PREFIX = '/emulator';
 
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
+  if (config.face.mode === 'emulator' && !options.faceEmulator) {
+    throw new Error('emulator mode needs the Face emulator: start the gateway through src/main.ts, or pass options.faceEmulator');
+  }
   const now = options.now ?? Date.now;
   const logger = createLogger(config.logLevel, options.logSink);
   const metrics = new Metrics({ processMetrics: options.processMetrics });
@@ -104,7 +119,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       })
     : undefined;
   const pubsub = redis ?? createInProcessPubSub();
-  const emulator = config.face.mode === 'emulator' ? createFaceEmulator({ apiKey: config.face.emulatorKey, now, faults: !config.production }) : undefined;
+  const emulator = config.face.mode === 'emulator' ? options.faceEmulator : undefined;
 
   // Listen first: in emulator mode the Face client needs our own port, unknown until bound (port 0).
   let route: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) =>

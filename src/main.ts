@@ -4,7 +4,13 @@ import { createGateway } from './gateway';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const gateway = await createGateway({ config, processMetrics: true });
+  // Development wiring: without FACE_ENDPOINT the gateway talks to the Face emulator (a tool, loaded
+  // only then), served on the gateway's own port under /emulator.
+  const faceEmulator =
+    config.face.mode === 'emulator'
+      ? (await import('../tools/face-emulator/index.js')).createFaceEmulator({ apiKey: config.face.emulatorKey, faults: !config.production })
+      : undefined;
+  const gateway = await createGateway({ config, processMetrics: true, faceEmulator });
 
   const lines = [
     `Liveness gateway on ${gateway.url}/graphql (WebSocket: ${gateway.url.replace(/^http/, 'ws')}/graphql)`,

@@ -13,7 +13,7 @@ import { JwksClient } from 'jwks-rsa';
 import type { JwtKeyConfig } from '../config';
 import { unauthenticated } from '../errors';
 import { DEFAULT_TOKEN_CACHE_ENTRIES, VerifiedTokenCache, type VerifiedToken } from './verified-token-cache';
-import { ROLES, type Role, type Viewer } from './viewer';
+import { ROLES, type Role, type Viewer } from '../domain/viewer';
 
 const HMAC: Algorithm[] = ['HS256', 'HS384', 'HS512'];
 const RSA: Algorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];

@@ -12,7 +12,7 @@
  *   token goes to the verifier, which refuses it.
  * - At most `maxEntries`, least recently used out first, so memory stays small whatever the traffic.
  */
-import type { Viewer } from './viewer';
+import type { Viewer } from '../domain/viewer';
 
 export interface VerifiedToken {
   viewer: Viewer;

@@ -2,10 +2,10 @@
 import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
-import { AuditResolver, SessionAuditTrailResolver } from '../audit/audit.resolver';
-import { authChecker } from '../auth/auth-checker';
-import { ViewerResolver } from '../auth/viewer.resolver';
-import { DecisionResolver, SessionResolver } from '../sessions/session.resolver';
+import { AuditResolver, SessionAuditTrailResolver } from './audit.resolver';
+import { authChecker } from './auth-checker';
+import { ViewerResolver } from './viewer.resolver';
+import { DecisionResolver, SessionResolver } from './session.resolver';
 import { DateTimeScalar } from './date-time.scalar';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {

@@ -17,7 +17,7 @@ import {
   ViewerDocument,
   type SessionFilter,
   type SessionsQuery,
-} from '../../src/client/generated/graphql';
+} from '../../client/generated/graphql';
 import { eventually, TestGateway, type GraphQLResponse, type TokenClaims } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainHash } from '../../src/audit/chain';
+import { chainHash } from '../../src/domain/audit/chain';
 import {
   AuditHistoryDocument,
   CompleteLivenessSessionDocument,
@@ -24,8 +24,8 @@ import {
   VerifyAuditChainDocument,
   type AuditFilter,
   type AuditHistoryQuery,
-} from '../../src/client/generated/graphql';
-import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
+} from '../../client/generated/graphql';
+import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import { docsBlocks, documentedHash, EXPORT_FIELDS, parseNdjson, ZERO_HASH, type ExportedEvent } from '../helpers/audit';
 import { eventually, TestGateway, type DeviceOutcome } from '../helpers/gateway';
 

@@ -15,7 +15,7 @@ import {
   StartLivenessWithVerifySessionDocument,
   type StartLivenessSessionInput,
   type StartLivenessWithVerifySessionInput,
-} from '../../src/client/generated/graphql';
+} from '../../client/generated/graphql';
 import { TestGateway, type GraphQLResponse } from '../helpers/gateway';
 import { jpegHeader, pngHeader } from '../helpers/image-headers';
 import { GIF_1X1, PNG_1X1, pngOfSize, TEXT_AS_BASE64 } from '../helpers/images';

@@ -21,8 +21,8 @@ import {
   SessionDecisionDocument,
   StartLivenessSessionDocument,
   type SessionDecisionSubscription,
-} from '../../src/client/generated/graphql';
-import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
+} from '../../client/generated/graphql';
+import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway';
 import { eventually } from '../helpers/gateway';
 import { createTestDatabase, freePort, POSTGRES_SKIP_REASON, postgresAdminUrl, servicesFor, type TestDatabase } from '../helpers/services';

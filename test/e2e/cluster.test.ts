@@ -23,8 +23,8 @@ import {
   StartLivenessSessionDocument,
   VerifyAuditChainDocument,
   type SessionDecisionSubscription,
-} from '../../src/client/generated/graphql';
-import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
+} from '../../client/generated/graphql';
+import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway';
 import { eventually } from '../helpers/gateway';
 import {

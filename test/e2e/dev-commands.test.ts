@@ -3,7 +3,7 @@
  * `npm run codegen` and `npm run typecheck`, each must succeed and change nothing a commit would see.
  * `schema` and `codegen` rewrite committed files that other tests read while this one runs, so every
  * command runs in a throwaway copy of the working tree (node_modules symlinked), and the copy must be
- * byte-identical to itself before and after: a committed schema.graphql or src/client/generated/
+ * byte-identical to itself before and after: a committed schema.graphql or client/generated/
  * that lags the code fails here. `npm run bench` runs here too, but at its smallest (`--quick
  * --only start`, into a directory of its own): a test can show that the command works and writes its
  * report, not measure anything; its figures are taken alone, by hand, into BENCHMARKS.md.
@@ -145,8 +145,8 @@ describe('the Development commands of the README, run in a copy of the working t
     expect(ran.output).toContain('wrote schema.graphql');
   }, COMMAND_TIMEOUT_MILLIS);
 
-  it('npm run codegen writes src/client/generated/, and what it writes is the committed client, byte for byte', async () => {
-    fs.rmSync(path.join(copy, 'src/client/generated'), { recursive: true });
+  it('npm run codegen writes client/generated/, and what it writes is the committed client, byte for byte', async () => {
+    fs.rmSync(path.join(copy, 'client/generated'), { recursive: true });
     await runAndExpectNoChange('npm run codegen');
   }, COMMAND_TIMEOUT_MILLIS);
 

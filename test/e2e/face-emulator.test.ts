@@ -6,14 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAzureFace } from '../../src/face/azure-face';
-import { createFaceEmulator, MAX_VERIFY_IMAGE_BYTES } from '../../src/face/emulator';
+import { createAzureFace } from '../../src/adapters/face/azure-face';
+import { createFaceEmulator, MAX_VERIFY_IMAGE_BYTES } from '../../tools/face-emulator';
 import {
   type CreateLivenessSessionRequest,
   type CreateLivenessWithVerifySessionRequest,
   FaceRequestError,
   FaceUnavailableError,
-} from '../../src/face/face.port';
+} from '../../src/domain/ports/face.port';
 
 // Azure's bodies, as in /work/shared/fixtures/face-v1.2 (the REST spec's v1.2 examples and the liveness tutorial).
 const fixtures = {

@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CompleteLivenessSessionDocument, StartLivenessSessionDocument } from '../../src/client/generated/graphql';
-import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
+import { CompleteLivenessSessionDocument, StartLivenessSessionDocument } from '../../client/generated/graphql';
+import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import { eventually, TestGateway, type GraphQLResponse } from '../helpers/gateway';
 
 const FACE_KEY = `resilience-face-key-${randomBytes(8).toString('hex')}`;

@@ -16,8 +16,8 @@ import {
   StartLivenessSessionDocument,
   VerifyAuditChainDocument,
   ViewerDocument,
-} from '../../src/client/generated/graphql';
-import { FAST_ACCEPT_HEADERS } from '../../src/http/fast-query';
+} from '../../client/generated/graphql';
+import { FAST_ACCEPT_HEADERS } from '../../src/transport/fast-query';
 import { eventually, TestGateway } from '../helpers/gateway';
 
 const FAST_PATH_METRIC = /^liveness_gateway_graphql_fast_path_total (\d+)$/m;

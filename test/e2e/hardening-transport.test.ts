@@ -35,8 +35,8 @@ import {
   SessionDocument,
   StartLivenessSessionDocument,
   StartLivenessWithVerifySessionDocument,
-} from '../../src/client/generated/graphql';
-import { landingPageDocument } from '../../src/http/landing-page';
+} from '../../client/generated/graphql';
+import { landingPageDocument } from '../../src/transport/landing-page';
 import { eventually, TestGateway } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
 import { RawSocket, type WsMessage } from '../helpers/raw-socket';
@@ -164,7 +164,7 @@ function documentedOperations(): DocumentedOperation[] {
       });
     }
   };
-  const operationsDir = path.join(root, 'src/client/operations');
+  const operationsDir = path.join(root, 'client/operations');
   for (const file of fs.readdirSync(operationsDir).filter((name) => name.endsWith('.graphql'))) {
     add(`the client operation (${file})`, fs.readFileSync(path.join(operationsDir, file), 'utf8'), false);
   }

@@ -18,8 +18,8 @@ import {
   StartLivenessWithVerifySessionDocument,
   type StartLivenessSessionInput,
   type StartLivenessWithVerifySessionInput,
-} from '../../src/client/generated/graphql';
-import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
+} from '../../client/generated/graphql';
+import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import { TestGateway, type GraphQLResponse } from '../helpers/gateway';
 import { GIF_1X1, PNG_1X1 } from '../helpers/images';
 import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';

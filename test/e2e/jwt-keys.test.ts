@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ViewerDocument } from '../../src/client/generated/graphql';
+import { ViewerDocument } from '../../client/generated/graphql';
 import { TestGateway } from '../helpers/gateway';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });

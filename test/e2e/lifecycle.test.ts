@@ -19,8 +19,8 @@ import {
   StartLivenessSessionDocument,
   StartLivenessWithVerifySessionDocument,
   type AuditAction,
-} from '../../src/client/generated/graphql';
-import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
+} from '../../client/generated/graphql';
+import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import { eventually, TestGateway, type DeviceOutcome, type GraphQLResponse } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
 import { createTestDatabase, postgresAdminUrl } from '../helpers/services';

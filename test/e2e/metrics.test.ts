@@ -12,7 +12,7 @@ import {
   SessionDecisionDocument,
   StartLivenessSessionDocument,
   ViewerDocument,
-} from '../../src/client/generated/graphql';
+} from '../../client/generated/graphql';
 import { loadConfig } from '../../src/config';
 import { eventually, TestGateway } from '../helpers/gateway';
 

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionsDocument, StartLivenessSessionDocument, ViewerDocument } from '../../src/client/generated/graphql';
+import { SessionsDocument, StartLivenessSessionDocument, ViewerDocument } from '../../client/generated/graphql';
 import { TestGateway, type GraphQLResponse } from '../helpers/gateway';
 
 const startInput = (extra: Record<string, unknown> = {}) => ({ input: { ...extra } });

@@ -8,7 +8,7 @@ import { buildSchema, Kind, parse, type OperationDefinitionNode } from 'graphql'
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { landingPageDocument, landingPageVariables, SESSION_ID_PLACEHOLDER } from '../../src/http/landing-page';
+import { landingPageDocument, landingPageVariables, SESSION_ID_PLACEHOLDER } from '../../src/transport/landing-page';
 import { TestGateway } from '../helpers/gateway';
 import { operationsCalled, publicOperations } from '../helpers/root-fields';
 

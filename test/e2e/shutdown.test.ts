@@ -24,8 +24,8 @@ import {
   SessionDecisionDocument,
   SessionDocument,
   StartLivenessSessionDocument,
-} from '../../src/client/generated/graphql';
-import { createFaceEmulator, type FaceEmulator } from '../../src/face/emulator';
+} from '../../client/generated/graphql';
+import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import { eventually } from '../helpers/gateway';
 import { RawSocket } from '../helpers/raw-socket';
 

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditService } from '../../src/audit/audit.service';
-import type { Viewer } from '../../src/auth/viewer';
-import type { FaceAttempt } from '../../src/face/face.port';
-import type { SessionRecord } from '../../src/sessions/session.model';
-import { openPostgresStore } from '../../src/store/postgres-store';
-import { openSqliteStore } from '../../src/store/sqlite-store';
-import type { Store } from '../../src/store/store';
+import { AuditService } from '../../src/domain/audit/audit.service';
+import type { Viewer } from '../../src/domain/viewer';
+import type { FaceAttempt } from '../../src/domain/ports/face.port';
+import type { SessionRecord } from '../../src/domain/sessions/session.model';
+import { openPostgresStore } from '../../src/adapters/store/postgres-store';
+import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
+import type { Store } from '../../src/domain/ports/store';
 import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
 
 interface Adapter {

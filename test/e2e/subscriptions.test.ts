@@ -23,7 +23,7 @@ import {
   SessionDocument,
   StartLivenessSessionDocument,
   type SessionDecisionSubscription,
-} from '../../src/client/generated/graphql';
+} from '../../client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
 
 /** Longer than any wait below by far: nothing these tests receive can come from the fallback poll. */

@@ -9,7 +9,7 @@ import {
   SessionDocument,
   StartLivenessSessionDocument,
   StartLivenessWithVerifySessionDocument,
-} from '../../src/client/generated/graphql';
+} from '../../client/generated/graphql';
 import { TestGateway, type DeviceOutcome } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
 import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WEB_CLIENT_CSP } from '../../src/http/web-client';
+import { WEB_CLIENT_CSP } from '../../src/transport/web-client';
 import { launchChromium, runBrowserTests } from '../helpers/browser';
 import { TestGateway } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';

@@ -14,6 +14,7 @@ import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config';
 import { createGateway, type Gateway } from '../../src/gateway';
+import { createFaceEmulator } from '../../tools/face-emulator';
 
 export interface TokenClaims {
   sub?: string;
@@ -219,10 +220,14 @@ export class TestGateway {
   }
 
   private async boot(): Promise<void> {
+    const config = loadConfig(this.env);
+    const now = () => Date.now() + this.clockOffsetMillis;
     this.gateway = await createGateway({
-      config: loadConfig(this.env),
-      now: () => Date.now() + this.clockOffsetMillis,
+      config,
+      now,
       logSink: (line) => this.logs.push(line),
+      // As main.ts wires it, with the gateway's clock so that advanceClock moves the emulator too.
+      faceEmulator: config.face.mode === 'emulator' ? createFaceEmulator({ apiKey: config.face.emulatorKey, now, faults: !config.production }) : undefined,
     });
   }
 }

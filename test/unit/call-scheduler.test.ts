@@ -5,8 +5,8 @@
  * FaceCallBudgetError (UPSTREAM_UNAVAILABLE, not counted against Face).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FaceCallBudgetError, FaceCallScheduler, type FaceCallPriority } from '../../src/face/call-scheduler';
-import { FaceUnavailableError } from '../../src/face/face.port';
+import { FaceCallBudgetError, FaceCallScheduler, type FaceCallPriority } from '../../src/adapters/face/call-scheduler';
+import { FaceUnavailableError } from '../../src/domain/ports/face.port';
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 });

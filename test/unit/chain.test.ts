@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalEncoding, chainHash, GENESIS_HASH, type ChainedFields } from '../../src/audit/chain';
+import { canonicalEncoding, chainHash, GENESIS_HASH, type ChainedFields } from '../../src/domain/audit/chain';
 
 const docs = fs.readFileSync(path.resolve(__dirname, '../../docs/audit.md'), 'utf8');
 

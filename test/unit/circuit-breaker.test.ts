@@ -5,9 +5,9 @@
  * do not count as Face being down.
  */
 import { describe, expect, it } from 'vitest';
-import { FaceCallBudgetError } from '../../src/face/call-scheduler';
-import { CIRCUIT_OPEN_MESSAGE, CircuitBreaker, type CircuitState } from '../../src/face/circuit-breaker';
-import { FaceRequestError, FaceUnavailableError } from '../../src/face/face.port';
+import { FaceCallBudgetError } from '../../src/adapters/face/call-scheduler';
+import { CIRCUIT_OPEN_MESSAGE, CircuitBreaker, type CircuitState } from '../../src/adapters/face/circuit-breaker';
+import { FaceRequestError, FaceUnavailableError } from '../../src/domain/ports/face.port';
 
 function setup(failureThreshold = 3, coolDownMillis = 10_000) {
   const clock = { now: 0 };

@@ -1,7 +1,7 @@
 /** The verdict rules of CONTRACT.md section 5, as `deriveDecision` applies them. */
 import { describe, expect, it } from 'vitest';
-import type { FaceAttempt, FaceStatus } from '../../src/face/face.port';
-import { deriveDecision, MAX_ATTEMPTS, type DecisionInput } from '../../src/sessions/decision';
+import type { FaceAttempt, FaceStatus } from '../../src/domain/ports/face.port';
+import { deriveDecision, MAX_ATTEMPTS, type DecisionInput } from '../../src/domain/sessions/decision';
 
 const NOW = Date.parse('2030-01-01T12:00:00Z');
 const IN_TEN_MINUTES = NOW + 600_000;

@@ -4,7 +4,7 @@
  * (face-resilience) time the first wait only; these pin the rest.
  */
 import { describe, expect, it } from 'vitest';
-import { backoffMillis, retryAfterSecondsOf } from '../../src/face/azure-face';
+import { backoffMillis, retryAfterSecondsOf } from '../../src/adapters/face/azure-face';
 
 describe('the backoff between tries', () => {
   it('doubles per attempt from 200 ms up to 2 s, each wait within ±25% of its base', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sniffImageFormat } from '../../src/face/emulator/image-format';
+import { sniffImageFormat } from '../../tools/face-emulator/image-format';
 
 const bytes = (...values: Array<number | string>) =>
   Buffer.concat(values.map((value) => (typeof value === 'string' ? Buffer.from(value, 'latin1') : Buffer.from([value]))));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MultipartError, multipartBoundary, parseMultipart } from '../../src/face/emulator/multipart';
+import { MultipartError, multipartBoundary, parseMultipart } from '../../tools/face-emulator/multipart';
 
 const BOUNDARY = '----AzSDKFormBoundary05d9fa69-a639-4247-8e5d-49c0df770756';
 

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/errors';
-import { readImageDimensions } from '../../src/sessions/image-dimensions';
-import { decodeVerifyImage, sniffImageFormat } from '../../src/sessions/verify-image';
+import { readImageDimensions } from '../../src/domain/sessions/image-dimensions';
+import { decodeVerifyImage, sniffImageFormat } from '../../src/domain/sessions/verify-image';
 import {
   bmpCoreHeader,
   bmpHeader,

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const LOGGER = path.resolve(__dirname, '../../dist/src/logger.js');
+const LOGGER = path.resolve(__dirname, '../../dist/src/observability/logger.js');
 
 /** Runs `script` with `createLogger` in scope; resolves with its stdout lines and exit, or at `killAfterMillis` with SIGKILL. */
 function run(script: string, killAfterMillis?: number): Promise<{ lines: Record<string, unknown>[]; code: number | null; signal: string | null }> {

@@ -1,6 +1,6 @@
 /** The pino logger: JSON lines with our field names, request bindings that follow async work, redaction as a second line of defence. */
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/observability/logger';
 
 function capture(level: Parameters<typeof createLogger>[0] = 'debug') {
   const lines: string[] = [];

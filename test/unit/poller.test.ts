@@ -3,7 +3,7 @@
  * session, backoff that doubles up to the largest gap, an end on 'done', cancel and stop.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Poller, type PollResult } from '../../src/sessions/poller';
+import { Poller, type PollResult } from '../../src/domain/polling/poller';
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis));
 

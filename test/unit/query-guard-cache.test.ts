@@ -5,10 +5,10 @@
  */
 import { print } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SessionDecisionDocument } from '../../src/client/generated/graphql';
+import { SessionDecisionDocument } from '../../client/generated/graphql';
 import type { QueryLimits } from '../../src/config';
 import { buildGatewaySchema } from '../../src/graphql/schema';
-import { createQueryGuard, DOCUMENT_CACHE_ENTRIES } from '../../src/http/query-limits';
+import { createQueryGuard, DOCUMENT_CACHE_ENTRIES } from '../../src/graphql/query-limits';
 
 const LIMITS: QueryLimits = { maxDepth: 10, maxAliases: 15, maxDirectives: 10, maxTokens: 1_000, maxCost: 5_000 };
 const SUBSCRIPTION = print(SessionDecisionDocument);

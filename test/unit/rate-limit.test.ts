@@ -6,9 +6,9 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/errors';
-import { addressKey, clientAddress } from '../../src/limits/client-address';
-import { RateLimits } from '../../src/limits/limits';
-import { createInMemoryRateLimitCounter, type RateDecision, type RateLimitCounter, type RateRule } from '../../src/limits/rate-limit';
+import { addressKey, clientAddress } from '../../src/transport/client-address';
+import { RateLimits } from '../../src/domain/limits/limits';
+import { createInMemoryRateLimitCounter, type RateDecision, type RateLimitCounter, type RateRule } from '../../src/domain/limits/rate-limit';
 
 const TEN_A_MINUTE: RateRule = { limit: 10, windowMillis: 60_000 };
 

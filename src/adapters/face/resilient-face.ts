@@ -1,0 +1,52 @@
+/**
+ * The Face port as the gateway uses it: the Azure adapter (retries with backoff and `Retry-After`, a
+ * timeout per try, a bound on each call as a whole), each HTTP try taking a slot under the
+ * gateway-wide cap on Face calls per second (`call-scheduler.ts`, polls yielding to starts and
+ * deletes), all behind a circuit breaker (`circuit-breaker.ts`) that fails fast while Face is dead.
+ */
+import type { GatewayConfig } from '../../config';
+import type { Logger } from '../../observability/logger';
+import type { Metrics } from '../../observability/metrics';
+import { createAzureFace } from './azure-face';
+import { FaceCallScheduler } from './call-scheduler';
+import { CircuitBreaker, withCircuitBreaker } from './circuit-breaker';
+import type { FacePort } from '../../domain/ports/face.port';
+
+export interface ResilientFace {
+  face: FacePort;
+  breaker: CircuitBreaker;
+  scheduler: FaceCallScheduler;
+  /** Fails the calls still waiting for a slot (the gateway is stopping). */
+  close(): void;
+}
+
+export function createResilientFace(options: {
+  endpoint: string;
+  apiKey?: string;
+  config: Pick<GatewayConfig, 'faceTimeoutMillis' | 'faceMaxRetries' | 'faceTotalTimeoutMillis' | 'faceMaxCallsPerSecond' | 'faceBreaker'>;
+  logger: Logger;
+  /** Counts every HTTP try to Face, by operation (`create_liveness_session`, `get_session` …) and status. */
+  metrics?: Pick<Metrics, 'faceCall'>;
+}): ResilientFace {
+  const { config, logger, metrics } = options;
+  const scheduler = new FaceCallScheduler({ callsPerSecond: config.faceMaxCallsPerSecond });
+  const breaker = new CircuitBreaker({
+    failureThreshold: config.faceBreaker.failureThreshold,
+    coolDownMillis: config.faceBreaker.coolDownMillis,
+    onStateChange: (state, { consecutiveFailures }) => {
+      if (state === 'open') logger.warn({ consecutiveFailures, coolDownMillis: config.faceBreaker.coolDownMillis }, 'Face circuit opened: Face calls fail fast until a trial succeeds');
+      else if (state === 'closed') logger.info({}, 'Face circuit closed: Face answers again');
+      else logger.info({}, 'Face circuit half-open: one trial call goes to Face');
+    },
+  });
+  const azure = createAzureFace({
+    endpoint: options.endpoint,
+    apiKey: options.apiKey,
+    timeoutMillis: config.faceTimeoutMillis,
+    maxRetries: config.faceMaxRetries,
+    totalTimeoutMillis: config.faceTotalTimeoutMillis,
+    acquire: (priority, deadlineMillis) => scheduler.acquire(priority, deadlineMillis),
+    observe: metrics && ((operation, status, seconds) => metrics.faceCall(operation.replace(/[ -]/g, '_'), status, seconds)),
+  });
+  return { face: withCircuitBreaker(azure, breaker), breaker, scheduler, close: () => scheduler.close() };
+}

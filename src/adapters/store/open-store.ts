@@ -1,0 +1,11 @@
+/** Picks the store adapter the configuration names: PostgreSQL for DATABASE_URL, else SQLite in DATA_DIR. */
+import path from 'node:path';
+import type { GatewayConfig } from '../../config';
+import { openPostgresStore } from './postgres-store';
+import { openSqliteStore } from './sqlite-store';
+import type { Store } from '../../domain/ports/store';
+
+export async function openStore(config: Pick<GatewayConfig, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>): Promise<Store> {
+  if (config.databaseUrl) return openPostgresStore({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize });
+  return openSqliteStore(path.join(config.dataDir, 'gateway.sqlite'));
+}

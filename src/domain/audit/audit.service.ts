@@ -1,0 +1,147 @@
+/**
+ * Reading the audit trail: tenant-scoped history for partner portals, a session's own trail,
+ * verification of a tenant's hash chain from the stored rows, and its export in chain order; the last
+ * two read in bounded batches, so a chain of a million events is never in memory at once.
+ */
+import { hasRole, type Viewer } from '../viewer';
+import { badInput, forbidden } from '../../errors';
+import { checkPageSize, decodeCursor, encodeCursor } from '../pagination';
+import type { AuditFilter, AuditRepository, Page } from '../ports/store';
+import type { AuditEventRecord } from './audit.model';
+import { chainHash, GENESIS_HASH } from './chain';
+
+const AUDIT_CURSOR = 'audit';
+/** Events read per store round trip while verifying a chain: bounds memory whatever the chain's length. */
+export const CHAIN_BATCH_SIZE = 1_000;
+
+export type AuditPage = Page<AuditEventRecord & { position: number }>;
+
+/** What an export asks for: one tenant's chain (default: the caller's), optionally cut to a time window. */
+export interface ChainExportRequest {
+  tenant?: string | null;
+  /** Inclusive. */
+  from?: Date;
+  /** Exclusive. */
+  to?: Date;
+}
+
+export interface ChainReport {
+  tenant: string;
+  valid: boolean;
+  checked: number;
+  firstBrokenSequence?: number;
+}
+
+export interface AuditServiceOptions {
+  /** Events per store round trip when verifying or exporting a chain; default `CHAIN_BATCH_SIZE`. */
+  chainBatchSize?: number;
+}
+
+export class AuditService {
+  private readonly batchSize: number;
+
+  constructor(
+    private readonly audit: AuditRepository,
+    options: AuditServiceOptions = {},
+  ) {
+    this.batchSize = options.chainBatchSize ?? CHAIN_BATCH_SIZE;
+  }
+
+  /** Auditors read their own tenant only (a filter naming another tenant finds nothing); admins any. */
+  async history(viewer: Viewer, filter: AuditFilter, first: number, after?: string | null): Promise<AuditPage> {
+    const scope = this.auditScope(viewer);
+    checkWindow(filter);
+    return this.page({ ...filter }, scope, first, after);
+  }
+
+  /** The events of a session the caller has already been allowed to see. */
+  async trail(sessionId: string, first: number, after?: string | null): Promise<AuditPage> {
+    return this.page({ sessionId }, { kind: 'all' }, first, after);
+  }
+
+  cursorOf(event: { position: number }): string {
+    return encodeCursor(AUDIT_CURSOR, { p: event.position });
+  }
+
+  async verifyChain(viewer: Viewer, tenant?: string | null): Promise<ChainReport> {
+    const target = this.chainTenant(viewer, tenant);
+
+    let previousHash = GENESIS_HASH;
+    let checked = 0;
+    for (;;) {
+      const batch = await this.audit.chainSlice(target, checked, this.batchSize);
+      for (const event of batch) {
+        const expected = checked + 1;
+        if (event.sequence !== expected || event.previousHash !== previousHash || chainHash(previousHash, event) !== event.hash) {
+          return { tenant: target, valid: false, checked, firstBrokenSequence: expected };
+        }
+        previousHash = event.hash;
+        checked = expected;
+      }
+      if (batch.length < this.batchSize) break;
+    }
+    // Events cut off the end leave a valid-looking but shorter chain: the recorded head tells.
+    const head = await this.audit.head(target);
+    if (head && (head.sequence !== checked || head.hash !== previousHash)) {
+      return { tenant: target, valid: false, checked, firstBrokenSequence: checked + 1 };
+    }
+    return { tenant: target, valid: true, checked };
+  }
+
+  /**
+   * A tenant's events in chain order (sequence ascending), as stored, for `GET /audit/export`.
+   * Everything is checked before the first event is read, so a refusal comes before any output. A time
+   * window selects a contiguous stretch of the chain (`AuditRepository.chainRange`), fixed when the
+   * export opens: events appended meanwhile are left for the next export. The events are read lazily,
+   * one batch at a time, as the consumer pulls them; stopping the iteration stops the reading.
+   */
+  async openExport(viewer: Viewer, request: ChainExportRequest): Promise<{ tenant: string; events: AsyncIterable<AuditEventRecord> }> {
+    const tenant = this.chainTenant(viewer, request.tenant);
+    checkWindow(request);
+    const range = await this.audit.chainRange(tenant, { from: request.from, to: request.to });
+    return { tenant, events: this.readChain(tenant, range) };
+  }
+
+  private async *readChain(tenant: string, range: { first: number; last: number } | undefined): AsyncGenerator<AuditEventRecord> {
+    if (!range) return;
+    let after = range.first - 1;
+    while (after < range.last) {
+      const batch = await this.audit.chainSlice(tenant, after, Math.min(this.batchSize, range.last - after));
+      if (batch.length === 0) return;
+      for (const event of batch) {
+        // A hole in the stored sequences (a deleted row) must not pull in events past the range.
+        if (event.sequence > range.last) return;
+        yield event;
+      }
+      after = batch[batch.length - 1].sequence;
+    }
+  }
+
+  /** The tenant whose chain a viewer asks for: auditors their own only (else FORBIDDEN), admins any; default the viewer's. */
+  private chainTenant(viewer: Viewer, tenant?: string | null): string {
+    const scope = this.auditScope(viewer);
+    const target = tenant ?? viewer.tenant;
+    if (scope.kind === 'tenant' && target !== scope.tenant) throw forbidden();
+    return target;
+  }
+
+  private auditScope(viewer: Viewer): { kind: 'all' } | { kind: 'tenant'; tenant: string } {
+    if (hasRole(viewer, 'ADMIN')) return { kind: 'all' };
+    if (hasRole(viewer, 'AUDITOR')) return { kind: 'tenant', tenant: viewer.tenant };
+    throw forbidden();
+  }
+
+  private page(filter: AuditFilter, scope: { kind: 'all' } | { kind: 'tenant'; tenant: string }, first: number, after?: string | null) {
+    checkPageSize(first);
+    const position = after ? decodeCursor(AUDIT_CURSOR, after, isAuditPosition).p : undefined;
+    return this.audit.list(scope, filter, first, position);
+  }
+}
+
+function checkWindow(window: { from?: Date; to?: Date }): void {
+  if (window.from && window.to && window.from >= window.to) throw badInput('from must be before to.');
+}
+
+function isAuditPosition(value: unknown): value is { p: number } {
+  return typeof value === 'object' && value !== null && Number.isSafeInteger((value as { p: unknown }).p) && (value as { p: number }).p > 0;
+}

@@ -1,0 +1,67 @@
+/**
+ * The gateway's own records of liveness sessions: plain data, free of GraphQL and of Face's wire
+ * format. Enum values equal the GraphQL enum names of CONTRACT.md section 5.
+ */
+import type {
+  FaceAttempt,
+  FaceLivenessDecision,
+  FaceOperationMode,
+  FaceSessionKind,
+  FaceStatus,
+  FaceVerifyReference,
+  FaceVerifyResult,
+} from '../ports/face.port';
+
+export type SessionKind = FaceSessionKind;
+export type OperationMode = FaceOperationMode;
+export type LivenessDecision = FaceLivenessDecision;
+/** Face's states, plus the two endings only the gateway knows. */
+export type SessionStatus = FaceStatus | 'EXPIRED' | 'DELETED';
+export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'EXPIRED';
+
+/** Statuses after which a session never changes again. */
+export const FINAL_STATUSES: ReadonlySet<SessionStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'EXPIRED', 'DELETED']);
+
+export interface SessionRecord {
+  id: string;
+  kind: SessionKind;
+  status: SessionStatus;
+  operationMode: OperationMode;
+  userId: string;
+  tenant: string;
+  deviceCorrelationId: string;
+  createdAt: Date;
+  expiresAt: Date;
+  modelVersion?: string;
+  verifyReference?: FaceVerifyReference;
+  enableSessionImage: boolean;
+  /** When the client first reported that the device is done; polling runs from then on. */
+  completionReportedAt?: Date;
+}
+
+/** An attempt as stored: what Face reported for it, and when we first saw it. */
+export interface AttemptRecord extends FaceAttempt {
+  sessionId: string;
+  recordedAt: Date;
+}
+
+export interface DecisionRecord {
+  sessionId: string;
+  verdict: Verdict;
+  livenessDecision?: LivenessDecision;
+  verifyResult?: FaceVerifyResult;
+  attemptId?: number;
+  decidedAt: Date;
+}
+
+/**
+ * A decision as `sessionDecision` subscribers receive it when it is reached: with the session as the
+ * same transition left it, so that `Decision.session` is not read from the store again for every
+ * subscriber (issue 6). Decisions read back from the store carry no session.
+ */
+export interface DecisionEvent extends DecisionRecord {
+  session?: SessionRecord;
+}
+
+/** A decision as the rules derive it, before it is stored. */
+export type DecisionDraft = Omit<DecisionRecord, 'sessionId' | 'decidedAt'>;

@@ -1,0 +1,54 @@
+/** GraphQL types of the audit trail (CONTRACT.md section 5). */
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import * as Enums from './enums';
+import { PageInfo } from './session.type';
+import type { Verdict } from '../domain/sessions/session.model';
+import type { AuditAction } from '../domain/audit/audit.model';
+
+@ObjectType({ simpleResolvers: true, description: "One event of a tenant's hash-chained audit trail." })
+export class AuditEvent {
+  @Field(() => ID) id!: string;
+  @Field(() => Int, { description: "1, 2, 3 … within its tenant's chain" }) sequence!: number;
+  @Field() at!: Date;
+  @Field(() => Enums.AuditAction) action!: AuditAction;
+  @Field() tenant!: string;
+  @Field({ description: 'The user\'s sub, or "system"' }) actor!: string;
+  @Field(() => ID) sessionId!: string;
+  // session is a field resolver (audit.resolver.ts)
+  @Field(() => Int, { nullable: true }) attemptId?: number;
+  @Field(() => Enums.Verdict, { nullable: true }) verdict?: Verdict;
+  @Field(() => String, { nullable: true, description: "The Face attempt's digest, where there is one" }) digest?: string;
+  @Field({ description: "Hex SHA-256 over previousHash and this event's canonical content (see the README)" }) hash!: string;
+  @Field({ description: '64 zeros for sequence 1' }) previousHash!: string;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class AuditEventEdge {
+  @Field() cursor!: string;
+  @Field(() => AuditEvent) node!: AuditEvent;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class AuditEventConnection {
+  @Field(() => [AuditEventEdge]) edges!: AuditEventEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+  @Field(() => Int) totalCount!: number;
+}
+
+@InputType()
+export class AuditFilter {
+  @Field(() => ID, { nullable: true }) sessionId?: string | null;
+  @Field(() => String, { nullable: true }) userId?: string | null;
+  @Field(() => String, { nullable: true }) tenant?: string | null;
+  @Field(() => [Enums.AuditAction], { nullable: true }) actions?: AuditAction[] | null;
+  @Field(() => Date, { nullable: true }) from?: Date | null;
+  @Field(() => Date, { nullable: true }) to?: Date | null;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class AuditChainReport {
+  @Field() tenant!: string;
+  @Field() valid!: boolean;
+  @Field(() => Int) checked!: number;
+  @Field(() => Int, { nullable: true }) firstBrokenSequence?: number;
+}

@@ -1,0 +1,168 @@
+/**
+ * `GET /audit/export?tenant=&from=&to=`: one tenant's audit chain as NDJSON, in chain order, so a
+ * partner can archive it and recompute every hash offline (docs/audit.md).
+ *
+ * - The Bearer JWT is checked by the same verifier as GraphQL. No token or a bad one: 401, counted
+ *   against the address's limit on requests without a valid token (429 past it); a token whose
+ *   roles are neither auditor nor admin: 403.
+ * - `tenant`: an auditor may export its own tenant only (another: 403); an admin any tenant. Absent,
+ *   it is the caller's own tenant, for admins too, as `verifyAuditChain(tenant)` defaults: a chain
+ *   is per tenant, and an admin names the one it wants.
+ * - `from` (inclusive) and `to` (exclusive): ISO-8601 date-times with a zone, optional; anything else
+ *   is a 400. They cut a contiguous stretch of the chain (`AuditService.openExport`), whose first
+ *   event's `previousHash` is where a partner's recomputation starts.
+ * - Errors are JSON in the GraphQL error shape (`{"errors":[{"message","extensions":{"code"}}]}`),
+ *   with the contract's codes. Once the 200 is sent, a failure aborts the response, so a cut-off
+ *   export never looks complete.
+ *
+ * Streaming honours back-pressure: the next event is read from the store only once the previous
+ * line was accepted by the socket (waiting for 'drain' when `write` says so), in batches, and
+ * reading stops as soon as the client goes away.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bearerToken, type TokenVerifier } from '../auth/jwt';
+import { hasRole, type Viewer } from '../domain/viewer';
+import { badInput, forbidden, type PublicErrorCode, toPublicError, unauthenticated } from '../errors';
+import { DateTimeScalar } from '../graphql/date-time.scalar';
+import { sendJson } from './graphql-http';
+import type { AuditEventRecord } from '../domain/audit/audit.model';
+import type { AuditService } from '../domain/audit/audit.service';
+
+export const AUDIT_EXPORT_PATH = '/audit/export';
+export const NDJSON_CONTENT_TYPE = 'application/x-ndjson; charset=utf-8';
+
+export interface AuditExportOptions {
+  verifier: TokenVerifier;
+  audit: AuditService;
+  /**
+   * Counts a request refused for its token against its address's limit on requests without a valid
+   * token (the same count as GraphQL's); throws RATE_LIMITED, with its HTTP head, past the limit.
+   */
+  countUnauthenticated?: (req: IncomingMessage) => Promise<void>;
+}
+
+const STATUS: Partial<Record<PublicErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, BAD_USER_INPUT: 400 };
+
+export function createAuditExportHandler(options: AuditExportOptions) {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    if (req.method !== 'GET') {
+      res.setHeader('allow', 'GET');
+      return sendJson(res, 405, { errors: [{ message: 'Use GET.', extensions: { code: 'BAD_USER_INPUT' } }] });
+    }
+    let opened: Awaited<ReturnType<AuditService['openExport']>>;
+    try {
+      const viewer = await authenticate(options.verifier, req.headers.authorization);
+      const tenant = url.searchParams.get('tenant');
+      if (tenant === '') throw badInput('tenant must not be empty.');
+      opened = await options.audit.openExport(viewer, {
+        tenant,
+        from: dateParam(url, 'from'),
+        to: dateParam(url, 'to'),
+      });
+    } catch (error) {
+      const mapped = toPublicError(error);
+      const status = mapped && STATUS[mapped.code];
+      if (!mapped || !status) throw error;
+      if (mapped.code === 'UNAUTHENTICATED') {
+        const limited = await rateLimited(options, req);
+        if (limited) {
+          res.setHeader('retry-after', String(limited.retryAfterSeconds));
+          return sendJson(res, 429, { errors: [{ message: limited.message, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: limited.retryAfterSeconds } }] });
+        }
+      }
+      if (status === 401) res.setHeader('www-authenticate', 'Bearer');
+      return sendJson(res, status, { errors: [{ message: mapped.message, extensions: { code: mapped.code } }] });
+    }
+
+    res.writeHead(200, {
+      'content-type': NDJSON_CONTENT_TYPE,
+      'cache-control': 'no-store',
+      'content-disposition': `attachment; filename="audit-${opened.tenant.replace(/[^A-Za-z0-9._-]/g, '_')}.ndjson"`,
+      'x-content-type-options': 'nosniff',
+    });
+    let gone = false;
+    const onClose = () => (gone = true);
+    res.once('close', onClose);
+    const events = opened.events[Symbol.asyncIterator]();
+    try {
+      while (!gone) {
+        const next = await events.next();
+        if (next.done || gone) break;
+        if (!res.write(exportLine(next.value)) && !(await drained(res))) break;
+      }
+    } finally {
+      res.off('close', onClose);
+      // Ends the generator, whichever way the loop left: no further batch is read.
+      await events.return?.();
+    }
+    if (!gone) res.end();
+  };
+}
+
+/** One NDJSON line: every stored field the hash covers, plus the two hashes (docs/audit.md). */
+export function exportLine(event: AuditEventRecord): string {
+  return (
+    JSON.stringify({
+      id: event.id,
+      tenant: event.tenant,
+      sequence: event.sequence,
+      at: event.at.toISOString(),
+      action: event.action,
+      actor: event.actor,
+      sessionId: event.sessionId,
+      userId: event.userId,
+      attemptId: event.attemptId ?? null,
+      verdict: event.verdict ?? null,
+      digest: event.digest ?? null,
+      previousHash: event.previousHash,
+      hash: event.hash,
+    }) + '\n'
+  );
+}
+
+/** Counts the refused request; what to answer instead when its address is past the limit. */
+async function rateLimited(options: AuditExportOptions, req: IncomingMessage): Promise<{ message: string; retryAfterSeconds: number } | undefined> {
+  try {
+    await options.countUnauthenticated?.(req);
+    return undefined;
+  } catch (error) {
+    const mapped = toPublicError(error);
+    if (mapped?.code !== 'RATE_LIMITED') throw error;
+    return { message: mapped.message, retryAfterSeconds: Number(mapped.extensions?.retryAfterSeconds) };
+  }
+}
+
+async function authenticate(verifier: TokenVerifier, header: string | undefined): Promise<Viewer> {
+  const token = bearerToken(header);
+  if (!token) throw unauthenticated();
+  const viewer = await verifier.verify(token);
+  if (!hasRole(viewer, 'AUDITOR') && !hasRole(viewer, 'ADMIN')) throw forbidden();
+  return viewer;
+}
+
+/** The same ISO-8601 rule as the GraphQL `DateTime` scalar. */
+function dateParam(url: URL, name: string): Date | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return undefined;
+  try {
+    return DateTimeScalar.parseValue(raw) as Date;
+  } catch {
+    throw badInput(`${name} must be an ISO-8601 date-time with a time zone, e.g. 2026-11-23T18:15:00Z.`);
+  }
+}
+
+/** Resolves true on 'drain', false when the response closes first (the client went away). */
+function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const settle = (ok: boolean) => () => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = settle(true);
+    const onClose = settle(false);
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}

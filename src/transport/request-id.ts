@@ -1,0 +1,54 @@
+/**
+ * A request id for every HTTP request: the caller's own `x-request-id` when it is sane, else a fresh
+ * UUID. It is echoed in the response's `x-request-id`, carried by every log line written while the
+ * request is served (and by the work it starts, such as the polls after a completion), and ends in
+ * one access line per request.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RootLogger } from '../observability/logger';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Letters, digits and `._:-`, at most 128: what tracing systems send, and nothing that could forge a log field. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Health probes and metric scrapes come every few seconds; their access lines are debug, not info. */
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Wraps the server's request handler. The accepted or generated id replaces the incoming header, so
+ * whatever reads `x-request-id` downstream (the GraphQL context) sees the one id that is logged.
+ */
+export function withRequestIds(
+  logger: RootLogger,
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const incoming = req.headers[REQUEST_ID_HEADER];
+    const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.headers[REQUEST_ID_HEADER] = requestId;
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+
+    const startedAt = performance.now();
+    // The path only: a GET's query string may carry variables, and variables may carry an image.
+    const path = (req.url ?? '/').split('?')[0].slice(0, 200);
+    res.once('close', () => {
+      logger.accessLine(PROBES.has(path) ? 'debug' : 'info', {
+        requestId,
+        method: req.method,
+        path,
+        status: res.statusCode,
+        durationMillis: Math.round(performance.now() - startedAt),
+        ...(res.writableFinished ? {} : { aborted: true }),
+      });
+    });
+    logger.withBindings({ requestId }, () => handle(req, res));
+  };
+}
+
+/** The request's id, as `withRequestIds` settled it. */
+export function requestIdOf(req: IncomingMessage): string {
+  const id = req.headers[REQUEST_ID_HEADER];
+  return typeof id === 'string' ? id : randomUUID();
+}

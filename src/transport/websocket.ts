@@ -1,0 +1,182 @@
+/**
+ * GraphQL over WebSocket (`graphql-transport-ws`, graphql-ws) on the same HTTP server and path.
+ *
+ * - The JWT is checked once, in `connection_init` (`{"authorization": "Bearer …"}`), within 3 s
+ *   (else 4408): without a valid one the socket closes with 4403, and it closes with 4403 too the
+ *   moment the token stops being accepted (its `exp`, or its maximum age, plus the clock tolerance).
+ * - Every document is parsed and validated with the same limits as over HTTP (graphql-ws would use
+ *   plain graphql-js otherwise); errors are formatted by the same function as over HTTP.
+ * - Messages are at most `maxPayloadBytes` (else 1009), a connection has at most
+ *   `maxSubscriptionsPerConnection` operations active at once (else RATE_LIMITED for the one
+ *   refused), and a ping every `keepAliveMillis` terminates sockets that no longer answer.
+ * - Each operation gets its own request id, carried by the log lines written on its behalf.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { execute, GraphQLError, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { bearerToken, type TokenVerifier } from '../auth/jwt';
+import type { Viewer } from '../domain/viewer';
+import type { WebSocketLimits } from '../config';
+import { formatPublicError, PublicError } from '../errors';
+import type { GatewayContext, Services } from '../graphql/context';
+import type { Loaders } from '../graphql/loaders';
+import { withFields, type Logger, type RootLogger } from '../observability/logger';
+import type { WebSocketOperationMetrics } from '../graphql/graphql-metrics';
+import type { QueryGuard } from '../graphql/query-limits';
+import { createSharedSubscribe } from './shared-events';
+
+export interface WebSocketOptions {
+  httpServer: Server;
+  path: string;
+  schema: GraphQLSchema;
+  verifier: TokenVerifier;
+  services: Services;
+  createLoaders: () => Loaders;
+  logger: Logger;
+  /** Tags the log lines written while an operation executes with its request id. */
+  withLogBindings: RootLogger['withBindings'];
+  queryGuard: QueryGuard;
+  limits: WebSocketLimits;
+  /** Production: no "Did you mean …?" in errors, generic close reasons. */
+  production: boolean;
+  /** Told of each operation's start, errors and end, by its request id. */
+  metrics?: WebSocketOperationMetrics;
+}
+
+/** What this server keeps per connection, next to graphql-ws's `socket` and `request`. */
+interface ConnectionState {
+  viewer: Viewer;
+  connectionId: string;
+  /** Request id of each active operation, by the client's operation id. */
+  operations: Map<string, string>;
+}
+
+const FORBIDDEN = 4403;
+/** graphql-ws's default too: a client that opened a socket has 3 s to say who it is (else 4408). */
+const CONNECTION_INIT_WAIT_MILLIS = 3_000;
+/** setTimeout's largest delay (about 24.8 days); a longer-lived token is re-armed when it fires. */
+const MAX_TIMER_MILLIS = 2_147_483_647;
+
+export function attachWebSocketServer(options: WebSocketOptions): { dispose(): Promise<void> } {
+  const { logger, limits, queryGuard, schema } = options;
+  const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: limits.maxPayloadBytes });
+
+  const operationLogger = (state: Partial<ConnectionState>, id: string) =>
+    withFields(logger, { connectionId: state.connectionId, requestId: state.operations?.get(id) });
+  const formatFor = (state: Partial<ConnectionState>, id: string) => {
+    const log = operationLogger(state, id);
+    return (error: GraphQLError) => {
+      const formatted = formatPublicError(error.toJSON(), error, log, { hideSuggestions: options.production });
+      options.metrics?.operationErrored(state.operations?.get(id), formatted);
+      return formatted;
+    };
+  };
+  const inScope = <T>(args: ExecutionArgs, work: () => T): T =>
+    options.withLogBindings({ requestId: (args.contextValue as GatewayContext).requestId }, work);
+  // Subscribers of one session who sent the same operation as the same viewer share the execution
+  // of each decision; the viewer is all a resolver reads from the context that can change an answer.
+  const sharedSubscribe = createSharedSubscribe((args) => {
+    const viewer = (args.contextValue as GatewayContext).viewer;
+    return viewer ? `${viewer.tenant}\u0000${viewer.userId}\u0000${viewer.roles.join(',')}` : undefined;
+  });
+
+  const server = useServer<Record<string, unknown> | undefined, Partial<ConnectionState>>(
+    {
+      schema,
+      isProd: options.production,
+      connectionInitWaitTimeout: CONNECTION_INIT_WAIT_MILLIS,
+      onConnect: async (ctx) => {
+        const header = ctx.connectionParams?.authorization;
+        let viewer: Viewer;
+        try {
+          const token = bearerToken(typeof header === 'string' ? header : undefined);
+          if (!token) return false;
+          viewer = await options.verifier.verify(token);
+        } catch {
+          return false;
+        }
+        Object.assign(ctx.extra, { viewer, connectionId: randomUUID(), operations: new Map() } satisfies ConnectionState);
+        closeAtExpiry(ctx.extra.socket, viewer.expiresAtMillis, () =>
+          logger.info({ connectionId: ctx.extra.connectionId }, 'websocket closed: its token expired'),
+        );
+        return true;
+      },
+      onSubscribe: (ctx, id, payload) => {
+        const state = ctx.extra;
+        state.operations?.set(id, randomUUID());
+        const log = operationLogger(state, id);
+        // graphql-ws registers the operation before asking us, so this count includes it.
+        const active = Object.keys(ctx.subscriptions).length;
+        if (active > limits.maxSubscriptionsPerConnection) {
+          log.warn({ active, limit: limits.maxSubscriptionsPerConnection }, 'websocket operation refused: too many active on one connection');
+          options.metrics?.tooManyOperations();
+          return [
+            new PublicError(
+              'RATE_LIMITED',
+              `At most ${limits.maxSubscriptionsPerConnection} operations may be active on one connection; complete one first.`,
+              { reason: 'TOO_MANY_SUBSCRIPTIONS', retryAfterSeconds: 1 },
+            ),
+          ];
+        }
+        const document = queryGuard.checkDocument(schema, payload.query);
+        if (Array.isArray(document)) return document;
+        options.metrics?.operationStarted(state.operations?.get(id), document, payload.operationName);
+        log.debug({ operationName: payload.operationName ?? null }, 'websocket operation started');
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
+      },
+      context: (ctx, id): GatewayContext => ({
+        viewer: ctx.extra.viewer ?? null,
+        services: options.services,
+        loaders: options.createLoaders(),
+        requestId: ctx.extra.operations?.get(id) ?? randomUUID(),
+      }),
+      execute: (args) => inScope(args, () => execute(args)),
+      subscribe: (args) => inScope(args, () => sharedSubscribe(args)),
+      onNext: (ctx, id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(formatFor(ctx.extra, id)) } : undefined),
+      onError: (ctx, id, _payload, errors) => {
+        const formatted = errors.map(formatFor(ctx.extra, id));
+        options.metrics?.operationFinished(ctx.extra.operations?.get(id));
+        ctx.extra.operations?.delete(id); // no completion follows an error
+        return formatted;
+      },
+      onComplete: (ctx, id) => {
+        operationLogger(ctx.extra, id).debug({}, 'websocket operation completed');
+        options.metrics?.operationFinished(ctx.extra.operations?.get(id));
+        ctx.extra.operations?.delete(id);
+      },
+    },
+    wss,
+    limits.keepAliveMillis,
+  );
+  // Registered after useServer's own: its per-socket 'error' listener only writes to console.error
+  // (an oversized frame, for one, which ws has already answered with 1009). Log it as ours instead.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error) => logger.warn({ err: error.message }, 'websocket error; the socket is closed'));
+  });
+
+  return {
+    async dispose() {
+      await server.dispose(); // closes every socket with 1001 Going away
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** Token expiry is judged by the real clock, as jsonwebtoken judges it. */
+function closeAtExpiry(socket: WebSocket, expiresAtMillis: number, onExpired: () => void): void {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const remaining = expiresAtMillis - Date.now();
+    if (remaining <= 0) {
+      onExpired();
+      return socket.close(FORBIDDEN, 'Forbidden');
+    }
+    timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_MILLIS));
+    timer.unref();
+  };
+  arm();
+  socket.once('close', () => clearTimeout(timer));
+}

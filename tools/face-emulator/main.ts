@@ -1,0 +1,67 @@
+/**
+ * `npm run face-emulator`: the Face emulator alone, for several gateway instances to share
+ * (point their `FACE_ENDPOINT` at it).
+ *
+ * Reads `FACE_EMULATOR_PORT` (default 4100), `FACE_EMULATOR_HOST` (default 127.0.0.1) and
+ * `FACE_EMULATOR_KEY` (when set, the only accepted `Ocp-Apim-Subscription-Key`). Under
+ * `NODE_ENV=production` it has no `/_faults` route.
+ */
+import { createFaceEmulator } from './';
+
+const DEFAULT_PORT = 4100;
+const DEFAULT_HOST = '127.0.0.1';
+
+interface EmulatorSettings {
+  port: number;
+  host: string;
+  apiKey?: string;
+}
+
+/** The settings from the environment; an empty variable counts as unset. */
+function readSettings(env: NodeJS.ProcessEnv): EmulatorSettings {
+  const rawPort = env.FACE_EMULATOR_PORT?.trim() || undefined;
+  const port = rawPort === undefined ? DEFAULT_PORT : Number(rawPort);
+  if (!/^\d+$/.test(rawPort ?? '0') || !Number.isInteger(port) || port > 65_535) {
+    throw new Error(`FACE_EMULATOR_PORT must be a port number from 0 to 65535, not "${rawPort}".`);
+  }
+  const host = env.FACE_EMULATOR_HOST?.trim() || DEFAULT_HOST;
+  const apiKey = env.FACE_EMULATOR_KEY || undefined;
+  return { port, host, ...(apiKey !== undefined && { apiKey }) };
+}
+
+async function main(): Promise<void> {
+  let settings: EmulatorSettings;
+  try {
+    settings = readSettings(process.env);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  }
+
+  // No fault injection under NODE_ENV=production, as for the emulator embedded in a gateway.
+  const faults = process.env.NODE_ENV !== 'production';
+  const emulator = createFaceEmulator(settings.apiKey === undefined ? { faults } : { apiKey: settings.apiKey, faults });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    emulator.close().then(
+      () => process.exit(0),
+      () => process.exit(0),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  let url: string;
+  try {
+    url = await emulator.listen(settings.port, settings.host);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    console.error(`The Face emulator could not listen on ${settings.host}:${settings.port}: ${reason}`);
+    process.exit(1);
+  }
+  console.log(`Face emulator listening on ${url} (Face API v1.2 under /face/v1.2)`);
+}
+
+void main();
