@@ -7,7 +7,7 @@
  * scope whatever the cursor says, so a forged cursor could only skip around the caller's own rows.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { badInput } from '../errors';
+import { badInput } from './errors';
 
 const INTEGRITY_KEY = 'liveness-gateway/cursor/v1';
 export const MAX_PAGE_SIZE = 100;

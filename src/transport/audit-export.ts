@@ -22,7 +22,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerToken, type TokenVerifier } from '../auth/jwt';
 import { hasRole, type Viewer } from '../domain/viewer';
-import { badInput, forbidden, type PublicErrorCode, toPublicError, unauthenticated } from '../errors';
+import { badInput, forbidden, unauthenticated } from '../domain/errors';
+import { type PublicErrorCode, toPublicError } from '../errors';
 import { DateTimeScalar } from '../graphql/date-time.scalar';
 import { sendJson } from './graphql-http';
 import type { AuditEventRecord } from '../domain/audit/audit.model';

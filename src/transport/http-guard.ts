@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { HeaderMap } from '@apollo/server';
-import { DomainError, PublicError } from '../errors';
+import { DomainError } from '../domain/errors';
+import { PublicError } from '../errors';
 import { clientAddress } from './client-address';
 import type { RateLimits } from '../domain/limits/limits';
 

@@ -3,7 +3,7 @@
  * a side over 16,384, more than 64 megapixels: a decompression bomb) are refused with BAD_USER_INPUT.
  */
 import { describe, expect, it } from 'vitest';
-import { DomainError } from '../../src/errors';
+import { DomainError } from '../../src/domain/errors';
 import { readImageDimensions } from '../../src/domain/sessions/image-dimensions';
 import { decodeVerifyImage, sniffImageFormat } from '../../src/domain/sessions/verify-image';
 import {

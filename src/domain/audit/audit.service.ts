@@ -4,7 +4,7 @@
  * two read in bounded batches, so a chain of a million events is never in memory at once.
  */
 import { hasRole, type Viewer } from '../viewer';
-import { badInput, forbidden } from '../../errors';
+import { badInput, forbidden } from '../errors';
 import { checkPageSize, decodeCursor, encodeCursor } from '../pagination';
 import type { AuditFilter, AuditRepository, Page } from '../ports/store';
 import type { AuditEventRecord } from './audit.model';

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { badInput, conflict } from '../../errors';
+import { badInput, conflict } from '../errors';
 import type { Logger } from '../../observability/logger';
 import type { SessionRecord } from '../sessions/session.model';
 import type { IdempotencyRecord, IdempotencyRepository, IdempotencyScope } from '../ports/store';

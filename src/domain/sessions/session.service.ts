@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { canAct, canRead, hasRole, readScope, type Viewer } from '../viewer';
-import { badInput, conflict, forbidden, notFound } from '../../errors';
+import { badInput, conflict, forbidden, notFound } from '../errors';
 import { FaceRequestError, type CreatedFaceSession, type FaceCallPriority, type FacePort, type FaceSession } from '../ports/face.port';
 import { IdempotencyService } from '../idempotency/idempotency.service';
 import { TokenSealer } from '../idempotency/token-sealer';

@@ -5,7 +5,7 @@
  * accepts), the decoded size is at most 6 MB, and the width and height its header states are sane
  * (`image-dimensions.ts`): neither zero nor absurd, so a decompression bomb never reaches Face.
  */
-import { badInput } from '../../errors';
+import { badInput } from '../errors';
 import { readImageDimensions } from './image-dimensions';
 
 /** Face's limit for the verify image (decoded bytes). */
