@@ -38,7 +38,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { GraphQLMetrics } from './graphql/graphql-metrics';
 import { Metrics } from './observability/metrics';
 import { createMetricsHandler, METRICS_PATH } from './transport/metrics-endpoint';
-import { createInProcessPubSub } from './domain/ports/pubsub';
+import { createInProcessPubSub } from './adapters/pubsub/in-process';
 import { createRedisPubSub } from './adapters/pubsub/redis-pubsub';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
 import { SessionService } from './domain/sessions/session.service';

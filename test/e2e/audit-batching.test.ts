@@ -30,7 +30,7 @@ import type { GatewayContext } from '../../src/graphql/context';
 import { createLoaders } from '../../src/graphql/loaders';
 import { buildGatewaySchema } from '../../src/graphql/schema';
 import { createLogger } from '../../src/observability/logger';
-import { createInProcessPubSub } from '../../src/domain/ports/pubsub';
+import { createInProcessPubSub } from '../../src/adapters/pubsub/in-process';
 import { SessionService } from '../../src/domain/sessions/session.service';
 import type { SessionRecord } from '../../src/domain/sessions/session.model';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
