@@ -41,7 +41,7 @@ import { createMetricsHandler, METRICS_PATH } from './transport/metrics-endpoint
 import { createInProcessPubSub } from './adapters/pubsub/in-process';
 import { createRedisPubSub } from './adapters/pubsub/redis-pubsub';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
-import { SessionService } from './domain/sessions/session.service';
+import { createSessionServices } from './domain/sessions';
 import { openStore } from './adapters/store/open-store';
 
 export interface GatewayOptions {
@@ -158,7 +158,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const limits = new RateLimits(counter, config.rateLimits, now, (rule) => metrics.rateLimited(rule));
   const countUnauthenticated = unauthenticatedRequestGuard(limits, config.trustProxyHops);
 
-  const sessions = new SessionService({
+  const sessions = createSessionServices({
     store,
     face,
     pubsub,
@@ -186,7 +186,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const graphqlMetrics = new GraphQLMetrics(metrics, schema);
   metrics.readLiveCounts({
     activeSubscriptions: () => graphqlMetrics.activeSubscriptions,
-    activePollers: () => sessions.poller.size,
+    activePollers: () => sessions.polling.activePollers,
     faceCircuitState: () => resilientFace.breaker.state,
     faceCallsWaiting: () => resilientFace.scheduler.waiting,
   });

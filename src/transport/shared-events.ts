@@ -1,7 +1,7 @@
 /**
  * graphql-js's `subscribe`, except that one event delivered to many subscribers who asked the same
  * thing is executed once. A decision reaches every subscriber of its session as the very same event
- * object (`SessionService.announce`); ten subscribers of one session, each with the same document
+ * object (`DecisionBus.announce`); ten subscribers of one session, each with the same document
  * (one shared AST, `checkDocument`), variables and viewer, used to run the same selection set ten
  * times over it (issue 6). The result, a plain JSON-ready object that nothing downstream changes, is
  * now computed by the first of them and handed to the others.

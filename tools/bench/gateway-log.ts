@@ -1,7 +1,7 @@
 /**
  * What a gateway child's own log says, read back from its log file (`.bench/run/logs/<name>.log`):
  * when each decision was stored. The gateway logs "decision reached" right after the transaction that
- * stores a decision commits (`SessionService.announce`), with the session id and its wall-clock time
+ * stores a decision commits (`DecisionBus.announce`), with the session id and its wall-clock time
  * in milliseconds: the moment the fan-out clock of scenarios 4 and 6 starts from.
  */
 import fs from 'node:fs';
