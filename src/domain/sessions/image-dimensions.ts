@@ -10,7 +10,8 @@
  *   is a top-down bitmap).
  * - WEBP: the first chunk: VP8 (lossy key frame), VP8L (lossless) or VP8X (extended canvas).
  */
-import type { ImageFormat } from './verify-image';
+/** The formats Face accepts for a verify image. */
+export type ImageFormat = 'JPEG' | 'PNG' | 'GIF' | 'BMP' | 'WEBP';
 
 export interface ImageDimensions {
   width: number;
