@@ -5,7 +5,8 @@ import type { Viewer } from '../domain/viewer';
 import type { Loaders } from './loaders';
 
 export interface Services {
-  sessions: SessionServices;
+  /** What resolvers call; polling and the decision bus run beneath them. */
+  sessions: Pick<SessionServices, 'commands' | 'queries'>;
   audit: AuditService;
 }
 

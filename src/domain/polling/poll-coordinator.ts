@@ -39,7 +39,7 @@ const POLL_NOW_TOPIC = 'poll-now';
 const STOP_WAIT_FOR_POLLS_MILLIS = 3_000;
 
 export class PollCoordinator {
-  readonly poller: Poller;
+  private readonly poller: Poller;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly instanceId: string;
   private readonly leaseMillis: number;
