@@ -2,8 +2,8 @@
  * The public error vocabulary (CONTRACT.md section 6) and the one mapping from domain errors to it.
  *
  * Services throw `DomainError`s (`domain/errors.ts`) or the Face port's errors; nothing below the
- * resolvers builds a `GraphQLError`. `formatPublicError` is the single boundary used by Apollo (HTTP) and graphql-ws
- * (WebSocket) alike: known errors keep their code and message, anything else is masked.
+ * resolvers builds a `GraphQLError`. `formatPublicError` is the single boundary used by Apollo (HTTP)
+ * and graphql-ws (WebSocket) alike: known errors keep their code and message, anything else is masked.
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DomainError, type DomainErrorCode } from './domain/errors';
