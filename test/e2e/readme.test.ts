@@ -5,8 +5,9 @@
  * `npm run face-emulator` as docs/api.md gives it, and the operators' commands of docs/operations.md
  * (checking a running gateway; the production start against a Face endpoint with a key, where a
  * standalone emulator holding the key stands in for the Azure resource). `npm install` and
- * `npm test` are what CI itself runs on a fresh clone. The last test keeps it that way: every
- * runnable block of README.md and docs/ must be one that a test runs.
+ * `npm test` are what CI itself runs on a fresh clone. The last tests keep the docs honest: every
+ * runnable block of README.md and docs/ must be one that a test runs, every setting the gateway reads
+ * has its row in docs/configuration.md, and every relative link reaches its file and heading.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -307,6 +308,13 @@ describe('the documentation', () => {
       }
     }
     expect([...found].sort()).toEqual(Object.keys(RUN_BY_A_TEST).sort());
+  });
+
+  it('every setting src/config.ts reads has its row in docs/configuration.md', () => {
+    const settings = [...read('src/config.ts').matchAll(/\(env, '([A-Z][A-Z0-9_]+)'/g)].map((match) => match[1]);
+    expect(settings.length).toBeGreaterThanOrEqual(50);
+    const rows = new Set([...read('docs/configuration.md').matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((match) => match[1]));
+    expect([...new Set(settings)].filter((name) => !rows.has(name))).toEqual([]);
   });
 
   it('every relative link of README.md, CHANGELOG.md and docs/ reaches a file, and a heading where it names one', () => {
