@@ -23,8 +23,8 @@ export interface Delivery {
   completionToStoredMillis: number;
   storedToFirstFrameMillis: number;
   storedToLastFrameMillis: number;
-  /** The deciding gateway's CPU (user + system) from the completion sent to the last frame arriving. */
-  gatewayCpuMillis: number;
+  /** Each instance's CPU (user + system) from the completion sent to the last frame arriving, by child name. */
+  cpuMillis: Record<string, number>;
   /** The instance whose log says it stored the decision. */
   storedBy: string;
   /** Subscribers without their event in time, with a wrong one, a second one, or a failed subscription. */
@@ -34,7 +34,7 @@ export interface Delivery {
 export interface DeliveryOptions {
   /** The instance the session is started on and its completion reported to. */
   decider: RunningGateway;
-  /** Every instance that may store the decision (their logs are searched). */
+  /** Every instance involved: their logs are searched for the decision, their CPU is measured. */
   instances: readonly BenchChild[];
   emulator: BenchChild;
   sockets: GraphQLWsConnection[];
@@ -56,7 +56,7 @@ export async function prepareDelivery(options: DeliveryOptions, repetition: numb
   await playDevice(emulator.url, session.authToken);
 
   return async () => {
-    const cpuBefore = decider.child.cpuSeconds();
+    const cpuBefore = options.instances.map((instance) => instance.cpuSeconds());
     const t0 = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const inTime = Promise.race([
@@ -66,7 +66,7 @@ export async function prepareDelivery(options: DeliveryOptions, repetition: numb
     await decider.client.ok(CompleteLivenessSessionDocument, { id: session.id }, token);
     const everyone = await inTime;
     clearTimeout(timer);
-    const gatewayCpuMillis = (decider.child.cpuSeconds() - cpuBefore) * 1000;
+    const cpuMillis = Object.fromEntries(options.instances.map((instance, i) => [instance.name, (instance.cpuSeconds() - cpuBefore[i]) * 1000]));
     const stored = await eventually('the "decision reached" log line', async () => {
       for (const instance of options.instances) {
         const at = decisionsStored(instance).get(session.id);
@@ -88,15 +88,19 @@ export async function prepareDelivery(options: DeliveryOptions, repetition: numb
       completionToStoredMillis: stored.at - wall(t0),
       storedToFirstFrameMillis: wall(first) - stored.at,
       storedToLastFrameMillis: everyone ? wall(last) - stored.at : NaN,
-      gatewayCpuMillis,
+      cpuMillis,
       storedBy: stored.by,
       problems: tally.total - tally.received + tally.wrong + tally.duplicates + tally.failed + early,
     };
   };
 }
 
-/** `repetitions` deliveries one after another, each on a new session. */
+/**
+ * `repetitions` deliveries one after another, each on a new session, after one that is not counted:
+ * the first delivery of a process runs code V8 has not compiled yet.
+ */
 export async function measureDeliveries(options: DeliveryOptions, repetitions: number): Promise<Delivery[]> {
+  await (await prepareDelivery(options, -1))();
   const deliveries: Delivery[] = [];
   for (let r = 0; r < repetitions; r += 1) deliveries.push(await (await prepareDelivery(options, r))());
   return deliveries;

@@ -44,7 +44,8 @@ export interface Sizes {
     delivery: { sockets: number; subscriptionsPerSocket: number; repetitions: number };
   };
   audit: { events: number; warmupRequests: number; measuredRequests: number; deepOffset: number; verifyRuns: number };
-  cluster: { sessions: number; sockets: number; subscriptionsPerSocket: number };
+  /** One decision on instance A to `sockets` x `subscriptionsPerSocket` subscribers on B, `repetitions` times. */
+  cluster: { sockets: number; subscriptionsPerSocket: number; repetitions: number };
 }
 
 export interface BenchOptions {
@@ -73,7 +74,7 @@ const FULL: Sizes = {
   decision: { warmupSessions: 10, sessions: 200 },
   subscriptions: { sessions: 1_000, sockets: 100, subscriptionsPerSocket: 100, settleMillis: 1_500, delivery: { sockets: 1_000, subscriptionsPerSocket: 10, repetitions: 5 } },
   audit: { events: 1_000_000, warmupRequests: 20, measuredRequests: 200, deepOffset: 900_000, verifyRuns: 1 },
-  cluster: { sessions: 500, sockets: 50, subscriptionsPerSocket: 100 },
+  cluster: { sockets: 1_000, subscriptionsPerSocket: 10, repetitions: 5 },
 };
 
 const QUICK: Sizes = {
@@ -82,7 +83,7 @@ const QUICK: Sizes = {
   decision: { warmupSessions: 5, sessions: 50 },
   subscriptions: { sessions: 200, sockets: 20, subscriptionsPerSocket: 100, settleMillis: 1_000, delivery: { sockets: 200, subscriptionsPerSocket: 10, repetitions: 3 } },
   audit: { events: 100_000, warmupRequests: 10, measuredRequests: 50, deepOffset: 90_000, verifyRuns: 1 },
-  cluster: { sessions: 100, sockets: 10, subscriptionsPerSocket: 100 },
+  cluster: { sockets: 200, subscriptionsPerSocket: 10, repetitions: 3 },
 };
 
 export class UsageError extends Error {
