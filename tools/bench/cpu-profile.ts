@@ -64,7 +64,7 @@ export function wantsProfile(run: BenchRun, ...met: (boolean | undefined)[]): bo
   return run.options.cpuProfile || met.some((value) => value === false);
 }
 
-export function summarizeCpuProfile(profile: CpuProfile, label: string, file: string, root: string, top = 12): ProfileSummary {
+export function summarizeCpuProfile(profile: CpuProfile, label: string, file: string, root: string, top = 10): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMicros = new Map<number, number>();
   const samples = profile.samples ?? [];

@@ -2,7 +2,7 @@
  * The command line of `npm run bench` and the sizes of each mode.
  *
  *   npm run bench                          every scenario, full sizes; writes BENCHMARKS.md and tools/bench/results.json
- *   npm run bench -- --quick               every scenario, smaller sizes (a couple of minutes)
+ *   npm run bench -- --quick               every scenario, smaller sizes (a few minutes)
  *   npm run bench -- --only audit          one scenario (or several: --only query,start)
  *   npm run bench -- --out DIR             write DIR/BENCHMARKS.md and DIR/results.json instead
  *   npm run bench -- --cpu-prof            profile the gateway over each scenario's window even when its targets are met

@@ -215,7 +215,7 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
         `serves a session of its own, checked against its own recording. autocannon, ${sizes.connections} connections, ` +
         `${sizes.rounds} round(s) of ${sizes.warmupSeconds} s warm-up + ${sizes.measuredSeconds} s measured per target, order rotated per round; medians of the rounds, and ratios of those medians, with each round's own ratio beside them (the spread is this machine's noise). ` +
         `Server CPU per response: the server process's user + system time over the measured round (/proc/<pid>/stat) divided by the responses it served; ` +
-        `it leaves out time spent waiting for a core, but not the slowdown of sharing one, so it moves with the machine too (by up to ±30% a round here). For PostgreSQL + Redis, the CPU of every local \`postgres\` and \`redis-server\` process over the round is shown beside it. ` +
+        `it leaves out time spent waiting for a core, but not the slowdown of sharing one, so it moves with the machine too. For PostgreSQL + Redis, the CPU of every local \`postgres\` and \`redis-server\` process over the round is shown beside it. ` +
         `Then each target once more, in a child of its own under valgrind's callgrind, for its instructions per response (tools/bench/callgrind.ts).`,
       seconds: (performance.now() - startedAt) / 1000,
       tables: [
