@@ -18,9 +18,8 @@ import { chainEvents, GENESIS_HASH } from '../../domain/audit/chain';
 import type { ReadScope } from '../../domain/viewer';
 import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord } from '../../domain/sessions/session.model';
 import { FINAL_STATUSES } from '../../domain/sessions/session.model';
-import { postgresMigrations } from './migrations/postgres';
 import { PostgresIdempotencyRepository } from './postgres-idempotency';
-import type { Migration } from './migrations/sqlite';
+import { migrationsFor, POSTGRES, type Migration } from './migrations';
 import {
   ATTEMPT_COLUMNS,
   attemptValues,
@@ -76,7 +75,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   try {
-    await runMigrations(pool, postgresMigrations);
+    await runMigrations(pool, migrationsFor(POSTGRES));
   } catch (error) {
     await pool.end();
     throw error;

@@ -14,7 +14,7 @@ import { chainEvents, GENESIS_HASH } from '../../domain/audit/chain';
 import type { ReadScope } from '../../domain/viewer';
 import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord } from '../../domain/sessions/session.model';
 import { FINAL_STATUSES } from '../../domain/sessions/session.model';
-import { sqliteMigrations, type Migration } from './migrations/sqlite';
+import { migrationsFor, SQLITE, type Migration } from './migrations';
 import { SqliteIdempotencyRepository } from './sqlite-idempotency';
 import {
   ATTEMPT_COLUMNS,
@@ -57,7 +57,7 @@ export function openSqliteStore(file: string): Store {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');
-  runMigrations(db, sqliteMigrations);
+  runMigrations(db, migrationsFor(SQLITE));
   return new SqliteStore(db);
 }
 
