@@ -25,9 +25,7 @@ import {
   attemptValues,
   auditConditions,
   AuditCountCache,
-  AttemptCache,
   bySession,
-  DecisionCache,
   auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
@@ -180,8 +178,6 @@ async function appendAudit(client: Queryable, tenant: string, drafts: AuditDraft
 }
 
 class PostgresSessionRepository implements SessionRepository {
-  private readonly decisions = new DecisionCache();
-  private readonly attempts = new AttemptCache(this.decisions);
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -248,7 +244,7 @@ class PostgresSessionRepository implements SessionRepository {
   async recordProgress(id: string, progress: Progress, at: Date): Promise<Transition> {
     return transaction(this.pool, async (client) => {
       const before = await lockSession(client, id);
-      // Decided (or deleted, or expired): the attempts the decision rests on are all it keeps (AttemptCache).
+      // Decided (or deleted, or expired): the attempts the decision rests on are all it keeps.
       if (FINAL_STATUSES.has(before.status) || (await hasDecision(client, id))) return { session: before };
       const events: AuditDraft[] = [];
       for (const attempt of progress.attempts) {
@@ -300,24 +296,16 @@ class PostgresSessionRepository implements SessionRepository {
     });
   }
 
-  keptDecision(sessionId: string): DecisionRecord | undefined {
-    return this.decisions.kept(sessionId);
-  }
-
-  keptAttempts(sessionId: string): AttemptRecord[] | undefined {
-    return this.attempts.kept(sessionId);
-  }
-
   async attemptsFor(sessionIds: readonly string[]): Promise<AttemptRecord[][]> {
-    return this.attempts.read(sessionIds, async (missing) =>
-      bySession(missing, (await this.pool.query<Row>('SELECT * FROM attempts WHERE session_id = ANY($1) ORDER BY attempt_id', [missing])).rows),
-    );
+    if (sessionIds.length === 0) return [];
+    return bySession(sessionIds, (await this.pool.query<Row>('SELECT * FROM attempts WHERE session_id = ANY($1) ORDER BY attempt_id', [sessionIds])).rows);
   }
 
   async decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]> {
-    return this.decisions.read(sessionIds, async (missing) =>
-      (await this.pool.query<Row>('SELECT * FROM decisions WHERE session_id = ANY($1)', [missing])).rows.map(toDecision),
-    );
+    if (sessionIds.length === 0) return [];
+    const rows = (await this.pool.query<Row>('SELECT * FROM decisions WHERE session_id = ANY($1)', [sessionIds])).rows;
+    const decisions = new Map(rows.map((row) => [row.session_id as string, toDecision(row)]));
+    return sessionIds.map((id) => decisions.get(id));
   }
 
   async awaitingResult(): Promise<SessionRecord[]> {

@@ -21,9 +21,7 @@ import {
   attemptValues,
   auditConditions,
   AuditCountCache,
-  AttemptCache,
   bySession,
-  DecisionCache,
   auditCountSource,
   DECISION_COLUMNS,
   decisionValues,
@@ -164,8 +162,6 @@ class AuditChainWriter {
 
 class SqliteSessionRepository implements SessionRepository {
   private readonly statements;
-  private readonly decisions = new DecisionCache();
-  private readonly attempts = new AttemptCache(this.decisions);
 
   constructor(
     private readonly db: Database.Database,
@@ -256,7 +252,7 @@ class SqliteSessionRepository implements SessionRepository {
     return this.db
       .transaction((): Transition => {
         const before = this.require(id);
-        // Decided (or deleted, or expired): the attempts the decision rests on are all it keeps (AttemptCache).
+        // Decided (or deleted, or expired): the attempts the decision rests on are all it keeps.
         if (FINAL_STATUSES.has(before.status) || this.statements.decisionById.get(id) !== undefined) return { session: before };
         const events: AuditDraft[] = [];
         for (const attempt of progress.attempts) {
@@ -304,22 +300,13 @@ class SqliteSessionRepository implements SessionRepository {
       .immediate();
   }
 
-  keptDecision(sessionId: string): DecisionRecord | undefined {
-    return this.decisions.kept(sessionId);
-  }
-
-  keptAttempts(sessionId: string): AttemptRecord[] | undefined {
-    return this.attempts.kept(sessionId);
-  }
-
   async attemptsFor(sessionIds: readonly string[]): Promise<AttemptRecord[][]> {
-    return this.attempts.read(sessionIds, async (missing) =>
-      bySession(missing, this.selectIn('SELECT * FROM attempts WHERE session_id IN', missing, 'ORDER BY attempt_id')),
-    );
+    return bySession(sessionIds, this.selectIn('SELECT * FROM attempts WHERE session_id IN', sessionIds, 'ORDER BY attempt_id'));
   }
 
   async decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]> {
-    return this.decisions.read(sessionIds, async (missing) => this.selectIn('SELECT * FROM decisions WHERE session_id IN', missing).map(toDecision));
+    const decisions = new Map(this.selectIn('SELECT * FROM decisions WHERE session_id IN', sessionIds).map((row) => [row.session_id as string, toDecision(row)]));
+    return sessionIds.map((id) => decisions.get(id));
   }
 
   async awaitingResult(): Promise<SessionRecord[]> {
