@@ -7,6 +7,7 @@ import type { AuditAction, AuditEventRecord } from '../../domain/audit/audit.mod
 import type { ReadScope } from '../../domain/viewer';
 import type { FaceAttempt, FaceRectangle } from '../../domain/ports/face.port';
 import type { AttemptRecord, DecisionRecord, SessionRecord, Verdict } from '../../domain/sessions/session.model';
+import type { SessionChanges } from '../../domain/sessions/transitions';
 import type { AuditFilter, SessionFilter } from '../../domain/ports/store';
 
 export type Row = Record<string, unknown>;
@@ -91,8 +92,68 @@ export function toAuditEvent(row: Row): AuditEventRecord {
   };
 }
 
+/** How a dialect stores a boolean: 1/0 in SQLite, true/false in PostgreSQL. */
+export type BoolValue = (value: boolean) => unknown;
+
+export const SESSION_COLUMNS =
+  'id, kind, status, operation_mode, user_id, tenant, device_correlation_id, created_at, expires_at, model_version, verify_reference, enable_session_image, updated_at';
+
+/** A new session's column values, in the order of `SESSION_COLUMNS`; it was last updated when created. */
+export function sessionValues(session: SessionRecord, bool: BoolValue): unknown[] {
+  return [
+    session.id,
+    session.kind,
+    session.status,
+    session.operationMode,
+    session.userId,
+    session.tenant,
+    session.deviceCorrelationId,
+    session.createdAt.getTime(),
+    session.expiresAt.getTime(),
+    session.modelVersion ?? null,
+    session.verifyReference ? JSON.stringify(session.verifyReference) : null,
+    bool(session.enableSessionImage),
+    session.createdAt.getTime(),
+  ];
+}
+
+/**
+ * The values of a transition's session update, in this order: status, model version and completion
+ * time (each null to keep the stored one), decided (true to set it, false to keep it), updated at.
+ */
+export function changeValues(changes: SessionChanges, bool: BoolValue): unknown[] {
+  return [
+    changes.status ?? null,
+    changes.modelVersion ?? null,
+    changes.completionReportedAt?.getTime() ?? null,
+    bool(changes.decided === true),
+    changes.updatedAt.getTime(),
+  ];
+}
+
+export const AUDIT_COLUMNS = 'id, tenant, sequence, at, action, actor, session_id, user_id, attempt_id, verdict, digest, previous_hash, hash';
+
+/** A chained event's column values, in the order of `AUDIT_COLUMNS`. */
+export function auditValues(event: AuditEventRecord): unknown[] {
+  return [
+    event.id,
+    event.tenant,
+    event.sequence,
+    event.at.getTime(),
+    event.action,
+    event.actor,
+    event.sessionId,
+    event.userId,
+    event.attemptId ?? null,
+    event.verdict ?? null,
+    event.digest ?? null,
+    event.previousHash,
+    event.hash,
+  ];
+}
+
 /** An attempt's column values, in the order of `ATTEMPT_COLUMNS`. */
-export function attemptValues(sessionId: string, attempt: FaceAttempt, at: Date, bool: (value: boolean) => unknown): unknown[] {
+export function attemptValues(sessionId: string, attempt: FaceAttempt, at: Date, bool: BoolValue): unknown[] {
   return [
     sessionId,
     attempt.attemptId,
@@ -113,7 +174,7 @@ export const ATTEMPT_COLUMNS =
   'session_id, attempt_id, status, liveness_decision, face_rectangle, digest, session_image_id, is_identical, match_confidence, error_code, error_message, recorded_at';
 
 /** A decision's column values, in the order of `DECISION_COLUMNS`. */
-export function decisionValues(decision: DecisionRecord, bool: (value: boolean) => unknown): unknown[] {
+export function decisionValues(decision: DecisionRecord, bool: BoolValue): unknown[] {
   return [
     decision.sessionId,
     decision.verdict,
@@ -165,64 +226,3 @@ export function auditConditions(scope: ReadScope, filter: AuditFilter, bind: Bin
 }
 
 export const where = (conditions: string[]): string => (conditions.length ? `WHERE ${conditions.join(' AND ')}` : '');
-
-/**
- * Where an audit page's `totalCount` comes from. Counting a tenant's rows walks its whole index
- * (47 ms at 1,000,000 events, on every page; issue 6), but a tenant's chain head (`audit_heads`)
- * records its length, advanced in the very transaction that appends the events: for a history
- * narrowed to one tenant and nothing else, the count is the head's `sequence`; for every tenant, the
- * sum of the heads. It equals the rows as long as the chain is intact: a row deleted or moved behind
- * the gateway's back is what `verifyAuditChain` reports. Any other filter counts the rows, those of
- * one tenant through `AuditCountCache`.
- */
-export type AuditCountSource = { kind: 'none' } | { kind: 'head'; tenant: string } | { kind: 'allHeads' } | { kind: 'rows'; tenant?: string };
-
-export function auditCountSource(scope: ReadScope, filter: AuditFilter): AuditCountSource {
-  const tenants = new Set([scope.kind === 'all' ? undefined : scope.tenant, filter.tenant].filter((tenant) => tenant !== undefined));
-  if (tenants.size > 1) return { kind: 'none' }; // two different tenants: no event is in both
-  const narrowed =
-    scope.kind === 'own' || filter.sessionId !== undefined || filter.userId !== undefined || (filter.actions?.length ?? 0) > 0 || !!filter.from || !!filter.to;
-  const [tenant] = tenants;
-  if (narrowed) return tenant === undefined ? { kind: 'rows' } : { kind: 'rows', tenant };
-  return tenant === undefined ? { kind: 'allHeads' } : { kind: 'head', tenant };
-}
-
-/**
- * Exact counts of a tenant's events that match a filter, kept by tenant and filter with the chain
- * length they were counted up to, so that the next page of the same history counts only the events
- * appended since (by `sequence`, on the `(tenant, sequence)` index) instead of the whole tenant again:
- * 300 ms a page at 1,000,000 events for a filter by action, measured by hand (issue 6). Exact because
- * a chain only grows: events are appended with the next sequence, in order, in the transaction that
- * advances the head, and never change (`verifyAuditChain` reports one edited behind the gateway's
- * back, which a kept count would not see). The first count of a filter still reads every event it
- * matches. At most `maxEntries` counts are kept, least recently used out first.
- */
-export class AuditCountCache {
-  private readonly counts = new Map<string, { sequence: number; count: number }>();
-
-  constructor(private readonly maxEntries = 256) {}
-
-  /**
-   * The count of the events of `tenant` that `scope` and `filter` match, up to the chain's head.
-   * `head()` reads the head's sequence (0 for a tenant without events); `countBetween(after, upTo)`
-   * counts the matching events with `after < sequence <= upTo`.
-   */
-  async count(
-    tenant: string,
-    scope: ReadScope,
-    filter: AuditFilter,
-    head: () => Promise<number> | number,
-    countBetween: (after: number, upTo: number) => Promise<number> | number,
-  ): Promise<number> {
-    const { sessionId, userId, actions, from, to } = filter;
-    const key = JSON.stringify([tenant, scope, sessionId, userId, actions, from?.getTime(), to?.getTime()]);
-    const upTo = await head();
-    const kept = this.counts.get(key);
-    this.counts.delete(key);
-    const count =
-      kept && kept.sequence <= upTo ? kept.count + (kept.sequence === upTo ? 0 : await countBetween(kept.sequence, upTo)) : await countBetween(0, upTo);
-    this.counts.set(key, { sequence: upTo, count });
-    if (this.counts.size > this.maxEntries) this.counts.delete(this.counts.keys().next().value as string);
-    return count;
-  }
-}
