@@ -1,7 +1,7 @@
 /**
  * DataLoaders built fresh for each HTTP request and each WebSocket operation, so that a request
- * batches its reads (one store query per kind per tick) and nothing is cached across callers: a
- * session that another instance decides is seen as decided by the next request.
+ * batches its reads (one store query per kind per tick) and nothing is cached here across callers:
+ * a session that another instance decides is seen as decided by the next request.
  */
 import DataLoader from 'dataloader';
 import type { Store } from '../domain/ports/store';

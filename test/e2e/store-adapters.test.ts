@@ -14,7 +14,8 @@ import type { FaceAttempt } from '../../src/domain/ports/face.port';
 import type { SessionRecord } from '../../src/domain/sessions/session.model';
 import { openPostgresStore } from '../../src/adapters/store/postgres-store';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
-import type { Store } from '../../src/domain/ports/store';
+import { KeptDecisionsRepository } from '../../src/adapters/store/kept-decisions';
+import type { SessionRepository, Store } from '../../src/domain/ports/store';
 import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
 
 interface Adapter {
@@ -181,6 +182,31 @@ describe.each(adapters)('the $name store', (adapter) => {
       ['ATTEMPT_RECORDED', 2],
       ['DECISION_REACHED', 2],
     ]);
+  });
+
+  it.skipIf(!adapter.available)("reads an undecided session's decision and attempts every time, a decided one's once and then answers from what it keeps", async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'kept' }), 'alice');
+    const other = await again();
+    others.push(other);
+    const reads: string[] = [];
+    const counted: SessionRepository = Object.assign(Object.create(store.sessions) as SessionRepository, {
+      decisionsFor: (ids: readonly string[]) => (reads.push('decisions'), store.sessions.decisionsFor(ids)),
+      attemptsFor: (ids: readonly string[]) => (reads.push('attempts'), store.sessions.attemptsFor(ids)),
+    });
+    const kept = new KeptDecisionsRepository(counted);
+    const both = async () => [...(await kept.decisionsFor([session.id])), ...(await kept.attemptsFor([session.id]))];
+    expect(await both()).toEqual([undefined, []]);
+    expect(await both()).toEqual([undefined, []]);
+    expect(reads).toEqual(['decisions', 'attempts', 'decisions', 'attempts']);
+    const outcome = { status: 'SUCCEEDED' as const, decision: { verdict: 'PASS' as const, livenessDecision: 'REAL_FACE' as const, attemptId: 1 } };
+    const { newDecision } = await other.sessions.recordProgress(session.id, { faceStatus: 'SUCCEEDED', attempts: [realFace(1)], outcome }, new Date());
+    reads.length = 0;
+    for (let read = 0; read < 3; read += 1) {
+      const [decision, attempts] = await both();
+      expect(decision).toEqual(newDecision);
+      expect(Array.isArray(attempts) && attempts.map((attempt) => attempt.attemptId)).toEqual([1]);
+    }
+    expect(reads).toEqual(['decisions', 'attempts']);
   });
 
   it.skipIf(!adapter.available)('deletes a session without losing its events, deciding it once', async () => {

@@ -8,6 +8,7 @@
 import pg from 'pg';
 import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
+import { KeptDecisionsRepository } from './kept-decisions';
 import { migrationsFor, POSTGRES, type Migration } from './migrations';
 import { PostgresAuditRows } from './postgres-audit';
 import { PostgresIdempotencyRepository } from './postgres-idempotency';
@@ -67,7 +68,7 @@ class PostgresStore implements Store {
   private closed = false;
 
   constructor(private readonly pool: pg.Pool) {
-    this.sessions = new PostgresSessionRepository(pool);
+    this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool));
     this.audit = new CountedAuditRepository(new PostgresAuditRows(pool));
     this.idempotency = new PostgresIdempotencyRepository(pool);
   }

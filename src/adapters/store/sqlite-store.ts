@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
+import { KeptDecisionsRepository } from './kept-decisions';
 import { migrationsFor, SQLITE, type Migration } from './migrations';
 import { AuditChainWriter, SqliteAuditRows } from './sqlite-audit';
 import { SqliteIdempotencyRepository } from './sqlite-idempotency';
@@ -49,7 +50,7 @@ class SqliteStore implements Store {
 
   constructor(private readonly db: Database.Database) {
     const statements = new StatementCache(db);
-    this.sessions = new SqliteSessionRepository(db, new AuditChainWriter(db), statements);
+    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, new AuditChainWriter(db), statements));
     this.audit = new CountedAuditRepository(new SqliteAuditRows(statements));
     this.idempotency = new SqliteIdempotencyRepository(db);
   }
