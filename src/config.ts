@@ -1,5 +1,5 @@
 /**
- * The one place that reads `process.env`. Every setting of CONTRACT.md section 3 (and the few the
+ * The one place that reads `process.env`. Every setting of docs/configuration.md (and the few the
  * project adds) is parsed, validated and given its unit here; a bad value stops the process with a
  * sentence that names the variable.
  */

@@ -1,5 +1,5 @@
 /**
- * The public error vocabulary (CONTRACT.md section 6) and the one mapping from domain errors to it.
+ * The public error vocabulary (docs/api.md, "Errors") and the one mapping from domain errors to it.
  *
  * Services throw `DomainError`s (`domain/errors.ts`) or the Face port's errors; nothing below the
  * resolvers builds a `GraphQLError`. `formatPublicError` is the single boundary used by Apollo (HTTP)
@@ -127,7 +127,7 @@ const SCHEMA_WORD = /^[$[]*[_A-Za-z][_0-9A-Za-z]*(?:[.[\]!]+[_0-9A-Za-z]*)*$/;
 /**
  * graphql-js quotes the caller's own values in request errors (`Variable "$input" got invalid value
  * { verifyImage: "<the whole image>", … }`, `found String "…"`): a verify image or a token must not
- * come back that way (CONTRACT.md section 6). Names, types and paths stay; long values become "…".
+ * come back that way (docs/api.md, "Errors"). Names, types and paths stay; long values become "…".
  */
 export function redactQuotedValues(message: string): string {
   return message.replace(QUOTED, (quoted, content: string) =>

@@ -1,4 +1,4 @@
-/** GraphQL types of the audit trail (CONTRACT.md section 5). */
+/** GraphQL types of the audit trail (docs/api.md). */
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import * as Enums from './enums';
 import { PageInfo } from './session.type';
@@ -18,7 +18,7 @@ export class AuditEvent {
   @Field(() => Int, { nullable: true }) attemptId?: number;
   @Field(() => Enums.Verdict, { nullable: true }) verdict?: Verdict;
   @Field(() => String, { nullable: true, description: "The Face attempt's digest, where there is one" }) digest?: string;
-  @Field({ description: "Hex SHA-256 over previousHash and this event's canonical content (see the README)" }) hash!: string;
+  @Field({ description: "Hex SHA-256 over previousHash and this event's canonical content (see docs/audit.md)" }) hash!: string;
   @Field({ description: '64 zeros for sequence 1' }) previousHash!: string;
 }
 

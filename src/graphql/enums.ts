@@ -1,5 +1,5 @@
 /**
- * The GraphQL enums of CONTRACT.md section 5. Their values equal their names, and equal the string
+ * The GraphQL enums of the public API (docs/api.md). Their values equal their names, and equal the string
  * unions of the domain model, so records pass through resolvers unchanged.
  */
 import { registerEnumType } from 'type-graphql';

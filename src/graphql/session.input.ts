@@ -1,4 +1,4 @@
-/** GraphQL inputs of sessions (CONTRACT.md section 5). Range checks live in the service. */
+/** GraphQL inputs of sessions (docs/api.md). Range checks live in the service. */
 import { Field, Float, InputType, Int } from 'type-graphql';
 import * as Enums from './enums';
 import type { OperationMode, SessionKind, SessionStatus } from '../domain/sessions/session.model';

@@ -1,5 +1,5 @@
 /**
- * GraphQL object types of sessions (CONTRACT.md section 5). Resolvers hand them domain records.
+ * GraphQL object types of sessions (docs/api.md). Resolvers hand them domain records.
  *
  * `simpleResolvers`, here and on every object type: a plain field is read from the record by
  * graphql-js's default resolver, not through type-graphql's per-field middleware wrapper, which

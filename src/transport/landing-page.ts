@@ -47,7 +47,7 @@ subscription SessionDecision($id: ID!) {
   }
 }
 
-# 4. The device is done (play it against the emulator first, see the README): the gateway polls Face.
+# 4. The device is done (play it against the emulator first, see docs/api.md): the gateway polls Face.
 mutation CompleteLivenessSession($id: ID!) {
   completeLivenessSession(id: $id) { id status }
 }

@@ -1,6 +1,6 @@
 /**
- * How the audit trail reads the store: `AuditEvent.session` in one batched query per page (issue 3,
- * part 6), `GET /audit/export` in bounded batches at the pace of its client (part 7), and
+ * How the audit trail reads the store: `AuditEvent.session` in one batched query per page,
+ * `GET /audit/export` in bounded batches at the pace of its client, and
  * `verifyAuditChain` batch after batch, finding an edit in any batch, at a boundary too.
  *
  * Everything here is the real thing (the schema, the resolvers, `createLoaders`, the services, the

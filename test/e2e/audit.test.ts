@@ -1,5 +1,5 @@
 /**
- * The audit trail end to end (issue 3): real gateways on port 0, real signed JWTs of every role, the
+ * The audit trail end to end: real gateways on port 0, real signed JWTs of every role, the
  * emulator over HTTP, the SQLite file edited behind the gateway's back, and the export recomputed
  * by the project's own code, by an independent implementation of docs/audit.md, and by the script
  * that docs/audit.md gives partners.

@@ -1,5 +1,5 @@
 /**
- * What the fast paths of issue 6 must keep: a decision reaches each subscriber with its session as
+ * What the shared fan-out must keep: a decision reaches each subscriber with its session as
  * stored, though the session is no longer read again per subscriber and one execution is shared by
  * subscribers who asked the same; WebSocket documents keep their limits though kept once parsed; HTTP
  * answers keep `Cache-Control: no-store` without Apollo's cache-control plugin; and between two

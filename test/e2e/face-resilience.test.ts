@@ -1,6 +1,6 @@
 /**
  * The Face service misbehaving, end to end through the gateway, with faults queued at a standalone
- * emulator (CONTRACT.md section 7) that also tells us, request by request, what reached Face:
+ * emulator (docs/api.md, "The Face emulator") that also tells us, request by request, what reached Face:
  * retries with backoff that honour Retry-After, no retry of a refusal, a bounded time for a dead
  * endpoint, the circuit breaker opening and closing (and /readyz saying so), and the gateway-wide
  * cap on Face calls per second under which polls yield to a session start.

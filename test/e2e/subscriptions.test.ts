@@ -1,5 +1,5 @@
 /**
- * `sessionDecision` (CONTRACT.md section 5): exactly one Decision, then complete; at once when the
+ * `sessionDecision` (docs/api.md): exactly one Decision, then complete; at once when the
  * session is already decided; never lost in the race between subscribing and deciding; shared by
  * every subscriber; robust to clients leaving early; fed by the slow fallback poll when completion is
  * never reported; EXPIRED when the session is deleted.

@@ -1,5 +1,5 @@
 /**
- * Every verdict of CONTRACT.md, end to end: a user starts a session over HTTP, the device plays
+ * Every verdict of docs/api.md, end to end: a user starts a session over HTTP, the device plays
  * against the emulator, the client reports completion, and the decision arrives over graphql-ws.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

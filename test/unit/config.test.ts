@@ -1,4 +1,4 @@
-/** The environment as CONTRACT.md section 3 describes it: defaults, validation that names the variable. */
+/** The environment as docs/configuration.md describes it: defaults, validation that names the variable. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config';

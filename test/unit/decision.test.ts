@@ -1,4 +1,4 @@
-/** The verdict rules of CONTRACT.md section 5, as `deriveDecision` applies them. */
+/** The verdict rules of docs/api.md, as `deriveDecision` applies them. */
 import { describe, expect, it } from 'vitest';
 import type { FaceAttempt, FaceStatus } from '../../src/domain/ports/face.port';
 import { deriveDecision, MAX_ATTEMPTS, type DecisionInput } from '../../src/domain/sessions/decision';

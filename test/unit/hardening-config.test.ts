@@ -1,4 +1,4 @@
-/** The hardening settings (README "Limits and hardening"): defaults, overrides, and refusals that name the variable. */
+/** The hardening settings (docs/security.md, "Limits"): defaults, overrides, and refusals that name the variable. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config';
 

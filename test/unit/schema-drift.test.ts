@@ -1,6 +1,6 @@
 /**
  * The committed schema.graphql and the generated client must match the code, and the schema must
- * keep every promise of CONTRACT.md section 5 (copied in test/fixtures/contract-schema.graphql).
+ * keep every promise of docs/api.md (copied in test/fixtures/contract-schema.graphql).
  */
 import fs from 'node:fs';
 import path from 'node:path';

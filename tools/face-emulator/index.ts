@@ -1,6 +1,6 @@
 /**
  * The Face emulator: the Face REST API v1.2 liveness-session operations over real HTTP, answering as
- * Azure does, so `@azure-rest/ai-vision-face` runs against it unchanged (CONTRACT.md section 7).
+ * Azure does, so `@azure-rest/ai-vision-face` runs against it unchanged (docs/api.md, "The Face emulator").
  *
  * Under `<base>/face/v1.2`: create, get and delete sessions of both kinds (management, with
  * `Ocp-Apim-Subscription-Key`), and `POST /detectLiveness/singleModal` or
@@ -30,7 +30,7 @@ export interface FaceEmulatorOptions {
    */
   onRequest?: (method: string, path: string) => void;
   /**
-   * Whether `<base>/_faults` exists (default true). Off in production (CONTRACT.md section 7: "in
+   * Whether `<base>/_faults` exists (default true). Off in production (docs/api.md: "in
    * production there is no such route"), so an emulator opted into there cannot be made to fail by
    * anyone who can reach it.
    */

@@ -1,5 +1,5 @@
 /**
- * The gateway's abuse limits (README "Abuse limits and Face resilience"):
+ * The gateway's abuse limits (docs/security.md, "Limits"):
  *
  * - session starts per user (tenant + `sub`) and per device (tenant + the `deviceCorrelationId` the
  *   client sent; a generated one is new every time and never limited), checked by the session service
