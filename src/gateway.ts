@@ -20,7 +20,6 @@ import { createResilientFace } from './adapters/face/resilient-face';
 import type { GatewayContext, Services } from './graphql/context';
 import { createLoaders } from './graphql/loaders';
 import { buildGatewaySchema } from './graphql/schema';
-import { createFastQueryPath } from './transport/fast-query';
 import { createGraphQLHttpHandler, noStoreResponses, sendJson } from './transport/graphql-http';
 import { sendHealth, sendReadiness } from './transport/health';
 import { landingPageDocument, landingPageVariables } from './transport/landing-page';
@@ -241,16 +240,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   await apollo.start();
 
-  const fastPath = createFastQueryPath({
-    schema,
-    queryGuard,
-    answered: (context, document, operationName) => graphqlMetrics.httpAnswered(context, document, operationName),
-  });
   const graphqlHandler = createGraphQLHttpHandler({
     apollo,
     bodyLimitBytes: BODY_LIMIT_BYTES,
     logger,
-    fastPath,
     context: graphqlMetrics.timedContext(async (req: IncomingMessage) => ({
       viewer: await viewerOf(verifier, req.headers.authorization, () => countUnauthenticated(req)),
       services,
@@ -288,7 +281,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      fastPath.disable(); // Apollo answers while it drains, and refuses once stopped
       await apollo.stop(); // drains HTTP, closes WebSockets with 1001
       resilientFace.close();
       await sessions.stop();

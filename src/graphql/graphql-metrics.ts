@@ -96,12 +96,6 @@ export class GraphQLMetrics implements WebSocketOperationMetrics {
     };
   }
 
-  /** A request answered without an error outside Apollo's pipeline (`http/fast-query.ts`). */
-  httpAnswered(context: object, document: DocumentNode, operationName: string | undefined): void {
-    this.metrics.fastPathAnswered();
-    this.finish('http', this.operationOf(document, operationName), 'ok', this.contextCreatedAt.get(context) ?? performance.now());
-  }
-
   operationStarted(key: string | undefined, document: DocumentNode, operationName?: string | null): void {
     if (key === undefined) return;
     const subscription = getOperationAST(document, operationName ?? undefined)?.operation === 'subscription';

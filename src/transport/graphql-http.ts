@@ -7,7 +7,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import type { GatewayContext } from '../graphql/context';
 import type { Logger } from '../observability/logger';
-import type { FastQueryPath } from './fast-query';
 import { PayloadTooLargeError, readBody } from './request-body';
 
 export interface GraphQLHttpOptions {
@@ -15,8 +14,6 @@ export interface GraphQLHttpOptions {
   context: (req: IncomingMessage) => Promise<GatewayContext>;
   bodyLimitBytes: number;
   logger: Logger;
-  /** Answers plain repeated queries without Apollo's pipeline (`fast-query.ts`); the rest goes to Apollo. */
-  fastPath?: FastQueryPath;
 }
 
 export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
@@ -42,19 +39,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
       }
     }
 
-    let context = () => options.context(req);
-    if (options.fastPath) {
-      const fast = await options.fastPath.tryAnswer(req, body, context);
-      if (fast.kind === 'answer') {
-        res.statusCode = 200;
-        res.setHeader('cache-control', 'no-store');
-        res.setHeader('content-type', fast.contentType);
-        return void res.end(fast.body);
-      }
-      const made = fast.context;
-      if (made) context = () => made;
-    }
-
+    const context = () => options.context(req);
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
