@@ -1,23 +1,16 @@
 /**
  * The public error vocabulary (CONTRACT.md section 6) and the one mapping from domain errors to it.
  *
- * Services throw `DomainError`s (or the Face port's errors); nothing below the resolvers builds a
- * `GraphQLError`. `formatPublicError` is the single boundary used by Apollo (HTTP) and graphql-ws
- * (WebSocket) alike: known errors keep their code and message, anything else is masked.
+ * Services throw `DomainError`s (`domain/errors.ts`) or the Face port's errors; nothing below the
+ * resolvers builds a `GraphQLError`. `formatPublicError` is the single boundary used by Apollo (HTTP)
+ * and graphql-ws (WebSocket) alike: known errors keep their code and message, anything else is masked.
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { DomainError, type DomainErrorCode } from './domain/errors';
 import { FaceRequestError, FaceUnavailableError } from './domain/ports/face.port';
 
-export type PublicErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'RATE_LIMITED'
-  | 'UPSTREAM_ERROR'
-  | 'UPSTREAM_UNAVAILABLE'
-  | 'CONFLICT'
-  | 'INTERNAL_SERVER_ERROR';
+/** The domain's own codes, and those only the boundary gives: the Face service's failures and a masked error. */
+export type PublicErrorCode = DomainErrorCode | 'UPSTREAM_ERROR' | 'UPSTREAM_UNAVAILABLE' | 'INTERNAL_SERVER_ERROR';
 
 const PUBLIC_CODES: ReadonlySet<string> = new Set<PublicErrorCode>([
   'UNAUTHENTICATED',
@@ -45,24 +38,6 @@ const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
-
-/** An error the domain raises on purpose; its message is safe to show to the caller. */
-export class DomainError extends Error {
-  override name = 'DomainError';
-  constructor(
-    readonly code: Exclude<PublicErrorCode, 'INTERNAL_SERVER_ERROR' | 'UPSTREAM_ERROR' | 'UPSTREAM_UNAVAILABLE'>,
-    message: string,
-    readonly extensions: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
-
-export const notFound = (what = 'Session') => new DomainError('NOT_FOUND', `${what} not found.`);
-export const badInput = (message: string) => new DomainError('BAD_USER_INPUT', message);
-export const conflict = (message: string) => new DomainError('CONFLICT', message);
-export const forbidden = () => new DomainError('FORBIDDEN', 'Your role may not perform this operation.');
-export const unauthenticated = () => new DomainError('UNAUTHENTICATED', 'A valid bearer token is required.');
 
 /** A `GraphQLError` whose `extensions.code` is one of the public codes. */
 export class PublicError extends GraphQLError {

@@ -14,10 +14,10 @@ import { IdempotencyService } from './domain/idempotency/idempotency.service';
 import { TokenSealer } from './domain/idempotency/token-sealer';
 import { RateLimits } from './domain/limits/limits';
 import { createInMemoryRateLimitCounter } from './domain/limits/rate-limit';
-import { createInProcessPubSub } from './domain/ports/pubsub';
-import { SessionService } from './domain/sessions/session.service';
+import { createSessionServices } from './domain/sessions';
 import { createResilientFace } from './adapters/face/resilient-face';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
+import { createInProcessPubSub } from './adapters/pubsub/in-process';
 import { createRedisPubSub } from './adapters/pubsub/redis-pubsub';
 import { openStore } from './adapters/store/open-store';
 import type { Services } from './graphql/context';
@@ -133,7 +133,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // One authentication for every way in, with the same anonymous budget per address.
   const authenticate = authenticateRequests(createAuthenticate(verifier, limits), config.trustProxyHops);
 
-  const sessions = new SessionService({
+  const sessions = createSessionServices({
     store,
     face,
     pubsub,
@@ -161,7 +161,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const graphqlMetrics = new GraphQLMetrics(metrics, schema);
   metrics.readLiveCounts({
     activeSubscriptions: () => graphqlMetrics.activeSubscriptions,
-    activePollers: () => sessions.poller.size,
+    activePollers: () => sessions.polling.activePollers,
     faceCircuitState: () => resilientFace.breaker.state,
     faceCallsWaiting: () => resilientFace.scheduler.waiting,
   });

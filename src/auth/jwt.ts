@@ -11,7 +11,7 @@ import { createPublicKey, createSecretKey } from 'node:crypto';
 import jwt, { type Algorithm, type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
 import { JwksClient } from 'jwks-rsa';
 import type { JwtKeyConfig } from '../config';
-import { unauthenticated } from '../errors';
+import { unauthenticated } from '../domain/errors';
 import { DEFAULT_TOKEN_CACHE_ENTRIES, VerifiedTokenCache, type VerifiedToken } from './verified-token-cache';
 import { ROLES, type Role, type Viewer } from '../domain/viewer';
 

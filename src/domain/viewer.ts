@@ -1,4 +1,4 @@
-/** Who is calling, as established from a verified JWT (CONTRACT.md section 4). */
+/** Who is calling, as established from a verified JWT. */
 export type Role = 'USER' | 'AUDITOR' | 'ADMIN';
 
 export const ROLES: readonly Role[] = ['USER', 'AUDITOR', 'ADMIN'];

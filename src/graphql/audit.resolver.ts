@@ -6,38 +6,20 @@ import type { GatewayContext } from './context';
 import type { SessionRecord } from '../domain/sessions/session.model';
 import { LivenessSession } from './session.type';
 import type { AuditEventRecord } from '../domain/audit/audit.model';
-import type { AuditPage } from '../domain/audit/audit.service';
+import type { AuditConnection } from '../domain/audit/audit.service';
 import { AuditChainReport, AuditEvent, AuditEventConnection, AuditFilter } from './audit-event.type';
-
-function connection(ctx: GatewayContext, page: AuditPage) {
-  const edges = page.items.map((node) => ({ cursor: ctx.services.audit.cursorOf(node), node }));
-  return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor } };
-}
 
 @Resolver(() => AuditEvent)
 export class AuditResolver {
   @Authorized('AUDITOR', 'ADMIN')
   @Query(() => AuditEventConnection, { description: "Newest first. Auditors see their own tenant's events; admins any tenant's." })
-  async auditHistory(
+  auditHistory(
     @Ctx() ctx: GatewayContext,
     @Arg('filter', () => AuditFilter, { nullable: true }) filter?: AuditFilter | null,
     @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
-  ) {
-    const page = await ctx.services.audit.history(
-      requireViewer(ctx),
-      {
-        sessionId: filter?.sessionId ?? undefined,
-        userId: filter?.userId ?? undefined,
-        tenant: filter?.tenant ?? undefined,
-        actions: filter?.actions ?? undefined,
-        from: filter?.from ?? undefined,
-        to: filter?.to ?? undefined,
-      },
-      first ?? 50,
-      after,
-    );
-    return connection(ctx, page);
+  ): Promise<AuditConnection> {
+    return ctx.services.audit.history(requireViewer(ctx), filter, first ?? 50, after);
   }
 
   @Authorized('AUDITOR', 'ADMIN')
@@ -56,13 +38,13 @@ export class AuditResolver {
 @Resolver(() => LivenessSession)
 export class SessionAuditTrailResolver {
   @FieldResolver(() => AuditEventConnection, { description: "The session's events, newest first." })
-  async auditTrail(
+  auditTrail(
     @Root() session: SessionRecord,
     @Ctx() ctx: GatewayContext,
     @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
-  ) {
+  ): Promise<AuditConnection> {
     // Reaching a session at all means the caller may see it, and so its trail.
-    return connection(ctx, await ctx.services.audit.trail(session.id, first ?? 50, after));
+    return ctx.services.audit.trail(session.id, first ?? 50, after);
   }
 }

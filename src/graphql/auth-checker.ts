@@ -3,7 +3,7 @@
  * `@Authorized('USER')` a viewer with that role. Ownership and tenant rules live in the services.
  */
 import type { AuthCheckerFn } from 'type-graphql';
-import { forbidden, unauthenticated } from '../errors';
+import { forbidden, unauthenticated } from '../domain/errors';
 import type { GatewayContext } from './context';
 import { hasRole, type Role } from '../domain/viewer';
 

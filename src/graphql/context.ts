@@ -1,11 +1,12 @@
 /** What every resolver gets: the viewer (null when no token was sent), the services, and the request's DataLoaders. */
 import type { AuditService } from '../domain/audit/audit.service';
-import type { SessionService } from '../domain/sessions/session.service';
+import type { SessionServices } from '../domain/sessions';
 import type { Viewer } from '../domain/viewer';
 import type { Loaders } from './loaders';
 
 export interface Services {
-  sessions: SessionService;
+  /** What resolvers call; polling and the decision bus run beneath them. */
+  sessions: Pick<SessionServices, 'commands' | 'queries'>;
   audit: AuditService;
 }
 

@@ -1,6 +1,12 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 
-/** `DateTime`: ISO-8601 in UTC on the way out; any ISO-8601 date-time with a zone on the way in. */
+/**
+ * `DateTime`: ISO-8601 in UTC on the way out; any ISO-8601 date-time with a zone on the way in.
+ *
+ * Not graphql-scalars' `DateTime`/`DateTimeISO` (a peer of type-graphql, so installed anyway): they
+ * refuse a date-time without seconds (`2026-11-23T18:15Z`), which ISO-8601 allows and this API has
+ * always accepted, they accept lower-case `t`/`z`, and their errors carry no BAD_USER_INPUT code.
+ */
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
   description: 'An instant as ISO-8601 in UTC, e.g. 2026-11-23T18:15:00.000Z.',

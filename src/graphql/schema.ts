@@ -15,7 +15,7 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,
     // type-graphql insists on a pubSub as soon as a subscription exists, even though ours brings its
-    // own `subscribe` (SessionService.decisionStream, on the gateway's PubSub). This one is never used.
+    // own `subscribe` (SessionQueries.decision, on the gateway's PubSub). This one is never used.
     pubSub: {
       publish: () => {
         throw new Error('type-graphql topics are not used: publish through the gateway PubSub');

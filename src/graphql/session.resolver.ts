@@ -2,9 +2,10 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { requireViewer } from './auth-checker';
 import type { GatewayContext } from './context';
+import type { Connection } from '../domain/pagination';
 import type { AttemptRecord, DecisionEvent, DecisionRecord, SessionRecord } from '../domain/sessions/session.model';
 import { SessionFilter, StartLivenessSessionInput, StartLivenessWithVerifySessionInput } from './session.input';
-import type { StartedSession, StartSessionInput } from '../domain/sessions/session.service';
+import type { StartedSession, StartSessionInput } from '../domain/sessions/session-commands';
 import { Decision, LivenessAttempt, LivenessSession, LivenessSessionConnection, StartSessionPayload } from './session.type';
 
 /** Applies the contract's defaults to inputs whose fields are nullable with a default. */
@@ -23,39 +24,24 @@ export class SessionResolver {
   @Authorized()
   @Query(() => LivenessSession, { nullable: true, description: 'A session the caller may see; NOT_FOUND otherwise.' })
   session(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<SessionRecord> {
-    return ctx.services.sessions.get(requireViewer(ctx), id);
+    return ctx.services.sessions.queries.get(requireViewer(ctx), id);
   }
 
   @Authorized()
   @Query(() => LivenessSessionConnection, { description: "Newest first: a user's own sessions, an auditor's tenant's, an admin's all." })
-  async sessions(
+  sessions(
     @Ctx() ctx: GatewayContext,
     @Arg('filter', () => SessionFilter, { nullable: true }) filter?: SessionFilter | null,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
-  ) {
-    const service = ctx.services.sessions;
-    const page = await service.list(
-      requireViewer(ctx),
-      {
-        statuses: filter?.statuses ?? undefined,
-        kind: filter?.kind ?? undefined,
-        userId: filter?.userId ?? undefined,
-        tenant: filter?.tenant ?? undefined,
-        from: filter?.from ?? undefined,
-        to: filter?.to ?? undefined,
-      },
-      first ?? 20,
-      after,
-    );
-    const edges = page.items.map((node) => ({ cursor: service.cursorOf(node), node }));
-    return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor } };
+  ): Promise<Connection<SessionRecord>> {
+    return ctx.services.sessions.queries.list(requireViewer(ctx), filter, first ?? 20, after);
   }
 
   @Authorized('USER')
   @Mutation(() => StartSessionPayload)
   startLivenessSession(@Arg('input', () => StartLivenessSessionInput) input: StartLivenessSessionInput, @Ctx() ctx: GatewayContext): Promise<StartedSession> {
-    return ctx.services.sessions.start(requireViewer(ctx), withDefaults(input));
+    return ctx.services.sessions.commands.start(requireViewer(ctx), withDefaults(input));
   }
 
   @Authorized('USER')
@@ -64,7 +50,7 @@ export class SessionResolver {
     @Arg('input', () => StartLivenessWithVerifySessionInput) input: StartLivenessWithVerifySessionInput,
     @Ctx() ctx: GatewayContext,
   ): Promise<StartedSession> {
-    return ctx.services.sessions.startWithVerify(requireViewer(ctx), {
+    return ctx.services.sessions.commands.startWithVerify(requireViewer(ctx), {
       ...withDefaults(input),
       verifyImage: input.verifyImage,
       verifyConfidenceThreshold: input.verifyConfidenceThreshold,
@@ -74,19 +60,19 @@ export class SessionResolver {
   @Authorized('USER')
   @Mutation(() => LivenessSession, { description: 'The client reports the device is done; polling starts at once.' })
   completeLivenessSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<SessionRecord> {
-    return ctx.services.sessions.complete(requireViewer(ctx), id);
+    return ctx.services.sessions.commands.complete(requireViewer(ctx), id);
   }
 
   @Authorized('USER')
   @Mutation(() => LivenessSession, { description: 'Revokes the session at the Face service.' })
   deleteLivenessSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<SessionRecord> {
-    return ctx.services.sessions.delete(requireViewer(ctx), id);
+    return ctx.services.sessions.commands.delete(requireViewer(ctx), id);
   }
 
   @Authorized()
   @Subscription(() => Decision, {
     description: 'Emits exactly one Decision, then completes. If the session is already decided, emits at once.',
-    subscribe: ({ args, context }) => (context as GatewayContext).services.sessions.decisionStream(requireViewer(context as GatewayContext), args.sessionId as string),
+    subscribe: ({ args, context }) => (context as GatewayContext).services.sessions.queries.decision(requireViewer(context as GatewayContext), args.sessionId as string),
   })
   sessionDecision(@Root() decision: DecisionRecord, @Arg('sessionId', () => ID) _sessionId: string): DecisionRecord {
     return decision;

@@ -21,7 +21,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasRole, type Viewer } from '../domain/viewer';
-import { badInput, forbidden, type PublicErrorCode, toPublicError, unauthenticated } from '../errors';
+import { badInput, forbidden, unauthenticated } from '../domain/errors';
+import { type PublicErrorCode, toPublicError } from '../errors';
 import { DateTimeScalar } from '../graphql/date-time.scalar';
 import { sendJson } from './graphql-http';
 import { refusalOverHttp, type AuthenticateRequest } from './request-auth';

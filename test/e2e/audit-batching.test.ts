@@ -34,8 +34,8 @@ import type { GatewayContext } from '../../src/graphql/context';
 import { createLoaders } from '../../src/graphql/loaders';
 import { buildGatewaySchema } from '../../src/graphql/schema';
 import { createLogger } from '../../src/observability/logger';
-import { createInProcessPubSub } from '../../src/domain/ports/pubsub';
-import { SessionService } from '../../src/domain/sessions/session.service';
+import { createInProcessPubSub } from '../../src/adapters/pubsub/in-process';
+import { createSessionServices } from '../../src/domain/sessions';
 import type { SessionRecord } from '../../src/domain/sessions/session.model';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
 import type { Store } from '../../src/domain/ports/store';
@@ -90,7 +90,7 @@ describe('AuditEvent.session', () => {
     const services = {
       audit: new AuditService(store.audit),
       // Never called by these queries; built for real all the same (no Face call happens at construction).
-      sessions: new SessionService({
+      sessions: createSessionServices({
         store,
         face: createAzureFace({ endpoint: 'http://127.0.0.1:9', apiKey: 'unused', maxRetries: 0 }),
         pubsub: createInProcessPubSub(),

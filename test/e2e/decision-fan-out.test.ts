@@ -18,9 +18,10 @@ import { createAzureFace } from '../../src/adapters/face/azure-face';
 import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import type { FacePort } from '../../src/domain/ports/face.port';
 import { createLogger } from '../../src/observability/logger';
-import { createInProcessPubSub, type PubSub } from '../../src/domain/ports/pubsub';
+import { createInProcessPubSub } from '../../src/adapters/pubsub/in-process';
+import type { PubSub } from '../../src/domain/ports/pubsub';
 import type { DecisionEvent } from '../../src/domain/sessions/session.model';
-import { SessionService } from '../../src/domain/sessions/session.service';
+import { createSessionServices, type SessionServices } from '../../src/domain/sessions';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
 import type { Store } from '../../src/domain/ports/store';
 import { eventually, TestGateway } from '../helpers/gateway';
@@ -162,7 +163,7 @@ describe('two instances: who polls a completion', () => {
   let faceUrl: string;
   let dir: string;
   const stores: Store[] = [];
-  const services: SessionService[] = [];
+  const services: SessionServices[] = [];
 
   /** Messages go through JSON, as between instances over Redis. */
   function jsonPubSub(inner: PubSub): PubSub {
@@ -193,7 +194,7 @@ describe('two instances: who polls a completion', () => {
         return azure.getSession(kind, sessionId, options);
       },
     };
-    const service = new SessionService({
+    const service = createSessionServices({
       store,
       face,
       pubsub,
@@ -216,8 +217,8 @@ describe('two instances: who polls a completion', () => {
     expect(answer.status).toBe(200);
   }
 
-  const start = (service: SessionService) =>
-    service.start(viewer, { operationMode: 'PASSIVE', authTokenTimeToLiveSeconds: 600, enableSessionImage: false, deviceCorrelationId: randomUUID() });
+  const start = (service: SessionServices) =>
+    service.commands.start(viewer, { operationMode: 'PASSIVE', authTokenTimeToLiveSeconds: 600, enableSessionImage: false, deviceCorrelationId: randomUUID() });
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'two-instances-'));
@@ -239,9 +240,9 @@ describe('two instances: who polls a completion', () => {
     await b.service.startBackgroundWork();
     const started = await start(a.service);
     const id = started.session.id;
-    const stream = await b.service.decisionStream(viewer, id);
+    const stream = await b.service.queries.decision(viewer, id);
     await playDevice(started.authToken);
-    await a.service.complete(viewer, id);
+    await a.service.commands.complete(viewer, id);
     const { value } = (await stream.next()) as IteratorResult<DecisionEvent>;
     expect(value).toMatchObject({ sessionId: id, verdict: 'PASS' });
     // Through JSON, as over Redis: the session comes back with its dates as dates.
@@ -263,11 +264,11 @@ describe('two instances: who polls a completion', () => {
     await b.service.startBackgroundWork();
     const started = await start(a.service);
     const id = started.session.id;
-    const stream = await b.service.decisionStream(viewer, id);
+    const stream = await b.service.queries.decision(viewer, id);
     // B polls once (as its subscribers' fallback poll would) and so holds the lease.
-    expect(await b.service.pollOnce(id)).toBe('pending');
+    expect(await b.service.polling.pollOnce(id)).toBe('pending');
     await playDevice(started.authToken);
-    await a.service.complete(viewer, id);
+    await a.service.commands.complete(viewer, id);
     const { value } = (await stream.next()) as IteratorResult<DecisionEvent>;
     expect(value).toMatchObject({ sessionId: id, verdict: 'PASS' });
     expect(a.polls).toEqual([]);

@@ -1,5 +1,5 @@
 /**
- * docs/deployment.md's "Try it locally" script, run as written (on free ports instead of 4100, 4001
+ * docs/operations.md's "Try it locally" script, run as written (on free ports instead of 4100, 4001
  * and 4002, and on a fresh database): a shared emulator and two instances on PostgreSQL and Redis,
  * both ready, and a whole flow through one of them. Needs DATABASE_URL and REDIS_URL (CI sets them).
  */
@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, freePort, postgresAdminUrl, redisUrl, type TestDatabase } from '../helpers/services';
 
 const root = path.resolve(__dirname, '../..');
-const doc = fs.readFileSync(path.join(root, 'docs/deployment.md'), 'utf8');
+const doc = fs.readFileSync(path.join(root, 'docs/operations.md'), 'utf8');
 
 
-describe.skipIf(!postgresAdminUrl || !redisUrl)('the deployment guide', () => {
+describe.skipIf(!postgresAdminUrl || !redisUrl)('the several-instances guide of docs/operations.md', () => {
   let database: TestDatabase;
   beforeAll(async () => {
     database = await createTestDatabase();

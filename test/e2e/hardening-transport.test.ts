@@ -146,7 +146,7 @@ function standalone(document: DocumentNode, operation: OperationDefinitionNode):
   return { kind: Kind.DOCUMENT, definitions: [operation, ...[...used].map((name) => fragments.get(name)!)] };
 }
 
-/** Every operation the project documents: the client's `.graphql` files, the README's examples, the Sandbox document. */
+/** Every operation the project documents: the client's `.graphql` files, the examples of README.md and docs/, the Sandbox document. */
 function documentedOperations(): DocumentedOperation[] {
   const found: DocumentedOperation[] = [];
   const add = (label: string, text: string, sendWhole: boolean) => {
@@ -168,8 +168,10 @@ function documentedOperations(): DocumentedOperation[] {
   for (const file of fs.readdirSync(operationsDir).filter((name) => name.endsWith('.graphql'))) {
     add(`the client operation (${file})`, fs.readFileSync(path.join(operationsDir, file), 'utf8'), false);
   }
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-  for (const [, block] of readme.matchAll(/```graphql\n([\s\S]*?)```/g)) add("the README's example", block, false);
+  for (const file of ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)]) {
+    const text = fs.readFileSync(path.join(root, file), 'utf8');
+    for (const [, block] of text.matchAll(/```graphql\n([\s\S]*?)```/g)) add(`${file}'s example`, block, false);
+  }
   add("the Sandbox document's", landingPageDocument, true);
   return found;
 }
@@ -189,7 +191,7 @@ function variablesFor(operation: DocumentedOperation, sessionId: string): Record
 describe('query limits', () => {
   const documented = documentedOperations();
 
-  it('the documented operations are all found (client files, README, Sandbox)', () => {
+  it('the documented operations are all found (client files, docs, Sandbox)', () => {
     expect(documented.length).toBeGreaterThanOrEqual(30);
     expect(documented.filter((operation) => operation.operation === 'subscription')).toHaveLength(3);
   });

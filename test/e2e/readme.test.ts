@@ -1,10 +1,13 @@
 /**
- * Everything the README shows is run here, as a newcomer would run it: `npm start` (a real child
- * process, building first), the shell walkthrough as written (which runs `npm run token` and
- * `npm run demo`), every GraphQL example of "Operations" in order, `npm run face-emulator`, and the
- * operators' commands (health and metrics; the production start against a Face endpoint with a key,
- * where a standalone emulator holding the key stands in for the Azure resource).
- * `npm install` and `npm test` are what CI itself runs on a fresh clone (`.ci/run`).
+ * Everything the README and docs/ tell a newcomer to run is run here, as they would run it: `npm start`
+ * (a real child process, building first), the README's shell walkthrough as written (which runs
+ * `npm run token` and `npm run demo`), every GraphQL example of docs/api.md in order,
+ * `npm run face-emulator` as docs/api.md gives it, and the operators' commands of docs/operations.md
+ * (checking a running gateway; the production start against a Face endpoint with a key, where a
+ * standalone emulator holding the key stands in for the Azure resource). `npm install` and
+ * `npm test` are what CI itself runs on a fresh clone. The last tests keep the docs honest: every
+ * runnable block of README.md and docs/ must be one that a test runs, every setting the gateway reads
+ * has its row in docs/configuration.md, and every relative link reaches its file and heading.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,18 +22,53 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaceEmulator } from '../../tools/face-emulator';
 
 const root = path.resolve(__dirname, '../..');
-const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
 const README_URL = 'http://localhost:4000';
 /** A newcomer's shell has no DATABASE_URL or REDIS_URL (CI sets them for the multi-instance suites). */
 const EMBEDDED_DEFAULTS = { DATABASE_URL: '', REDIS_URL: '' };
 
-/** The fenced blocks of one language inside the section that starts with `heading`. */
-function blocks(heading: string, language: string): string[] {
-  const start = readme.indexOf(`\n## ${heading}`);
-  expect(start, `README section "${heading}"`).toBeGreaterThan(-1);
-  const end = readme.indexOf('\n## ', start + 1);
-  const section = readme.slice(start, end === -1 ? undefined : end);
-  return [...section.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((match) => match[1]);
+const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
+
+/** The `## ` sections of a Markdown file, each with its heading (what follows `## ` on its line). */
+function sections(file: string): { heading: string; text: string }[] {
+  return read(file)
+    .split(/\n(?=## )/)
+    .slice(1)
+    .map((text) => ({ heading: text.slice(3, text.indexOf('\n')).trim(), text }));
+}
+
+/** The fenced blocks of one language inside the section of `file` whose heading starts with `heading`. */
+function blocks(file: string, heading: string, language: string): string[] {
+  const section = sections(file).find((candidate) => candidate.heading.startsWith(heading));
+  expect(section, `${file} section "${heading}"`).toBeDefined();
+  return fencedBlocks(section!.text).filter((block) => block.language === language).map((block) => block.body);
+}
+
+function fencedBlocks(text: string): { language: string; body: string }[] {
+  return [...text.matchAll(/^```(\w*)\n([\s\S]*?)^```/gm)].map((match) => ({ language: match[1], body: match[2] }));
+}
+
+/**
+ * Where runnable blocks may be, and the test that runs each: a block anywhere else would be a
+ * command nobody checks.
+ */
+const RUN_BY_A_TEST: Record<string, string> = {
+  'README.md § Two commands': 'this file (npm start) and CI (npm install, npm test)',
+  'README.md § Walkthrough from a shell': 'this file',
+  'docs/api.md § Operations, by example': 'this file',
+  'docs/api.md § The Face emulator': 'this file',
+  'docs/operations.md § Starting in production': 'this file',
+  'docs/operations.md § Checking a running gateway': 'this file',
+  'docs/operations.md § Try it locally': 'test/e2e/deployment-doc.test.ts',
+  "docs/audit.md § Exporting a tenant's chain": 'test/e2e/audit.test.ts',
+  'docs/audit.md § Recomputing the chain offline': 'test/e2e/audit.test.ts',
+};
+const RUNNABLE = new Set(['sh', 'bash', 'shell', 'console', 'js', 'javascript', 'mjs', 'ts', 'typescript']);
+
+/** A GraphQL block is runnable when it holds an operation; a schema excerpt is not. */
+function isRunnable(block: { language: string; body: string }): boolean {
+  if (RUNNABLE.has(block.language)) return true;
+  if (block.language !== 'graphql') return false;
+  return parse(block.body).definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION);
 }
 
 interface Started {
@@ -111,8 +149,14 @@ describe('the README, as a newcomer follows it', () => {
     expect(await sandbox.text()).toContain('embeddable-sandbox');
   });
 
+  it('the two commands are npm install and npm start, with npm test beside them', () => {
+    const [commands] = blocks('README.md', 'Two commands', 'sh');
+    expect(commands.split('\n').map((line) => line.replace(/#.*/, '').trim()).filter(Boolean)).toEqual(['npm install', 'npm start']);
+    expect(sections('README.md').find((section) => section.heading === 'Two commands')!.text).toContain('`npm test` runs the whole test suite');
+  });
+
   it('the shell walkthrough runs as written and reaches a PASS, by curl and by npm run demo', async () => {
-    const [script] = blocks('Walkthrough from a shell', 'sh');
+    const [script] = blocks('README.md', 'Walkthrough from a shell', 'sh');
     expect(script).toContain('npm run --silent token');
     expect(script).toContain('npm run demo');
     const result = await runBash(script.split(README_URL).join(url), { DATA_DIR: dataDir, GATEWAY_URL: url });
@@ -122,8 +166,8 @@ describe('the README, as a newcomer follows it', () => {
     expect(result.stdout).toContain('Verdict: PASS');
   }, 120_000);
 
-  it('every GraphQL example of Operations runs, in order, against the gateway', async () => {
-    const examples = blocks('Operations', 'graphql').map((text) => parse(text));
+  it('every GraphQL example of docs/api.md runs, in order, against the gateway', async () => {
+    const examples = blocks('docs/api.md', 'Operations, by example', 'graphql').map((text) => parse(text));
     expect(examples.length).toBeGreaterThanOrEqual(10);
     const secret = fs.readFileSync(path.join(dataDir, 'dev-jwt-secret'), 'utf8').trim();
     const token = jwt.sign({ roles: ['user', 'auditor'], tenant: 'readme' }, secret, { subject: 'reader', expiresIn: 600 });
@@ -186,7 +230,7 @@ describe('the README, as a newcomer follows it', () => {
   }, 60_000);
 
   it('the operators\' health and metrics commands run as written', async () => {
-    const [script] = blocks('For operators', 'sh');
+    const [script] = blocks('docs/operations.md', 'Checking a running gateway', 'sh');
     const result = await runBash(script.split(README_URL).join(url), { METRICS_TOKEN: '' });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -196,7 +240,8 @@ describe('the README, as a newcomer follows it', () => {
   }, 60_000);
 
   it('the production start against a Face endpoint with a key is ready, and its /metrics answers its token only', async () => {
-    const [health, production] = blocks('For operators', 'sh');
+    const [health] = blocks('docs/operations.md', 'Checking a running gateway', 'sh');
+    const [production] = blocks('docs/operations.md', 'Starting in production', 'sh');
     const endpoint = 'https://my-face.cognitiveservices.azure.com';
     expect(production).toContain(`NODE_ENV=production FACE_ENDPOINT=${endpoint} npm start`);
     const faceKey = randomBytes(16).toString('hex');
@@ -235,8 +280,10 @@ describe('the README, as a newcomer follows it', () => {
     }
   }, 180_000);
 
-  it('npm run face-emulator serves the emulator alone', async () => {
-    const emulator = await npm(['run', 'face-emulator'], { FACE_EMULATOR_PORT: '0' }, /listening on (http:\/\/\S+)/);
+  it('npm run face-emulator, as docs/api.md gives it, serves the emulator alone', async () => {
+    const [command] = blocks('docs/api.md', 'The Face emulator', 'sh');
+    expect(command.trim()).toBe('npm run face-emulator');
+    const emulator = await npm(command.trim().split(' ').slice(1), { FACE_EMULATOR_PORT: '0' }, /listening on (http:\/\/\S+)/);
     try {
       const created = await fetch(`${emulator.match[1]}/face/v1.2/detectLiveness-sessions`, {
         method: 'POST',
@@ -250,3 +297,48 @@ describe('the README, as a newcomer follows it', () => {
     }
   }, 120_000);
 });
+
+describe('the documentation', () => {
+  it('every runnable block of README.md and docs/ is one a test runs', () => {
+    const files = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+    const found = new Set<string>();
+    for (const file of files) {
+      for (const section of sections(file)) {
+        if (fencedBlocks(section.text).some(isRunnable)) found.add(`${file} § ${section.heading}`);
+      }
+    }
+    expect([...found].sort()).toEqual(Object.keys(RUN_BY_A_TEST).sort());
+  });
+
+  it('every setting src/config.ts reads has its row in docs/configuration.md', () => {
+    const settings = [...read('src/config.ts').matchAll(/\(env, '([A-Z][A-Z0-9_]+)'/g)].map((match) => match[1]);
+    expect(settings.length).toBeGreaterThanOrEqual(50);
+    const rows = new Set([...read('docs/configuration.md').matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((match) => match[1]));
+    expect([...new Set(settings)].filter((name) => !rows.has(name))).toEqual([]);
+  });
+
+  it('every relative link of README.md, CHANGELOG.md and docs/ reaches a file, and a heading where it names one', () => {
+    const files = ['README.md', 'CHANGELOG.md', ...fs.readdirSync(path.join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+    const broken: string[] = [];
+    for (const file of files) {
+      for (const [, target] of read(file).matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/i.test(target)) continue;
+        const [linked, anchor] = target.split('#');
+        const resolved = linked === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), linked));
+        if (!fs.existsSync(path.join(root, resolved))) broken.push(`${file}: ${target} (no such file)`);
+        else if (anchor !== undefined && resolved.endsWith('.md') && !anchors(resolved).has(anchor)) broken.push(`${file}: ${target} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
+
+/** The anchors GitHub gives the headings of a Markdown file. */
+function anchors(file: string): Set<string> {
+  const text = read(file).replace(/^```[\s\S]*?^```/gm, '');
+  return new Set(
+    [...text.matchAll(/^#{1,6} (.+)$/gm)].map(([, heading]) =>
+      heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, '').replace(/ /g, '-'),
+    ),
+  );
+}

@@ -14,7 +14,8 @@ import type { FaceAttempt } from '../../src/domain/ports/face.port';
 import type { SessionRecord } from '../../src/domain/sessions/session.model';
 import { openPostgresStore } from '../../src/adapters/store/postgres-store';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
-import type { Store } from '../../src/domain/ports/store';
+import { KeptDecisionsRepository } from '../../src/adapters/store/kept-decisions';
+import type { SessionRepository, Store } from '../../src/domain/ports/store';
 import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
 
 interface Adapter {
@@ -143,7 +144,6 @@ describe.each(adapters)('the $name store', (adapter) => {
     others.push(other);
     expect(await store.sessions.decisionsFor([session.id])).toEqual([undefined]);
     expect(await store.sessions.decisionsFor([session.id])).toEqual([undefined]);
-    expect(store.sessions.keptDecision(session.id)).toBeUndefined();
     const outcome = { status: 'SUCCEEDED' as const, decision: { verdict: 'PASS' as const, livenessDecision: 'REAL_FACE' as const, attemptId: 1 } };
     const { newDecision } = await other.sessions.recordProgress(session.id, { faceStatus: 'SUCCEEDED', attempts: [realFace(1)], outcome }, new Date());
     const missing = randomUUID();
@@ -151,11 +151,7 @@ describe.each(adapters)('the $name store', (adapter) => {
       const [decided, none] = await store.sessions.decisionsFor([session.id, missing]);
       expect(decided).toEqual(newDecision);
       expect(none).toBeUndefined();
-      expect(Object.isFrozen(decided)).toBe(true); // shared by every reader: nobody may change it
-      // Kept once read: answered at once from then on, the very record read.
-      expect(store.sessions.keptDecision(session.id)).toBe(decided);
     }
-    expect(store.sessions.keptDecision(missing)).toBeUndefined();
   });
 
   it.skipIf(!adapter.available)("keeps a decided session's attempts as they were when it was decided: a later attempt is neither stored nor audited", async () => {
@@ -169,20 +165,15 @@ describe.each(adapters)('the $name store', (adapter) => {
       outcome: { status: 'SUCCEEDED' as const, decision: { verdict: 'PASS' as const, livenessDecision: 'REAL_FACE' as const, attemptId: 2 } },
     });
     await other.sessions.recordProgress(session.id, progress([failedAttempt(1), realFace(2)]), new Date());
-    // Read before this instance knew of the decision: not known to be final, so not kept.
     expect((await store.sessions.attemptsFor([session.id]))[0].map((attempt) => attempt.attemptId)).toEqual([1, 2]);
-    expect(store.sessions.keptAttempts(session.id)).toBeUndefined();
     // A poll that raced the decision, seeing one more attempt, on either instance.
     for (const late of [store, other]) {
       const transition = await late.sessions.recordProgress(session.id, progress([failedAttempt(1), realFace(2), realFace(3)]), new Date());
       expect(transition.newDecision).toBeUndefined();
     }
-    for (let read = 0; read < 3; read += 1) {
-      await store.sessions.decisionsFor([session.id]);
-      const [attempts] = await store.sessions.attemptsFor([session.id]);
+    for (const reader of [store, other]) {
+      const [attempts] = await reader.sessions.attemptsFor([session.id]);
       expect(attempts.map((attempt) => attempt.attemptId)).toEqual([1, 2]);
-      expect(Object.isFrozen(attempts) && Object.isFrozen(attempts[1].faceRectangle)).toBe(true);
-      expect(store.sessions.keptAttempts(session.id)).toBe(attempts);
     }
     const actions = (await store.audit.chainSlice('final-attempts', 0, 100)).map((event) => [event.action, event.attemptId ?? null]);
     expect(actions).toEqual([
@@ -191,6 +182,31 @@ describe.each(adapters)('the $name store', (adapter) => {
       ['ATTEMPT_RECORDED', 2],
       ['DECISION_REACHED', 2],
     ]);
+  });
+
+  it.skipIf(!adapter.available)("reads an undecided session's decision and attempts every time, a decided one's once and then answers from what it keeps", async () => {
+    const session = await store.sessions.create(newSession({ tenant: 'kept' }), 'alice');
+    const other = await again();
+    others.push(other);
+    const reads: string[] = [];
+    const counted: SessionRepository = Object.assign(Object.create(store.sessions) as SessionRepository, {
+      decisionsFor: (ids: readonly string[]) => (reads.push('decisions'), store.sessions.decisionsFor(ids)),
+      attemptsFor: (ids: readonly string[]) => (reads.push('attempts'), store.sessions.attemptsFor(ids)),
+    });
+    const kept = new KeptDecisionsRepository(counted);
+    const both = async () => [...(await kept.decisionsFor([session.id])), ...(await kept.attemptsFor([session.id]))];
+    expect(await both()).toEqual([undefined, []]);
+    expect(await both()).toEqual([undefined, []]);
+    expect(reads).toEqual(['decisions', 'attempts', 'decisions', 'attempts']);
+    const outcome = { status: 'SUCCEEDED' as const, decision: { verdict: 'PASS' as const, livenessDecision: 'REAL_FACE' as const, attemptId: 1 } };
+    const { newDecision } = await other.sessions.recordProgress(session.id, { faceStatus: 'SUCCEEDED', attempts: [realFace(1)], outcome }, new Date());
+    reads.length = 0;
+    for (let read = 0; read < 3; read += 1) {
+      const [decision, attempts] = await both();
+      expect(decision).toEqual(newDecision);
+      expect(Array.isArray(attempts) && attempts.map((attempt) => attempt.attemptId)).toEqual([1]);
+    }
+    expect(reads).toEqual(['decisions', 'attempts']);
   });
 
   it.skipIf(!adapter.available)('deletes a session without losing its events, deciding it once', async () => {

@@ -1,10 +1,10 @@
 /**
- * The Face adapter's waits between tries (src/face/azure-face.ts): a jittered backoff that doubles
+ * The Face adapter's waits between tries (src/adapters/face/face-call.ts): a jittered backoff that doubles
  * per attempt up to a cap, and every form of `Retry-After` Azure sends. The end-to-end tests
  * (face-resilience) time the first wait only; these pin the rest.
  */
 import { describe, expect, it } from 'vitest';
-import { backoffMillis, retryAfterSecondsOf } from '../../src/adapters/face/azure-face';
+import { backoffMillis, retryAfterSecondsOf } from '../../src/adapters/face/face-call';
 
 describe('the backoff between tries', () => {
   it('doubles per attempt from 200 ms up to 2 s, each wait within ±25% of its base', () => {

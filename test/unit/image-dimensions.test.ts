@@ -3,7 +3,7 @@
  * a side over 16,384, more than 64 megapixels: a decompression bomb) are refused with BAD_USER_INPUT.
  */
 import { describe, expect, it } from 'vitest';
-import { DomainError } from '../../src/errors';
+import { DomainError } from '../../src/domain/errors';
 import { readImageDimensions } from '../../src/domain/sessions/image-dimensions';
 import { decodeVerifyImage, sniffImageFormat } from '../../src/domain/sessions/verify-image';
 import {
@@ -39,6 +39,9 @@ describe('reading the size from the header', () => {
     ['a PNG', pngHeader(640, 480)],
     ['a baseline JPEG (SOF0)', jpegHeader(640, 480)],
     ['a progressive JPEG (SOF2)', jpegHeader(640, 480, 0xc2)],
+    ['a lossless JPEG (SOF3)', jpegHeader(640, 480, 0xc3)],
+    ['an arithmetic-coded JPEG (SOF9)', jpegHeader(640, 480, 0xc9)],
+    ['a hierarchical lossless arithmetic JPEG (SOF15)', jpegHeader(640, 480, 0xcf)],
     ['a GIF', gifHeader(640, 480)],
     ['a BMP with an info header', bmpHeader(640, 480)],
     ['a top-down BMP (negative height)', bmpHeader(640, -480)],
@@ -61,6 +64,11 @@ describe('reading the size from the header', () => {
     const sof = plain.indexOf(Buffer.from([0xff, 0xc0]));
     const padded = Buffer.concat([plain.subarray(0, sof), Buffer.from([0xff]), plain.subarray(sof)]);
     expect(dimensionsOf(padded)).toEqual({ width: 300, height: 200 });
+  });
+
+  it('reads only the bytes it is given, not the rest of the buffer they sit in', () => {
+    const cut = Buffer.concat([pngHeader(640, 480), Buffer.alloc(64)]).subarray(0, 18);
+    expect(dimensionsOf(cut)).toBeUndefined();
   });
 
   it('counts a GIF frame that reaches beyond the logical screen', () => {
@@ -87,6 +95,10 @@ describe('refusing absurd sizes before Face', () => {
     ['a PNG of 1 x 16,385', pngHeader(1, 16_385)],
     ['a PNG of 16,384 x 4,000 (65.5 megapixels)', pngHeader(16_384, 4_000)],
     ['a JPEG of 65,535 x 65,535', jpegHeader(65_535, 65_535)],
+    [
+      'a lossless JPEG of 60,000 x 60,000 followed by a small baseline frame',
+      Buffer.concat([jpegHeader(60_000, 60_000, 0xc3).subarray(0, -2), jpegHeader(10, 10).subarray(2)]),
+    ],
     ['a GIF of 65,535 x 65,535', gifHeader(65_535, 65_535)],
     ['a GIF whose frame reaches 20,005 pixels wide', gifHeader(10, 10, { left: 5, top: 0, width: 20_000, height: 10 })],
     ['a BMP of 30,000 x 30,000', bmpHeader(30_000, 30_000)],

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { DomainError } from '../../src/errors';
+import { DomainError } from '../../src/domain/errors';
 import { addressKey, clientAddress } from '../../src/transport/client-address';
 import { RateLimits } from '../../src/domain/limits/limits';
 import { createInMemoryRateLimitCounter, type RateDecision, type RateLimitCounter, type RateRule } from '../../src/domain/limits/rate-limit';

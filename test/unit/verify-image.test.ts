@@ -1,6 +1,6 @@
 /** The verify image is checked before anything goes to Face: base64, magic bytes, at most 6 MB decoded. */
 import { describe, expect, it } from 'vitest';
-import { DomainError } from '../../src/errors';
+import { DomainError } from '../../src/domain/errors';
 import { decodeVerifyImage, MAX_VERIFY_IMAGE_BYTES, sniffImageFormat } from '../../src/domain/sessions/verify-image';
 import { bmpHeader, jpegHeader, webpVp8Header } from '../helpers/image-headers';
 import { GIF_1X1, PNG_1X1, pngOfSize, TEXT_AS_BASE64 } from '../helpers/images';

@@ -1,8 +1,8 @@
 /**
- * Instructions per response, counted by valgrind's callgrind: the one figure of scenario 1 that this
- * machine's noise does not move. rps and CPU time per response of one process moved by ±30% between
- * rounds seconds apart here (an A/A run of one build against itself: 0.68x to 1.30x), so a 10%
- * difference between the gateway and bare Apollo cannot be told from noise by time. Callgrind counts
+ * Instructions per response, counted by valgrind's callgrind: the one figure of scenario 1 that a
+ * shared machine's noise does not move. On a small shared machine rps and CPU time per response of
+ * one process move between rounds seconds apart by more than the differences the targets judge, even
+ * for one build loaded against itself, so those cannot be told from noise by time. Callgrind counts
  * the instructions a process executes in user space (all its threads: V8's compiler and GC helpers
  * too), the same for the same work whatever else the machine runs.
  *

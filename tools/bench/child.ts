@@ -3,14 +3,17 @@
  * reported after forced garbage collection (children run with `--expose-gc`).
  */
 import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { CpuProfile } from './cpu-profile';
 import type { ChildApi, ChildReadyMessage, ChildReplyMessage, ChildRequestKind, ChildRequestMessage, MemorySnapshot } from './ipc';
 
 type Handlers = { [K in Exclude<ChildRequestKind, 'stop'>]?: () => Promise<ChildApi[K]> | ChildApi[K] };
 
 /**
  * Announces `ready` and serves requests; `stop` (asked for, or the parent gone) stops serving and the
- * process exits. `memory` and `reset-peak-rss` are answered here unless `handlers` says otherwise.
+ * process exits. `memory`, `reset-peak-rss` and the profiler's start and stop are answered here
+ * unless `handlers` says otherwise.
  */
 export function serveParent(ready: Omit<ChildReadyMessage, 'ready'>, handlers: Handlers & { stop: () => Promise<void> }): void {
   const send = process.send?.bind(process);
@@ -20,6 +23,8 @@ export function serveParent(ready: Omit<ChildReadyMessage, 'ready'>, handlers: H
   const builtIn: Handlers = {
     memory: collectedMemory,
     'reset-peak-rss': resetPeakRss,
+    'profile-start': startProfiling,
+    'profile-stop': stopProfiling,
   };
   process.on('message', (message: ChildRequestMessage) => {
     const handler: (() => unknown) | undefined = message.kind === 'stop' ? stop : (handlers[message.kind] ?? builtIn[message.kind]);
@@ -61,5 +66,29 @@ function resetPeakRss(): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+let profiler: Session | undefined;
+
+async function startProfiling(): Promise<null> {
+  if (profiler) throw new Error('the profiler is already running');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  profiler = session;
+  return null;
+}
+
+async function stopProfiling(): Promise<CpuProfile> {
+  const session = profiler;
+  if (!session) throw new Error('the profiler is not running');
+  profiler = undefined;
+  try {
+    const { profile } = await session.post('Profiler.stop');
+    return profile;
+  } finally {
+    session.disconnect();
   }
 }

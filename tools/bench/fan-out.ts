@@ -1,7 +1,7 @@
 /**
- * The subscriber side of the fan-out scenarios (4, one instance; 6, two instances): `sessionDecision`
- * subscriptions spread evenly over sessions and sockets, each event checked and timed as it arrives,
- * and the completions that make the decisions, raced against a timeout.
+ * The subscriber side of the subscription scenarios (4, one instance; 6, two instances):
+ * `sessionDecision` subscriptions spread evenly over sessions and sockets, each event checked and
+ * timed as it arrives, and the completions that make the decisions, raced against a timeout.
  */
 import { print } from 'graphql';
 import { SessionDecisionDocument, type SessionDecisionSubscription } from '../../client/generated/graphql';
@@ -15,7 +15,10 @@ export interface FanOutTally {
   readonly decidedAt: Float64Array;
   /** The session (index) of each subscription. */
   readonly sessionOf: Int32Array;
+  /** Subscriptions opened. */
   readonly total: number;
+  /** Subscriptions still open, whose events are awaited (`keepOnly` ends the others). */
+  expected: number;
   received: number;
   /** Events with errors, for another session, not PASS, or disagreeing on `decidedAt`. */
   wrong: number;
@@ -32,7 +35,7 @@ export interface FanOutTally {
  * `i % sessions.length`, and returns the tally its events fill in. Every event must be the session's
  * PASS, carry the session itself, and tell all of the session's subscribers the same `decidedAt`.
  */
-export function subscribeEveryone(sockets: GraphQLWsConnection[], sessions: { id: string }[], subscriptionsPerSocket: number): FanOutTally {
+export function subscribeEveryone(sockets: GraphQLWsConnection[], sessions: { id: string }[], subscriptionsPerSocket: number, idPrefix = 'sub'): FanOutTally {
   const total = sockets.length * subscriptionsPerSocket;
   let allArrived: () => void = () => undefined;
   const tally: FanOutTally = {
@@ -40,6 +43,7 @@ export function subscribeEveryone(sockets: GraphQLWsConnection[], sessions: { id
     decidedAt: new Float64Array(sessions.length).fill(NaN),
     sessionOf: new Int32Array(total),
     total,
+    expected: total,
     received: 0,
     wrong: 0,
     failed: 0,
@@ -53,7 +57,7 @@ export function subscribeEveryone(sockets: GraphQLWsConnection[], sessions: { id
       const session = index % sessions.length;
       const sessionId = sessions[session].id;
       tally.sessionOf[index] = session;
-      socket.subscribe(`sub-${index}`, query, { sessionId }, {
+      socket.subscribe(`${idPrefix}-${index}`, query, { sessionId }, {
         next: (payload, at) => {
           if (!Number.isNaN(tally.arrivals[index])) return void (tally.duplicates += 1);
           tally.arrivals[index] = at;
@@ -63,7 +67,7 @@ export function subscribeEveryone(sockets: GraphQLWsConnection[], sessions: { id
           else if (Number.isNaN(tally.decidedAt[session])) tally.decidedAt[session] = decidedAt;
           else if (tally.decidedAt[session] !== decidedAt) tally.wrong += 1; // one decision, told alike to all
           tally.received += 1;
-          if (tally.received === total) allArrived();
+          if (tally.received === tally.expected) allArrived();
         },
         error: () => {
           tally.failed += 1;
@@ -73,6 +77,20 @@ export function subscribeEveryone(sockets: GraphQLWsConnection[], sessions: { id
     }
   });
   return tally;
+}
+
+/**
+ * Ends (client `complete`) every subscription of the tally but those `keep` picks, before any event:
+ * only the kept ones are awaited from then on. Resolves once the server has read every `complete`.
+ */
+export async function keepOnly(tally: FanOutTally, sockets: GraphQLWsConnection[], subscriptionsPerSocket: number, keep: (index: number) => boolean, idPrefix = 'sub'): Promise<void> {
+  let kept = 0;
+  for (let index = 0; index < tally.total; index += 1) {
+    if (keep(index)) kept += 1;
+    else sockets[Math.floor(index / subscriptionsPerSocket)].unsubscribe(`${idPrefix}-${index}`);
+  }
+  tally.expected = kept;
+  await Promise.all(sockets.map((socket) => socket.roundTrip()));
 }
 
 /**

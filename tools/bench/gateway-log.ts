@@ -1,8 +1,8 @@
 /**
  * What a gateway child's own log says, read back from its log file (`.bench/run/logs/<name>.log`):
  * when each decision was stored. The gateway logs "decision reached" right after the transaction that
- * stores a decision commits (`SessionService.announce`), with the session id and its wall-clock time
- * in milliseconds: the moment the fan-out clock of scenarios 4 and 6 starts from.
+ * stores a decision commits (`DecisionBus.announce`), with the session id and its wall-clock time in
+ * milliseconds: the moment the delivery clock of scenarios 4 and 6 starts from (`delivery.ts`).
  */
 import fs from 'node:fs';
 import type { BenchChild } from './ipc';

@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { CpuProfile } from './cpu-profile';
 import { processCpuSeconds } from './machine';
 
 /** `process.memoryUsage()` after forced garbage collection, in bytes. */
@@ -31,6 +32,10 @@ export interface ChildApi {
   /** Emulator children only. */
   'face-calls': FaceCallCounts;
   'reset-face-calls': null;
+  /** Starts V8's sampling CPU profiler in the child (`profileWindow` in cpu-profile.ts). */
+  'profile-start': null;
+  /** Stops it and answers the profile. */
+  'profile-stop': CpuProfile;
   /** Stops serving (draining as the real process would), then the child exits. */
   stop: null;
 }
@@ -57,8 +62,6 @@ export interface ForkOptions {
   env: Record<string, string>;
   /** Where the child's stdout and stderr are written. */
   logDir: string;
-  /** When set, the child runs under `node --cpu-prof` and writes its profile here on a clean exit. */
-  cpuProfileDir?: string;
   /**
    * When set, the child runs under valgrind's callgrind with instrumentation off, writing its counts
    * to this file when asked (`countInstructions` in `callgrind.ts`).
@@ -98,10 +101,6 @@ export class BenchChild {
     const logFile = path.join(options.logDir, `${options.name}.log`);
     const log = fs.openSync(logFile, 'w');
     const execArgv = ['--expose-gc'];
-    if (options.cpuProfileDir) {
-      fs.mkdirSync(options.cpuProfileDir, { recursive: true });
-      execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}.cpuprofile`);
-    }
     // Under callgrind, valgrind runs node (same pid, same IPC channel): fork() puts execArgv before the entry.
     const underCallgrind = options.callgrindOutFile !== undefined && [
       '--tool=callgrind',

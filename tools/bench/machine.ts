@@ -44,8 +44,8 @@ function readStat(pid: number | string): { command: string; cpuSeconds: number }
 /**
  * CPU a process has used so far, in seconds. The difference over a round divided by the responses
  * served is the server's own cost per response. Unlike rps it leaves out time spent waiting for a
- * core, but not the slowdown of sharing caches with whatever else runs: on this machine it still
- * moved by ±30% between rounds of one build (for a count that does not move, see `callgrind.ts`).
+ * core, but not the slowdown of sharing caches with whatever else runs, so it still moves with the
+ * machine (for a count that does not, see `callgrind.ts`).
  */
 export function processCpuSeconds(pid: number): number {
   return readStat(pid).cpuSeconds;

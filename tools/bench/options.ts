@@ -1,19 +1,19 @@
 /**
  * The command line of `npm run bench` and the sizes of each mode.
  *
- *   npm run bench                          every scenario, full sizes; writes BENCHMARKS.md and bench/results.json
- *   npm run bench -- --quick               every scenario, smaller sizes (under ~2 minutes)
+ *   npm run bench                          every scenario, full sizes; writes BENCHMARKS.md and tools/bench/results.json
+ *   npm run bench -- --quick               every scenario, smaller sizes (a few minutes)
  *   npm run bench -- --only audit          one scenario (or several: --only query,start)
+ *   npm run bench -- --out DIR             write DIR/BENCHMARKS.md and DIR/results.json instead
+ *   npm run bench -- --cpu-prof            profile the gateway over each scenario's window even when its targets are met
  *
  * Scenarios 1 and 3 also run on PostgreSQL + Redis, and scenario 6 (`cluster`) only there: at
  * DATABASE_URL / REDIS_URL when set, else the local defaults (`shared-services.ts`); rows whose
  * servers do not answer are skipped, and the report says so.
- *   npm run bench -- --out DIR             write DIR/BENCHMARKS.md and DIR/results.json instead
- *   npm run bench -- --cpu-prof            also profile the gateway process (node --cpu-prof) and list its top frames
  *
- * A complete run writes BENCHMARKS.md (top level) and bench/results.json. A partial run (`--quick` or
- * `--only`) writes both to `.bench/` (git-ignored) unless `--out` says otherwise, so that it never
- * overwrites the committed figures of a complete run.
+ * A complete run writes BENCHMARKS.md (top level) and tools/bench/results.json. A partial run
+ * (`--quick` or `--only`) writes both to `.bench/` (git-ignored) unless `--out` says otherwise, so
+ * that it never overwrites the committed figures of a complete run.
  */
 import path from 'node:path';
 
@@ -34,9 +34,18 @@ export interface Sizes {
   };
   start: { rounds: number; warmupPerPath: number; measuredPerPath: number };
   decision: { warmupSessions: number; sessions: number };
-  subscriptions: { sessions: number; sockets: number; subscriptionsPerSocket: number; settleMillis: number };
+  subscriptions: {
+    /** Idle memory and CPU per decision: this many sessions, `sockets` x `subscriptionsPerSocket` subscriptions spread over them. */
+    sessions: number;
+    sockets: number;
+    subscriptionsPerSocket: number;
+    settleMillis: number;
+    /** One decision to every subscriber of one session, `repetitions` times (a new session each time). */
+    delivery: { sockets: number; subscriptionsPerSocket: number; repetitions: number };
+  };
   audit: { events: number; warmupRequests: number; measuredRequests: number; deepOffset: number; verifyRuns: number };
-  cluster: { sessions: number; sockets: number; subscriptionsPerSocket: number };
+  /** One decision on instance A to `sockets` x `subscriptionsPerSocket` subscribers on B, `repetitions` times. */
+  cluster: { sockets: number; subscriptionsPerSocket: number; repetitions: number };
 }
 
 export interface BenchOptions {
@@ -52,6 +61,7 @@ export interface BenchOptions {
   resultsFile: string;
   /** Where data directories, child logs and profiles go (git-ignored). */
   workDir: string;
+  /** Profile every scenario's window, not only those of missed targets. */
   cpuProfile: boolean;
   sizes: Sizes;
   /** The command as typed, for the report. */
@@ -62,18 +72,18 @@ const FULL: Sizes = {
   query: { rounds: 3, warmupSeconds: 2, measuredSeconds: 8, connections: 10, instructions: { warmupRequests: 10_000, measuredRequests: 2_000 } },
   start: { rounds: 3, warmupPerPath: 100, measuredPerPath: 700 },
   decision: { warmupSessions: 10, sessions: 200 },
-  subscriptions: { sessions: 1_000, sockets: 100, subscriptionsPerSocket: 100, settleMillis: 1_500 },
+  subscriptions: { sessions: 1_000, sockets: 100, subscriptionsPerSocket: 100, settleMillis: 1_500, delivery: { sockets: 1_000, subscriptionsPerSocket: 10, repetitions: 5 } },
   audit: { events: 1_000_000, warmupRequests: 20, measuredRequests: 200, deepOffset: 900_000, verifyRuns: 1 },
-  cluster: { sessions: 500, sockets: 50, subscriptionsPerSocket: 100 },
+  cluster: { sockets: 1_000, subscriptionsPerSocket: 10, repetitions: 5 },
 };
 
 const QUICK: Sizes = {
   query: { rounds: 1, warmupSeconds: 1, measuredSeconds: 3, connections: 10 },
   start: { rounds: 1, warmupPerPath: 30, measuredPerPath: 200 },
   decision: { warmupSessions: 5, sessions: 50 },
-  subscriptions: { sessions: 200, sockets: 20, subscriptionsPerSocket: 100, settleMillis: 1_000 },
+  subscriptions: { sessions: 200, sockets: 20, subscriptionsPerSocket: 100, settleMillis: 1_000, delivery: { sockets: 200, subscriptionsPerSocket: 10, repetitions: 3 } },
   audit: { events: 100_000, warmupRequests: 10, measuredRequests: 50, deepOffset: 90_000, verifyRuns: 1 },
-  cluster: { sessions: 100, sockets: 10, subscriptionsPerSocket: 100 },
+  cluster: { sockets: 200, subscriptionsPerSocket: 10, repetitions: 3 },
 };
 
 export class UsageError extends Error {

@@ -1,4 +1,5 @@
-/** What a scenario hands to the report: its figures (JSON), its tables, and each target with its figure. */
+/** What a scenario hands to the report: its figures (JSON), its tables, each target with its figure, and profiles. */
+import type { ProfileSummary } from './cpu-profile';
 import type { ScenarioName } from './options';
 
 export interface TargetCheck {
@@ -8,7 +9,7 @@ export interface TargetCheck {
   target: string;
   /** The measured figure, formatted. */
   measured: string;
-  /** Undefined where the issue set no figure to meet (the figure is reported for judgement). */
+  /** Undefined where no figure is set, or where it could not be measured in this run (the row says why). */
   met: boolean | undefined;
 }
 
@@ -27,6 +28,8 @@ export interface ScenarioResult {
   tables: Table[];
   targets: TargetCheck[];
   notes: string[];
+  /** CPU profiles of the gateway, taken apart from the measured window, where a target was missed (or `--cpu-prof`). */
+  profiles?: ProfileSummary[];
   /** Every figure, for results.json. */
   figures: Record<string, unknown>;
 }

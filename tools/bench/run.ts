@@ -6,7 +6,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { summarizeCpuProfile, type ProfileSummary } from './cpu-profile';
 import { describeMachine } from './machine';
 import { parseBenchArgs, UsageError, type ScenarioName } from './options';
 import { writeReport } from './report';
@@ -43,8 +42,8 @@ async function main(): Promise<void> {
   const runDir = path.join(options.workDir, 'run');
   fs.rmSync(runDir, { recursive: true, force: true });
   fs.mkdirSync(runDir, { recursive: true });
-  const profileDir = options.cpuProfile ? path.join(options.workDir, 'profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : undefined;
-  const run: BenchRun = { options, runDir, ...(profileDir && { profileDir }), log };
+  fs.rmSync(path.join(options.workDir, 'profiles'), { recursive: true, force: true });
+  const run: BenchRun = { options, runDir, log };
 
   const machineAtStart = describeMachine();
   log(`${options.command}: ${options.scenarios.join(', ')}${options.quick ? ' (quick)' : ''} on ${machineAtStart.cpuCount} x ${machineAtStart.cpuModel}, Node ${machineAtStart.node}, load ${machineAtStart.loadAverage.join('/')}`);
@@ -66,13 +65,6 @@ async function main(): Promise<void> {
     }
   }
 
-  const profiles: ProfileSummary[] = [];
-  if (profileDir && fs.existsSync(profileDir)) {
-    for (const file of fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
-      profiles.push(summarizeCpuProfile(path.join(profileDir, file), options.root));
-    }
-  }
-
   writeReport({
     options,
     startedAt,
@@ -81,7 +73,6 @@ async function main(): Promise<void> {
     loadAverageAtEnd: describeMachine().loadAverage,
     results,
     failed,
-    profiles,
   });
   fs.rmSync(path.join(runDir, 'data'), { recursive: true, force: true });
   log(`wrote ${path.relative(options.root, options.reportFile)} and ${path.relative(options.root, options.resultsFile)} (child logs in ${path.relative(options.root, path.join(runDir, 'logs'))})`);

@@ -13,8 +13,6 @@ export interface BenchRun {
   options: BenchOptions;
   /** `.bench/run`: data directories and child logs of this run (emptied when a run starts). */
   runDir: string;
-  /** Set with `--cpu-prof`: where gateway children write their profiles. */
-  profileDir?: string;
   log(message: string): void;
 }
 
@@ -24,10 +22,8 @@ export interface Launch {
   nameSuffix?: string;
 }
 
-/** `--cpu-prof` profiles gateways only; a child under callgrind is not also profiled (each would distort the other). */
-function launchOptions(launch: Launch, profileDir?: string) {
-  if (launch.callgrindOutFile) return { callgrindOutFile: launch.callgrindOutFile, readyTimeoutMillis: 600_000 };
-  return profileDir ? { cpuProfileDir: profileDir } : {};
+function launchOptions(launch: Launch) {
+  return launch.callgrindOutFile ? { callgrindOutFile: launch.callgrindOutFile, readyTimeoutMillis: 600_000 } : {};
 }
 
 export interface RunningGateway {
@@ -75,7 +71,7 @@ export async function startGateway(
     name,
     entry: 'gateway-process.js',
     logDir: path.join(run.runDir, 'logs'),
-    ...launchOptions(launch, run.profileDir),
+    ...launchOptions(launch),
     env: {
       ...GATEWAY_SETTINGS,
       DATA_DIR: dataDir,

@@ -71,6 +71,12 @@ export class GraphQLWsConnection {
     this.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
   }
 
+  /** Ends a subscription from this side (a `complete` frame); no more of its frames are handled. */
+  unsubscribe(id: string): void {
+    if (!this.subscriptions.delete(id) || this.closedWith) return;
+    this.socket.send(JSON.stringify({ id, type: 'complete' }));
+  }
+
   /**
    * A protocol `ping` answered by `pong`: the server has read every frame sent before it. (The server
    * handles a `subscribe` without waiting on I/O, so by then the subscriptions are set up too.)

@@ -1,5 +1,5 @@
 /**
- * Idempotency keys on PostgreSQL (`idempotency_keys`, migration 2 of `migrations/postgres.ts`).
+ * Idempotency keys on PostgreSQL (`idempotency_keys`, migration 2 of `migrations/index.ts`).
  * `claim` is one transaction: `INSERT … ON CONFLICT DO NOTHING` takes a free key; otherwise the
  * existing row is locked (`FOR UPDATE`) and either taken over (expired, or a pending claim whose lease
  * ran out) or answered. Instances claiming the same key at once queue on that row, so one wins.

@@ -7,6 +7,7 @@ import type { AuditAction, AuditEventRecord } from '../../domain/audit/audit.mod
 import type { ReadScope } from '../../domain/viewer';
 import type { FaceAttempt, FaceRectangle } from '../../domain/ports/face.port';
 import type { AttemptRecord, DecisionRecord, SessionRecord, Verdict } from '../../domain/sessions/session.model';
+import type { SessionChanges } from '../../domain/sessions/transitions';
 import type { AuditFilter, SessionFilter } from '../../domain/ports/store';
 
 export type Row = Record<string, unknown>;
@@ -91,8 +92,68 @@ export function toAuditEvent(row: Row): AuditEventRecord {
   };
 }
 
+/** How a dialect stores a boolean: 1/0 in SQLite, true/false in PostgreSQL. */
+export type BoolValue = (value: boolean) => unknown;
+
+export const SESSION_COLUMNS =
+  'id, kind, status, operation_mode, user_id, tenant, device_correlation_id, created_at, expires_at, model_version, verify_reference, enable_session_image, updated_at';
+
+/** A new session's column values, in the order of `SESSION_COLUMNS`; it was last updated when created. */
+export function sessionValues(session: SessionRecord, bool: BoolValue): unknown[] {
+  return [
+    session.id,
+    session.kind,
+    session.status,
+    session.operationMode,
+    session.userId,
+    session.tenant,
+    session.deviceCorrelationId,
+    session.createdAt.getTime(),
+    session.expiresAt.getTime(),
+    session.modelVersion ?? null,
+    session.verifyReference ? JSON.stringify(session.verifyReference) : null,
+    bool(session.enableSessionImage),
+    session.createdAt.getTime(),
+  ];
+}
+
+/**
+ * The values of a transition's session update, in this order: status, model version and completion
+ * time (each null to keep the stored one), decided (true to set it, false to keep it), updated at.
+ */
+export function changeValues(changes: SessionChanges, bool: BoolValue): unknown[] {
+  return [
+    changes.status ?? null,
+    changes.modelVersion ?? null,
+    changes.completionReportedAt?.getTime() ?? null,
+    bool(changes.decided === true),
+    changes.updatedAt.getTime(),
+  ];
+}
+
+export const AUDIT_COLUMNS = 'id, tenant, sequence, at, action, actor, session_id, user_id, attempt_id, verdict, digest, previous_hash, hash';
+
+/** A chained event's column values, in the order of `AUDIT_COLUMNS`. */
+export function auditValues(event: AuditEventRecord): unknown[] {
+  return [
+    event.id,
+    event.tenant,
+    event.sequence,
+    event.at.getTime(),
+    event.action,
+    event.actor,
+    event.sessionId,
+    event.userId,
+    event.attemptId ?? null,
+    event.verdict ?? null,
+    event.digest ?? null,
+    event.previousHash,
+    event.hash,
+  ];
+}
+
 /** An attempt's column values, in the order of `ATTEMPT_COLUMNS`. */
-export function attemptValues(sessionId: string, attempt: FaceAttempt, at: Date, bool: (value: boolean) => unknown): unknown[] {
+export function attemptValues(sessionId: string, attempt: FaceAttempt, at: Date, bool: BoolValue): unknown[] {
   return [
     sessionId,
     attempt.attemptId,
@@ -113,7 +174,7 @@ export const ATTEMPT_COLUMNS =
   'session_id, attempt_id, status, liveness_decision, face_rectangle, digest, session_image_id, is_identical, match_confidence, error_code, error_message, recorded_at';
 
 /** A decision's column values, in the order of `DECISION_COLUMNS`. */
-export function decisionValues(decision: DecisionRecord, bool: (value: boolean) => unknown): unknown[] {
+export function decisionValues(decision: DecisionRecord, bool: BoolValue): unknown[] {
   return [
     decision.sessionId,
     decision.verdict,
@@ -165,187 +226,3 @@ export function auditConditions(scope: ReadScope, filter: AuditFilter, bind: Bin
 }
 
 export const where = (conditions: string[]): string => (conditions.length ? `WHERE ${conditions.join(' AND ')}` : '');
-
-/**
- * Where an audit page's `totalCount` comes from. Counting a tenant's rows walks its whole index
- * (47 ms at 1,000,000 events, on every page; issue 6), but a tenant's chain head (`audit_heads`)
- * records its length, advanced in the very transaction that appends the events: for a history
- * narrowed to one tenant and nothing else, the count is the head's `sequence`; for every tenant, the
- * sum of the heads. It equals the rows as long as the chain is intact: a row deleted or moved behind
- * the gateway's back is what `verifyAuditChain` reports. Any other filter counts the rows, those of
- * one tenant through `AuditCountCache`.
- */
-export type AuditCountSource = { kind: 'none' } | { kind: 'head'; tenant: string } | { kind: 'allHeads' } | { kind: 'rows'; tenant?: string };
-
-export function auditCountSource(scope: ReadScope, filter: AuditFilter): AuditCountSource {
-  const tenants = new Set([scope.kind === 'all' ? undefined : scope.tenant, filter.tenant].filter((tenant) => tenant !== undefined));
-  if (tenants.size > 1) return { kind: 'none' }; // two different tenants: no event is in both
-  const narrowed =
-    scope.kind === 'own' || filter.sessionId !== undefined || filter.userId !== undefined || (filter.actions?.length ?? 0) > 0 || !!filter.from || !!filter.to;
-  const [tenant] = tenants;
-  if (narrowed) return tenant === undefined ? { kind: 'rows' } : { kind: 'rows', tenant };
-  return tenant === undefined ? { kind: 'allHeads' } : { kind: 'head', tenant };
-}
-
-/**
- * Exact counts of a tenant's events that match a filter, kept by tenant and filter with the chain
- * length they were counted up to, so that the next page of the same history counts only the events
- * appended since (by `sequence`, on the `(tenant, sequence)` index) instead of the whole tenant again:
- * 300 ms a page at 1,000,000 events for a filter by action, measured by hand (issue 6). Exact because
- * a chain only grows: events are appended with the next sequence, in order, in the transaction that
- * advances the head, and never change (`verifyAuditChain` reports one edited behind the gateway's
- * back, which a kept count would not see). The first count of a filter still reads every event it
- * matches. At most `maxEntries` counts are kept, least recently used out first.
- */
-export class AuditCountCache {
-  private readonly counts = new Map<string, { sequence: number; count: number }>();
-
-  constructor(private readonly maxEntries = 256) {}
-
-  /**
-   * The count of the events of `tenant` that `scope` and `filter` match, up to the chain's head.
-   * `head()` reads the head's sequence (0 for a tenant without events); `countBetween(after, upTo)`
-   * counts the matching events with `after < sequence <= upTo`.
-   */
-  async count(
-    tenant: string,
-    scope: ReadScope,
-    filter: AuditFilter,
-    head: () => Promise<number> | number,
-    countBetween: (after: number, upTo: number) => Promise<number> | number,
-  ): Promise<number> {
-    const { sessionId, userId, actions, from, to } = filter;
-    const key = JSON.stringify([tenant, scope, sessionId, userId, actions, from?.getTime(), to?.getTime()]);
-    const upTo = await head();
-    const kept = this.counts.get(key);
-    this.counts.delete(key);
-    const count =
-      kept && kept.sequence <= upTo ? kept.count + (kept.sequence === upTo ? 0 : await countBetween(kept.sequence, upTo)) : await countBetween(0, upTo);
-    this.counts.set(key, { sequence: upTo, count });
-    if (this.counts.size > this.maxEntries) this.counts.delete(this.counts.keys().next().value as string);
-    return count;
-  }
-}
-
-/** A least-recently-used map of rows that never change once kept; the values are shared, so frozen. */
-class KeptRows<T> {
-  private readonly kept = new Map<string, T>();
-
-  constructor(private readonly maxEntries: number) {}
-
-  has(id: string): boolean {
-    return this.kept.has(id);
-  }
-
-  get(id: string): T | undefined {
-    const value = this.kept.get(id);
-    if (value !== undefined) {
-      this.kept.delete(id);
-      this.kept.set(id, value);
-    }
-    return value;
-  }
-
-  /** The kept values of `ids` (touching each), and the ids not kept, in order. */
-  lookUp(ids: readonly string[]): { found: Map<string, T>; missing: string[] } {
-    const found = new Map<string, T>();
-    const missing: string[] = [];
-    for (const id of ids) {
-      const kept = this.get(id);
-      if (kept === undefined) missing.push(id);
-      else found.set(id, kept);
-    }
-    return { found, missing };
-  }
-
-  keep(id: string, value: T): void {
-    this.kept.delete(id);
-    this.kept.set(id, value);
-    if (this.kept.size > this.maxEntries) this.kept.delete(this.kept.keys().next().value as string);
-  }
-}
-
-/**
- * Decisions by session, kept once read. A decision is inserted once and never changed or deleted
- * (`ON CONFLICT DO NOTHING`; no statement of either adapter updates or deletes one), so a kept copy
- * is the stored row for as long as it is kept, on every instance, whichever wrote it. Only decisions
- * found are kept: "no decision yet" changes. This spares `session(id)` and every subscriber of a
- * decided session one of its store reads (a round trip on PostgreSQL; issue 6). At most `maxEntries`
- * are kept, least recently used out first; the records are frozen, being shared by every reader.
- */
-export class DecisionCache {
-  private readonly rows: KeptRows<DecisionRecord>;
-
-  constructor(maxEntries = 10_000) {
-    this.rows = new KeptRows(maxEntries);
-  }
-
-  /** Whether the session's decision is kept: it is stored, committed, and final. */
-  isKnown(sessionId: string): boolean {
-    return this.rows.has(sessionId);
-  }
-
-  /** The session's decision if it is kept, without a read. */
-  kept(sessionId: string): DecisionRecord | undefined {
-    return this.rows.get(sessionId);
-  }
-
-  async read(sessionIds: readonly string[], load: (missing: string[]) => Promise<DecisionRecord[]>): Promise<(DecisionRecord | undefined)[]> {
-    const { found, missing } = this.rows.lookUp(sessionIds);
-    if (missing.length > 0) {
-      for (const decision of await load(missing)) {
-        const frozen = deepFreeze(decision);
-        found.set(decision.sessionId, frozen);
-        this.rows.keep(decision.sessionId, frozen);
-      }
-    }
-    return sessionIds.map((id) => found.get(id));
-  }
-}
-
-/**
- * The attempts of decided sessions, kept once read. A session's attempts are final once it is
- * decided: the transaction that stores the decision stores the attempts it rests on, and no attempt
- * is recorded for a session that has a decision (`recordProgress`, both adapters). So a list read
- * after the decision was known to be stored (`DecisionCache.isKnown` before the read) is complete
- * for good. Lists of undecided sessions are read afresh every time. Spares `session(id)` of a decided
- * session its second store read (issue 6).
- */
-export class AttemptCache {
-  private readonly rows: KeptRows<AttemptRecord[]>;
-
-  constructor(
-    private readonly decisions: DecisionCache,
-    maxEntries = 10_000,
-  ) {
-    this.rows = new KeptRows(maxEntries);
-  }
-
-  /** The session's attempts if they are kept (the session is decided), without a read. */
-  kept(sessionId: string): AttemptRecord[] | undefined {
-    return this.rows.get(sessionId);
-  }
-
-  async read(sessionIds: readonly string[], load: (missing: string[]) => Promise<AttemptRecord[][]>): Promise<AttemptRecord[][]> {
-    const { found, missing } = this.rows.lookUp(sessionIds);
-    if (missing.length > 0) {
-      // Decided before the read began: what the read returns is all there will ever be.
-      const final = new Set(missing.filter((id) => this.decisions.isKnown(id)));
-      const lists = await load(missing);
-      missing.forEach((id, index) => {
-        const list = deepFreeze(lists[index]);
-        found.set(id, list);
-        if (final.has(id)) this.rows.keep(id, list);
-      });
-    }
-    return sessionIds.map((id) => found.get(id) ?? []);
-  }
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
-}

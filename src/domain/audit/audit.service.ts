@@ -4,8 +4,8 @@
  * two read in bounded batches, so a chain of a million events is never in memory at once.
  */
 import { hasRole, type Viewer } from '../viewer';
-import { badInput, forbidden } from '../../errors';
-import { checkPageSize, decodeCursor, encodeCursor } from '../pagination';
+import { badInput, forbidden } from '../errors';
+import { checkPageSize, connectionOf, decodeCursor, encodeCursor, type Connection } from '../pagination';
 import type { AuditFilter, AuditRepository, Page } from '../ports/store';
 import type { AuditEventRecord } from './audit.model';
 import { chainHash, GENESIS_HASH } from './chain';
@@ -14,7 +14,11 @@ const AUDIT_CURSOR = 'audit';
 /** Events read per store round trip while verifying a chain: bounds memory whatever the chain's length. */
 export const CHAIN_BATCH_SIZE = 1_000;
 
-export type AuditPage = Page<AuditEventRecord & { position: number }>;
+type AuditPage = Page<AuditEventRecord & { position: number }>;
+export type AuditConnection = Connection<AuditEventRecord & { position: number }>;
+
+/** A history's filter as a caller may send it: any criterion absent or null. */
+export type AuditHistoryFilter = { [K in keyof AuditFilter]?: AuditFilter[K] | null };
 
 /** What an export asks for: one tenant's chain (default: the caller's), optionally cut to a time window. */
 export interface ChainExportRequest {
@@ -48,15 +52,16 @@ export class AuditService {
   }
 
   /** Auditors read their own tenant only (a filter naming another tenant finds nothing); admins any. */
-  async history(viewer: Viewer, filter: AuditFilter, first: number, after?: string | null): Promise<AuditPage> {
+  async history(viewer: Viewer, filter: AuditHistoryFilter | null | undefined, first: number, after?: string | null): Promise<AuditConnection> {
     const scope = this.auditScope(viewer);
-    checkWindow(filter);
-    return this.page({ ...filter }, scope, first, after);
+    const criteria = definedCriteria(filter ?? {});
+    checkWindow(criteria);
+    return this.connection(await this.page(criteria, scope, first, after));
   }
 
   /** The events of a session the caller has already been allowed to see. */
-  async trail(sessionId: string, first: number, after?: string | null): Promise<AuditPage> {
-    return this.page({ sessionId }, { kind: 'all' }, first, after);
+  async trail(sessionId: string, first: number, after?: string | null): Promise<AuditConnection> {
+    return this.connection(await this.page({ sessionId }, { kind: 'all' }, first, after));
   }
 
   cursorOf(event: { position: number }): string {
@@ -131,11 +136,26 @@ export class AuditService {
     throw forbidden();
   }
 
+  private connection(page: AuditPage): AuditConnection {
+    return connectionOf(page, (event) => this.cursorOf(event));
+  }
+
   private page(filter: AuditFilter, scope: { kind: 'all' } | { kind: 'tenant'; tenant: string }, first: number, after?: string | null) {
     checkPageSize(first);
     const position = after ? decodeCursor(AUDIT_CURSOR, after, isAuditPosition).p : undefined;
     return this.audit.list(scope, filter, first, position);
   }
+}
+
+function definedCriteria(filter: AuditHistoryFilter): AuditFilter {
+  return {
+    sessionId: filter.sessionId ?? undefined,
+    userId: filter.userId ?? undefined,
+    tenant: filter.tenant ?? undefined,
+    actions: filter.actions ?? undefined,
+    from: filter.from ?? undefined,
+    to: filter.to ?? undefined,
+  };
 }
 
 function checkWindow(window: { from?: Date; to?: Date }): void {

@@ -12,13 +12,13 @@
  * The device token is kept sealed (AES-256-GCM, `token-sealer.ts`) and is never logged; the input is
  * compared by a keyed fingerprint, never kept.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { badInput, conflict } from '../../errors';
+import { badInput, conflict } from '../errors';
 import type { Logger } from '../../observability/logger';
 import type { SessionRecord } from '../sessions/session.model';
 import type { IdempotencyRecord, IdempotencyRepository, IdempotencyScope } from '../ports/store';
-import type { TokenSealer } from './token-sealer';
+import { TokenSealer } from './token-sealer';
 
 export const IDEMPOTENCY_RETENTION_MILLIS = 24 * 3600 * 1000;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -53,6 +53,21 @@ export class IdempotencyService {
   private nextPurge = 0;
 
   constructor(private readonly options: IdempotencyServiceOptions) {}
+
+  /**
+   * Runs `start` once per key for its owner when the caller gave a key, or simply runs it when not.
+   * `normalizedInput` is what makes two starts the same start (a JSON-able value, fixed key order).
+   */
+  once(
+    owner: { tenant: string; userId: string },
+    key: string | null | undefined,
+    normalizedInput: unknown,
+    start: () => Promise<IdempotentResult>,
+  ): Promise<IdempotentResult> {
+    if (key === undefined || key === null) return start();
+    this.checkKey(key);
+    return this.run({ tenant: owner.tenant, userId: owner.userId, key }, this.fingerprint(normalizedInput), start);
+  }
 
   /** Throws BAD_USER_INPUT for a key that is empty or too long. */
   checkKey(key: string): void {
@@ -167,6 +182,17 @@ export class IdempotencyService {
       (error: unknown) => this.options.logger.warn({ err: String(error) }, 'could not purge expired idempotency keys'),
     );
   }
+}
+
+/**
+ * Idempotency sealing with a key made up for this process, so kept tokens do not outlive it: for a
+ * gateway built without a configured key (a tool or a test); the gateway passes one keyed from its
+ * configuration.
+ */
+export function processLocalIdempotency(
+  options: Pick<IdempotencyServiceOptions, 'repository' | 'logger' | 'now' | 'findSession'>,
+): IdempotencyService {
+  return new IdempotencyService({ ...options, sealer: new TokenSealer(randomBytes(32)), claimLeaseMillis: 60_000 });
 }
 
 function checkSameInput(record: IdempotencyRecord, requestHash: string): void {

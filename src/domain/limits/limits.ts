@@ -10,7 +10,7 @@
  *
  * A refusal is RATE_LIMITED with `extensions.retryAfterSeconds`, a whole number of at least 1.
  */
-import { DomainError } from '../../errors';
+import { DomainError } from '../errors';
 import type { RateLimitRule } from '../../observability/metrics';
 import type { RateHit, RateLimitCounter, RateRule } from './rate-limit';
 

@@ -1,6 +1,6 @@
 /**
- * Fan-out of events to subscribers. In-process by default; Redis later, behind the same interface.
- * Payloads must survive JSON (the Redis adapter will serialize them).
+ * Fan-out of events to subscribers, in this process or between instances (adapters: in-process and
+ * Redis). Payloads must survive JSON: the Redis adapter serializes them.
  */
 export type Listener = (payload: unknown) => void;
 
@@ -9,25 +9,4 @@ export interface PubSub {
   /** Resolves once the subscription is live, with the function that ends it. */
   subscribe(topic: string, listener: Listener): Promise<() => void>;
   close(): Promise<void>;
-}
-
-export function createInProcessPubSub(): PubSub {
-  const topics = new Map<string, Set<Listener>>();
-  return {
-    async publish(topic, payload) {
-      for (const listener of topics.get(topic) ?? []) listener(payload);
-    },
-    async subscribe(topic, listener) {
-      let listeners = topics.get(topic);
-      if (!listeners) topics.set(topic, (listeners = new Set()));
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-        if (listeners.size === 0 && topics.get(topic) === listeners) topics.delete(topic);
-      };
-    },
-    async close() {
-      topics.clear();
-    },
-  };
 }

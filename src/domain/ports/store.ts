@@ -1,7 +1,8 @@
 /**
  * The store as the domain sees it. Every write is one atomic state transition that also appends its
- * audit events to the tenant's hash chain, so the trail and the state can never disagree.
- * Adapters: SQLite (`sqlite-store.ts`); PostgreSQL later, behind the same interface.
+ * audit events to the tenant's hash chain, so the trail and the state can never disagree. What each
+ * transition changes and which events it appends is decided by `sessions/transitions.ts`; adapters
+ * (SQLite, PostgreSQL) read the state it starts from and execute the plan in one transaction.
  */
 import type { AuditAction, AuditEventRecord } from '../audit/audit.model';
 import type { ReadScope } from '../viewer';
@@ -60,20 +61,12 @@ export interface SessionRepository {
   list(scope: ReadScope, filter: SessionFilter, first: number, after?: SessionPosition): Promise<Page<SessionRecord>>;
   /** First report only: sets `completionReportedAt` and appends COMPLETION_REPORTED. */
   reportCompletion(id: string, actor: string, at: Date): Promise<SessionRecord>;
-  /** Records what a poll of Face saw; see `Progress`. Ignored for sessions already DELETED or EXPIRED. */
+  /** Records what a poll of Face saw; see `Progress`. Ignored for sessions already ended or decided. */
   recordProgress(id: string, progress: Progress, at: Date): Promise<Transition>;
   /** Status DELETED and SESSION_DELETED; an undecided session is also given `decisionIfUndecided`. */
   markDeleted(id: string, actor: string, at: Date, decisionIfUndecided: DecisionDraft): Promise<Transition>;
   attemptsFor(sessionIds: readonly string[]): Promise<AttemptRecord[][]>;
   decisionsFor(sessionIds: readonly string[]): Promise<(DecisionRecord | undefined)[]>;
-  /**
-   * What `decisionsFor` / `attemptsFor` would answer for a decided session whose records this
-   * process keeps (final, `DecisionCache` / `AttemptCache` in rows.ts), at once and without a read;
-   * undefined when not kept, and the caller reads. Lets `session(id)` of a decided session resolve
-   * its nested fields without a promise (issue 6).
-   */
-  keptDecision(sessionId: string): DecisionRecord | undefined;
-  keptAttempts(sessionId: string): AttemptRecord[] | undefined;
   /** Reported complete, not decided, not ended: the sessions a (re)started gateway must poll. */
   awaitingResult(): Promise<SessionRecord[]>;
   /**

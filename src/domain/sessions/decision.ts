@@ -1,5 +1,5 @@
 /**
- * Where decisions are derived: the verdict rules of CONTRACT.md section 5, as a pure function of
+ * Where decisions are derived: the public verdict rules, as a pure function of
  * what Face reports and the clock.
  */
 import type { FaceAttempt, FaceStatus } from '../ports/face.port';

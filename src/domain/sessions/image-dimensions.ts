@@ -9,8 +9,14 @@
  * - BMP: the info header (BITMAPCOREHEADER or BITMAPINFOHEADER and its successors; a negative height
  *   is a top-down bitmap).
  * - WEBP: the first chunk: VP8 (lossy key frame), VP8L (lossless) or VP8X (extended canvas).
+ *
+ * Written here rather than taken from `image-size` or `probe-image-size`: neither counts GIF frames
+ * that reach past the logical screen, and `image-size` also misses JPEG frames other than SOF0-2 (so
+ * a huge lossless frame hides behind a small baseline one), misreads the old BMP core header, and
+ * reads past the end of a truncated header into whatever buffer holds it.
  */
-import type { ImageFormat } from './verify-image';
+/** The formats Face accepts for a verify image. */
+export type ImageFormat = 'JPEG' | 'PNG' | 'GIF' | 'BMP' | 'WEBP';
 
 export interface ImageDimensions {
   width: number;

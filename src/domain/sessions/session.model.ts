@@ -1,6 +1,6 @@
 /**
  * The gateway's own records of liveness sessions: plain data, free of GraphQL and of Face's wire
- * format. Enum values equal the GraphQL enum names of CONTRACT.md section 5.
+ * format. Enum values equal the names of the public GraphQL enums.
  */
 import type {
   FaceAttempt,
@@ -57,7 +57,7 @@ export interface DecisionRecord {
 /**
  * A decision as `sessionDecision` subscribers receive it when it is reached: with the session as the
  * same transition left it, so that `Decision.session` is not read from the store again for every
- * subscriber (issue 6). Decisions read back from the store carry no session.
+ * subscriber. Decisions read back from the store carry no session.
  */
 export interface DecisionEvent extends DecisionRecord {
   session?: SessionRecord;

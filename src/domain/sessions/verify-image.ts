@@ -5,8 +5,8 @@
  * accepts), the decoded size is at most 6 MB, and the width and height its header states are sane
  * (`image-dimensions.ts`): neither zero nor absurd, so a decompression bomb never reaches Face.
  */
-import { badInput } from '../../errors';
-import { readImageDimensions } from './image-dimensions';
+import { badInput } from '../errors';
+import { readImageDimensions, type ImageFormat } from './image-dimensions';
 
 /** Face's limit for the verify image (decoded bytes). */
 export const MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024;
@@ -15,8 +15,6 @@ export const MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024;
 export const MAX_VERIFY_IMAGE_SIDE = 16_384;
 /** 64 megapixels: 256 MB as 32-bit pixels; a reference photo of a face needs a tiny fraction of it. */
 export const MAX_VERIFY_IMAGE_PIXELS = 64_000_000;
-
-export type ImageFormat = 'JPEG' | 'PNG' | 'GIF' | 'BMP' | 'WEBP';
 
 /** The format named by the first bytes, or undefined. */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {

@@ -16,12 +16,13 @@ import { AuditHistoryDocument, VerifyAuditChainDocument, type AuditHistoryQuery,
 import { openSqliteStore } from '../../../src/adapters/store/sqlite-store';
 import { seedAuditHistory } from '../audit-seed';
 import { graphqlBody, graphqlHeaders } from '../clients';
-import { failures, graphqlCheck, warmAndMeasure, type LoadRound } from '../load';
+import { profileWindow, wantsProfile, type ProfileSummary } from '../cpu-profile';
+import { failures, graphqlCheck, loadRound, warmAndMeasure, type HttpLoad, type LoadRound } from '../load';
 import { check, type ScenarioResult } from '../result';
 import { dataDirFor, startGateway, type BenchRun } from '../servers';
 import { count, mib, ms, round } from '../stats';
+import { AUDIT_P95_MAX_MILLIS } from '../targets';
 
-const P95_TARGET_MILLIS = 20;
 const PAGE_SIZE = 50;
 const TENANT = 'acme';
 
@@ -84,6 +85,14 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
       },
     ];
 
+    const loadOf = (page: Page): HttpLoad => ({
+      url: gateway.client.graphqlUrl,
+      method: 'POST',
+      headers: graphqlHeaders(token),
+      body: graphqlBody(AuditHistoryDocument, page.variables),
+      connections: 1,
+      check: graphqlCheck(page.expect),
+    });
     const rounds = new Map<Page['key'], LoadRound>();
     /** Each page's very first request, before any warm-up: what a count from scratch costs. */
     const cold = new Map<Page['key'], number>();
@@ -95,20 +104,24 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
       cold.set(page.key, performance.now() - t0);
       if (first.status !== 200 || !graphqlCheck(page.expect)(firstBody)) throw new Error(`${page.label}: unexpected answer ${first.status} ${firstBody.slice(0, 300)}`);
       const result = await warmAndMeasure(
-        {
-          url: gateway.client.graphqlUrl,
-          method: 'POST',
-          headers: graphqlHeaders(token),
-          body: graphqlBody(AuditHistoryDocument, page.variables),
-          connections: 1,
-          check: graphqlCheck(page.expect),
-        },
+        loadOf(page),
         { requests: sizes.warmupRequests, maxSeconds: 120 },
         { requests: sizes.measuredRequests, maxSeconds: 300 },
       );
       rounds.set(page.key, result.measured);
     }
     const measured = (page: Page): LoadRound => rounds.get(page.key) as LoadRound;
+
+    // A page over its target is explained by a profile of the slowest page, over one more round of it.
+    const profiles: ProfileSummary[] = [];
+    const slowest = pages.reduce((a, b) => (measured(b).latency.p95 > measured(a).latency.p95 ? b : a));
+    if (wantsProfile(run, measured(slowest).latency.p95 <= AUDIT_P95_MAX_MILLIS)) {
+      profiles.push(
+        await profileWindow(run, gateway.child, `${slowest.label}, ${sizes.measuredRequests} requests`, () =>
+          loadRound(loadOf(slowest), { requests: sizes.measuredRequests, maxSeconds: 300 }),
+        ),
+      );
+    }
 
     run.log(`audit: verifyAuditChain over ${count(seeded.events)} events`);
     const rssBefore = (await gateway.child.request('memory')).rss;
@@ -140,7 +153,7 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
       title: `5. Audit pages and chain verification at ${count(seeded.events)} events`,
       method:
         `${count(seeded.events)} events (${count(seeded.sessions)} sessions x 4) in tenant "${TENANT}", seeded into the SQLite file before the gateway started ` +
-        `(${seeded.seconds.toFixed(1)} s, file ${mib(seeded.fileBytes)}). \`AuditHistory\` (src/client/operations, with \`session { id status }\` per event) ` +
+        `(${seeded.seconds.toFixed(1)} s, file ${mib(seeded.fileBytes)}). \`AuditHistory\` (client/operations, with \`session { id status }\` per event) ` +
         `with an auditor JWT: each page's first request timed alone (cold), then autocannon, 1 connection, ${sizes.warmupRequests} warm-up + ${sizes.measuredRequests} measured requests per page. ` +
         `Then \`verifyAuditChain\` ${sizes.verifyRuns === 1 ? 'once' : `${sizes.verifyRuns} times (best time)`}, peak RSS from /proc/<pid>/status VmHWM` +
         `${peakReset ? ', reset just before' : ' (the kernel refused the reset: peak since the process started)'}.`,
@@ -169,15 +182,16 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
         ...pages.map((page) =>
           check(
             `${page.label}, p95`,
-            `<= ${P95_TARGET_MILLIS} ms`,
+            `<= ${AUDIT_P95_MAX_MILLIS} ms`,
             `${ms(measured(page).latency.p95)} (first request: ${ms(cold.get(page.key) ?? NaN)})`,
-            measured(page).latency.p95 <= P95_TARGET_MILLIS,
+            measured(page).latency.p95 <= AUDIT_P95_MAX_MILLIS,
           ),
         ),
         check('verifyAuditChain peak RSS', 'bounded (no figure set)', `${mib(peakRss)} peak, +${mib(peakRss - rssBefore)} over the ${mib(rssBefore)} before; file ${mib(seeded.fileBytes)}`, undefined),
         check('responses failing a check; chain reported valid', '0; valid', `${count(pageFailures)}; ${verified ? 'valid' : 'NOT valid'}`, pageFailures === 0 && verified),
       ],
       notes: [],
+      profiles,
       figures: {
         events: seeded.events,
         sessions: seeded.sessions,

@@ -1,16 +1,56 @@
 /**
- * PostgreSQL schema, as numbered migrations applied in order at start, under an advisory lock so
- * instances starting together do not race (see `postgres-store.ts`). Same tables and meaning as the
- * SQLite migrations; times are milliseconds since epoch (BIGINT) in both, so rows map alike.
- * Never edit a released migration: add the next number.
+ * The schema, as numbered migrations applied in order at start, written once for both dialects: the
+ * few differences (64-bit times, booleans, floats, SQLite's STRICT tables, the audit position
+ * counter) are the typed parts of `Dialect`. Times are milliseconds since epoch in both, so rows map
+ * alike (`rows.ts`). Never edit a released migration, since databases already carry it: add the
+ * next number.
  */
-import type { Migration } from './sqlite';
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
 
-export const postgresMigrations: Migration[] = [
+export interface Dialect {
+  /** Milliseconds since epoch. */
+  millis: 'INTEGER' | 'BIGINT';
+  bool: 'INTEGER' | 'BOOLEAN';
+  /** The stored value of `false`. */
+  falseValue: '0' | 'false';
+  /** The condition "not decided", as the partial indexes say it. */
+  undecided: 'decided = 0' | 'NOT decided';
+  double: 'REAL' | 'DOUBLE PRECISION';
+  /** An ever-increasing row number, the table's primary key. */
+  position: 'INTEGER PRIMARY KEY AUTOINCREMENT' | 'BIGSERIAL PRIMARY KEY';
+  /** After a table's closing parenthesis: SQLite checks each column's declared type only when asked. */
+  strict: ' STRICT' | '';
+}
+
+export const SQLITE: Dialect = {
+  millis: 'INTEGER',
+  bool: 'INTEGER',
+  falseValue: '0',
+  undecided: 'decided = 0',
+  double: 'REAL',
+  position: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+  strict: ' STRICT',
+};
+
+export const POSTGRES: Dialect = {
+  millis: 'BIGINT',
+  bool: 'BOOLEAN',
+  falseValue: 'false',
+  undecided: 'NOT decided',
+  double: 'DOUBLE PRECISION',
+  position: 'BIGSERIAL PRIMARY KEY',
+  strict: '',
+};
+
+const schema: { version: number; description: string; sql: (d: Dialect) => string }[] = [
   {
     version: 1,
     description: 'sessions, attempts, decisions and the per-tenant audit chain',
-    sql: `
+    sql: (d) => `
       CREATE TABLE sessions (
         id                     TEXT PRIMARY KEY,
         kind                   TEXT NOT NULL CHECK (kind IN ('LIVENESS', 'LIVENESS_WITH_VERIFY')),
@@ -19,21 +59,21 @@ export const postgresMigrations: Migration[] = [
         user_id                TEXT NOT NULL,
         tenant                 TEXT NOT NULL,
         device_correlation_id  TEXT NOT NULL,
-        created_at             BIGINT NOT NULL,
-        expires_at             BIGINT NOT NULL,
+        created_at             ${d.millis} NOT NULL,
+        expires_at             ${d.millis} NOT NULL,
         model_version          TEXT,
         verify_reference       TEXT,
-        enable_session_image   BOOLEAN NOT NULL,
-        completion_reported_at BIGINT,
-        decided                BOOLEAN NOT NULL DEFAULT false,
-        updated_at             BIGINT NOT NULL
-      );
+        enable_session_image   ${d.bool} NOT NULL,
+        completion_reported_at ${d.millis},
+        decided                ${d.bool} NOT NULL DEFAULT ${d.falseValue},
+        updated_at             ${d.millis} NOT NULL
+      )${d.strict};
       CREATE INDEX sessions_by_owner  ON sessions (tenant, user_id, created_at DESC, id DESC);
       CREATE INDEX sessions_by_tenant ON sessions (tenant, created_at DESC, id DESC);
       CREATE INDEX sessions_by_time   ON sessions (created_at DESC, id DESC);
-      CREATE INDEX sessions_undecided_by_expiry ON sessions (expires_at) WHERE NOT decided;
+      CREATE INDEX sessions_undecided_by_expiry ON sessions (expires_at) WHERE ${d.undecided};
       CREATE INDEX sessions_awaiting_result ON sessions (completion_reported_at)
-        WHERE NOT decided AND completion_reported_at IS NOT NULL;
+        WHERE ${d.undecided} AND completion_reported_at IS NOT NULL;
 
       CREATE TABLE attempts (
         session_id        TEXT NOT NULL REFERENCES sessions (id),
@@ -43,31 +83,32 @@ export const postgresMigrations: Migration[] = [
         face_rectangle    TEXT,
         digest            TEXT,
         session_image_id  TEXT,
-        is_identical      BOOLEAN,
-        match_confidence  DOUBLE PRECISION,
+        is_identical      ${d.bool},
+        match_confidence  ${d.double},
         error_code        TEXT,
         error_message     TEXT,
-        recorded_at       BIGINT NOT NULL,
+        recorded_at       ${d.millis} NOT NULL,
         PRIMARY KEY (session_id, attempt_id)
-      );
+      )${d.strict};
 
       CREATE TABLE decisions (
         session_id        TEXT PRIMARY KEY REFERENCES sessions (id),
         verdict           TEXT NOT NULL,
         liveness_decision TEXT,
-        is_identical      BOOLEAN,
-        match_confidence  DOUBLE PRECISION,
+        is_identical      ${d.bool},
+        match_confidence  ${d.double},
         attempt_id        INTEGER,
-        decided_at        BIGINT NOT NULL
-      );
+        decided_at        ${d.millis} NOT NULL
+      )${d.strict};
 
       -- position gives one newest-first order across tenants; (tenant, sequence) is the chain.
+      -- Not STRICT on SQLite: released that way, and a table's strictness cannot change in place.
       CREATE TABLE audit_events (
-        position      BIGSERIAL PRIMARY KEY,
+        position      ${d.position},
         id            TEXT NOT NULL UNIQUE,
         tenant        TEXT NOT NULL,
         sequence      INTEGER NOT NULL,
-        at            BIGINT NOT NULL,
+        at            ${d.millis} NOT NULL,
         action        TEXT NOT NULL,
         actor         TEXT NOT NULL,
         session_id    TEXT NOT NULL,
@@ -83,19 +124,19 @@ export const postgresMigrations: Migration[] = [
       CREATE INDEX audit_by_session ON audit_events (session_id, position DESC);
       CREATE INDEX audit_by_user    ON audit_events (tenant, user_id, position DESC);
 
-      -- The head of each tenant's chain. Every append locks its tenant's row (SELECT … FOR UPDATE) in
-      -- the appending transaction, so appends from any number of instances queue, never fork.
+      -- The head of each tenant's chain, read and advanced (on PostgreSQL, locked: SELECT … FOR
+      -- UPDATE) inside every appending transaction, so appends from any number of instances queue.
       CREATE TABLE audit_heads (
         tenant   TEXT PRIMARY KEY,
         sequence INTEGER NOT NULL,
         hash     TEXT NOT NULL
-      );
+      )${d.strict};
     `,
   },
   {
     version: 2,
     description: 'idempotency keys of session starts (device tokens sealed with AES-256-GCM)',
-    sql: `
+    sql: (d) => `
       CREATE TABLE idempotency_keys (
         tenant            TEXT NOT NULL,
         user_id           TEXT NOT NULL,
@@ -105,24 +146,29 @@ export const postgresMigrations: Migration[] = [
         claim_id          TEXT NOT NULL,
         session_id        TEXT,
         sealed_auth_token TEXT,
-        lease_until       BIGINT NOT NULL,
-        created_at        BIGINT NOT NULL,
-        expires_at        BIGINT NOT NULL,
+        lease_until       ${d.millis} NOT NULL,
+        created_at        ${d.millis} NOT NULL,
+        expires_at        ${d.millis} NOT NULL,
         PRIMARY KEY (tenant, user_id, key),
         CHECK (state = 'pending' OR (session_id IS NOT NULL AND sealed_auth_token IS NOT NULL))
-      );
+      )${d.strict};
       CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
     `,
   },
   {
     version: 3,
     description: 'per-session poll leases, so one instance at a time polls a session',
-    sql: `
+    sql: (d) => `
       CREATE TABLE session_leases (
         session_id TEXT PRIMARY KEY,
         owner      TEXT NOT NULL,
-        expires_at BIGINT NOT NULL
-      );
+        expires_at ${d.millis} NOT NULL
+      )${d.strict};
     `,
   },
 ];
+
+/** The migrations in `dialect`, in order. */
+export function migrationsFor(dialect: Dialect): Migration[] {
+  return schema.map(({ version, description, sql }) => ({ version, description, sql: sql(dialect) }));
+}

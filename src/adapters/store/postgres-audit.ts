@@ -1,0 +1,79 @@
+/** The audit trail on PostgreSQL: appending to a tenant's chain, and reading it back. */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { AuditDraft, AuditEventRecord } from '../../domain/audit/audit.model';
+import { chainEvents, GENESIS_HASH } from '../../domain/audit/chain';
+import type { AuditFilter, Page } from '../../domain/ports/store';
+import type { ReadScope } from '../../domain/viewer';
+import type { AuditRows } from './counted-audit';
+import { binder, placeholders, type Queryable } from './postgres-sql';
+import { AUDIT_COLUMNS, auditConditions, auditValues, toAuditEvent, where, type Row } from './rows';
+
+/**
+ * Appends to a tenant's chain inside the caller's transaction, holding the tenant's head locked, so
+ * that appends from any number of instances queue and never fork or gap the chain.
+ */
+export async function appendAudit(client: Queryable, tenant: string, drafts: readonly AuditDraft[], at: Date): Promise<void> {
+  if (drafts.length === 0) return;
+  await client.query('INSERT INTO audit_heads (tenant, sequence, hash) VALUES ($1, 0, $2) ON CONFLICT (tenant) DO NOTHING', [tenant, GENESIS_HASH]);
+  const head = (await client.query<{ sequence: number; hash: string }>('SELECT sequence, hash FROM audit_heads WHERE tenant = $1 FOR UPDATE', [tenant])).rows[0];
+  const events = chainEvents(tenant, head, drafts, at, randomUUID);
+  for (const event of events) {
+    await client.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${placeholders(13)})`, auditValues(event));
+  }
+  const last = events[events.length - 1];
+  await client.query('UPDATE audit_heads SET sequence = $2, hash = $3 WHERE tenant = $1', [tenant, last.sequence, last.hash]);
+}
+
+export class PostgresAuditRows implements AuditRows {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async page(scope: ReadScope, filter: AuditFilter, first: number, after?: number): Promise<Omit<Page<AuditEventRecord & { position: number }>, 'totalCount'>> {
+    const { bind, values } = binder();
+    const conditions = auditConditions(scope, filter, bind);
+    if (after !== undefined) conditions.push(`position < ${bind(after)}`);
+    const rows = (await this.pool.query<Row>(`SELECT * FROM audit_events ${where(conditions)} ORDER BY position DESC LIMIT ${bind(first + 1)}`, values)).rows;
+    return { items: rows.slice(0, first).map((row) => ({ ...toAuditEvent(row), position: row.position as number })), hasNextPage: rows.length > first };
+  }
+
+  async count(scope: ReadScope, filter: AuditFilter, sequences?: { after: number; upTo: number }): Promise<number> {
+    const { bind, values } = binder();
+    const conditions = auditConditions(scope, filter, bind);
+    if (sequences) conditions.push(`sequence > ${bind(sequences.after)}`, `sequence <= ${bind(sequences.upTo)}`);
+    return (await this.pool.query<{ count: number }>(`SELECT count(*) AS count FROM audit_events ${where(conditions)}`, values)).rows[0].count;
+  }
+
+  async headsTotal(): Promise<number> {
+    return (await this.pool.query<{ total: number }>('SELECT coalesce(sum(sequence), 0)::bigint AS total FROM audit_heads')).rows[0].total;
+  }
+
+  async chainSlice(tenant: string, afterSequence: number, limit: number): Promise<AuditEventRecord[]> {
+    const rows = (await this.pool.query<Row>('SELECT * FROM audit_events WHERE tenant = $1 AND sequence > $2 ORDER BY sequence LIMIT $3', [tenant, afterSequence, limit])).rows;
+    return rows.map(toAuditEvent);
+  }
+
+  async chainRange(tenant: string, window: { from?: Date; to?: Date }): Promise<{ first: number; last: number } | undefined> {
+    // Both walk the (tenant, sequence) index in order and stop at the first match: nothing is loaded.
+    const first = (
+      await this.pool.query<{ sequence: number }>(
+        `SELECT sequence FROM audit_events WHERE tenant = $1 ${window.from ? 'AND at >= $2' : ''} ORDER BY sequence LIMIT 1`,
+        window.from ? [tenant, window.from.getTime()] : [tenant],
+      )
+    ).rows[0]?.sequence;
+    const last = (
+      await this.pool.query<{ sequence: number }>(
+        `SELECT sequence FROM audit_events WHERE tenant = $1 ${window.to ? 'AND at < $2' : ''} ORDER BY sequence DESC LIMIT 1`,
+        window.to ? [tenant, window.to.getTime()] : [tenant],
+      )
+    ).rows[0]?.sequence;
+    return first !== undefined && last !== undefined && first <= last ? { first, last } : undefined;
+  }
+
+  async tenants(): Promise<string[]> {
+    return (await this.pool.query<{ tenant: string }>('SELECT tenant FROM audit_heads ORDER BY tenant')).rows.map((row) => row.tenant);
+  }
+
+  async head(tenant: string): Promise<{ sequence: number; hash: string } | undefined> {
+    return (await this.pool.query<{ sequence: number; hash: string }>('SELECT sequence, hash FROM audit_heads WHERE tenant = $1', [tenant])).rows[0];
+  }
+}

@@ -1,0 +1,89 @@
+/** The audit trail on SQLite: appending to a tenant's chain, and reading it back. */
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { AuditDraft, AuditEventRecord } from '../../domain/audit/audit.model';
+import { chainEvents, GENESIS_HASH } from '../../domain/audit/chain';
+import type { AuditFilter, Page } from '../../domain/ports/store';
+import type { ReadScope } from '../../domain/viewer';
+import type { AuditRows } from './counted-audit';
+import { AUDIT_COLUMNS, auditConditions, auditValues, toAuditEvent, where, type Row } from './rows';
+import { namedBinder, questionMarks, type StatementCache } from './sqlite-statements';
+
+/** Appends events to a tenant's chain; only ever called inside a write transaction. */
+export class AuditChainWriter {
+  private readonly head;
+  private readonly insert;
+  private readonly advance;
+
+  constructor(db: Database.Database) {
+    this.head = db.prepare('SELECT sequence, hash FROM audit_heads WHERE tenant = ?');
+    this.insert = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${questionMarks(13)})`);
+    this.advance = db.prepare(`
+      INSERT INTO audit_heads (tenant, sequence, hash) VALUES (?, ?, ?)
+      ON CONFLICT (tenant) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`);
+  }
+
+  append(tenant: string, drafts: readonly AuditDraft[], at: Date): void {
+    if (drafts.length === 0) return;
+    const head = (this.head.get(tenant) as { sequence: number; hash: string } | undefined) ?? { sequence: 0, hash: GENESIS_HASH };
+    const events = chainEvents(tenant, head, drafts, at, randomUUID);
+    for (const event of events) this.insert.run(...auditValues(event));
+    const last = events[events.length - 1];
+    this.advance.run(tenant, last.sequence, last.hash);
+  }
+}
+
+export class SqliteAuditRows implements AuditRows {
+  constructor(private readonly cached: StatementCache) {}
+
+  async page(scope: ReadScope, filter: AuditFilter, first: number, after?: number): Promise<Omit<Page<AuditEventRecord & { position: number }>, 'totalCount'>> {
+    const { bind, params } = namedBinder();
+    const conditions = auditConditions(scope, filter, bind);
+    if (after !== undefined) conditions.push(`position < ${bind(after)}`);
+    const rows = this.cached.get(`SELECT * FROM audit_events ${where(conditions)} ORDER BY position DESC LIMIT ${bind(first + 1)}`).all(params) as Row[];
+    return { items: rows.slice(0, first).map((row) => ({ ...toAuditEvent(row), position: row.position as number })), hasNextPage: rows.length > first };
+  }
+
+  async count(scope: ReadScope, filter: AuditFilter, sequences?: { after: number; upTo: number }): Promise<number> {
+    const { bind, params } = namedBinder();
+    const conditions = auditConditions(scope, filter, bind);
+    if (sequences) {
+      // From scratch, `+sequence` keeps SQLite on the filter's own index (by session, by user) rather
+      // than the (tenant, sequence) one, which would walk the whole tenant; counting on from a kept
+      // count, that index is the one to use: it reads only the events appended since.
+      if (sequences.after === 0) conditions.push(`+sequence <= ${bind(sequences.upTo)}`);
+      else conditions.push(`sequence > ${bind(sequences.after)}`, `sequence <= ${bind(sequences.upTo)}`);
+    }
+    return this.cached.get(`SELECT count(*) FROM audit_events ${where(conditions)}`).pluck().get(params) as number;
+  }
+
+  async headsTotal(): Promise<number> {
+    return this.cached.get('SELECT coalesce(sum(sequence), 0) FROM audit_heads').pluck().get() as number;
+  }
+
+  async chainSlice(tenant: string, afterSequence: number, limit: number): Promise<AuditEventRecord[]> {
+    const rows = this.cached.get('SELECT * FROM audit_events WHERE tenant = ? AND sequence > ? ORDER BY sequence LIMIT ?').all(tenant, afterSequence, limit) as Row[];
+    return rows.map(toAuditEvent);
+  }
+
+  async chainRange(tenant: string, window: { from?: Date; to?: Date }): Promise<{ first: number; last: number } | undefined> {
+    // Both walk the (tenant, sequence) index in order and stop at the first match: nothing is loaded.
+    const first = this.cached
+      .get(`SELECT sequence FROM audit_events WHERE tenant = @tenant ${window.from ? 'AND at >= @from' : ''} ORDER BY sequence LIMIT 1`)
+      .pluck()
+      .get({ tenant, ...(window.from && { from: window.from.getTime() }) }) as number | undefined;
+    const last = this.cached
+      .get(`SELECT sequence FROM audit_events WHERE tenant = @tenant ${window.to ? 'AND at < @to' : ''} ORDER BY sequence DESC LIMIT 1`)
+      .pluck()
+      .get({ tenant, ...(window.to && { to: window.to.getTime() }) }) as number | undefined;
+    return first !== undefined && last !== undefined && first <= last ? { first, last } : undefined;
+  }
+
+  async tenants(): Promise<string[]> {
+    return this.cached.get('SELECT tenant FROM audit_heads ORDER BY tenant').pluck().all() as string[];
+  }
+
+  async head(tenant: string): Promise<{ sequence: number; hash: string } | undefined> {
+    return this.cached.get('SELECT sequence, hash FROM audit_heads WHERE tenant = ?').get(tenant) as { sequence: number; hash: string } | undefined;
+  }
+}

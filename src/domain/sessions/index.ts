@@ -1,0 +1,88 @@
+/**
+ * The session services, built together: commands and queries for callers, the decision bus that
+ * carries decisions to subscribers, and the poll coordinator that reaches them. The composition root
+ * builds them here so that it needs to know none of their wiring.
+ */
+import type { Logger } from '../../observability/logger';
+import type { Metrics } from '../../observability/metrics';
+import { DecisionBus } from '../decisions/decision-bus';
+import { processLocalIdempotency, type IdempotencyService } from '../idempotency/idempotency.service';
+import type { RateLimits } from '../limits/limits';
+import { PollCoordinator } from '../polling/poll-coordinator';
+import type { FacePort } from '../ports/face.port';
+import type { PubSub } from '../ports/pubsub';
+import type { Store } from '../ports/store';
+import { SessionCommands } from './session-commands';
+import { SessionQueries } from './session-queries';
+
+export interface SessionServicesOptions {
+  store: Store;
+  face: FacePort;
+  pubsub: PubSub;
+  logger: Logger;
+  /** Milliseconds since epoch; injectable so tests can move time past an expiry. */
+  now: () => number;
+  pollIntervalMillis: number;
+  pollMaxIntervalMillis: number;
+  expirySweepIntervalMillis: number;
+  /** Limits on session starts per user and per device; absent: none (services built by hand in a tool or test). */
+  limits?: RateLimits;
+  /** Who this instance is, in session leases; default a random id per process. */
+  instanceId?: string;
+  /** How long a poll lease lasts; see `PollCoordinatorOptions`. Default 15 s. */
+  sessionLeaseMillis?: number;
+  /**
+   * Idempotent starts; absent: one over `store.idempotency` sealing with a key made up for this
+   * process (the gateway passes one keyed from the configuration).
+   */
+  idempotency?: IdempotencyService;
+  /** Counts the decisions this instance reaches, by verdict. */
+  metrics?: Pick<Metrics, 'decision'>;
+}
+
+export interface SessionServices {
+  commands: SessionCommands;
+  queries: SessionQueries;
+  decisions: DecisionBus;
+  polling: PollCoordinator;
+  /** Resumes polls left by a restart, listens to the other instances, and starts the expiry sweeper. */
+  startBackgroundWork(): Promise<void>;
+  /** Stops polling (waiting a little for polls in flight) and hands this instance's leases to the others. */
+  stop(): Promise<void>;
+}
+
+export function createSessionServices(options: SessionServicesOptions): SessionServices {
+  const { store, face, pubsub, logger, now } = options;
+  const sessions = store.sessions;
+  const decisions: DecisionBus = new DecisionBus({
+    pubsub,
+    sessions,
+    logger,
+    metrics: options.metrics,
+    fallbackPoll: (sessionId) => polling.watch(sessionId),
+  });
+  const polling: PollCoordinator = new PollCoordinator({
+    sessions,
+    face,
+    pubsub,
+    decisions,
+    logger,
+    now,
+    pollIntervalMillis: options.pollIntervalMillis,
+    pollMaxIntervalMillis: options.pollMaxIntervalMillis,
+    expirySweepIntervalMillis: options.expirySweepIntervalMillis,
+    instanceId: options.instanceId,
+    sessionLeaseMillis: options.sessionLeaseMillis,
+  });
+  const idempotency =
+    options.idempotency ??
+    processLocalIdempotency({ repository: store.idempotency, logger, now, findSession: (id) => sessions.findById(id) });
+  return {
+    commands: new SessionCommands({ sessions, face, logger, now, idempotency, polling, decisions, limits: options.limits }),
+    queries: new SessionQueries({ sessions, decisions }),
+    decisions,
+    polling,
+    startBackgroundWork: () => polling.start(),
+    stop: () => polling.stop(),
+  };
+}

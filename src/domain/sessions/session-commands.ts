@@ -1,0 +1,205 @@
+/**
+ * What a caller does to a session: start it at Face (with or without a reference image to verify
+ * against), report the device done, delete it. Starts are checked, rate limited and idempotent; a
+ * session Face created but the store could not keep is deleted at Face again.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from '../../observability/logger';
+import type { DecisionBus } from '../decisions/decision-bus';
+import { badInput, conflict, forbidden, notFound } from '../errors';
+import type { IdempotencyService } from '../idempotency/idempotency.service';
+import type { RateLimits } from '../limits/limits';
+import type { PollCoordinator } from '../polling/poll-coordinator';
+import type { CreatedFaceSession, FacePort } from '../ports/face.port';
+import type { SessionRepository } from '../ports/store';
+import { canAct, canRead, hasRole, type Viewer } from '../viewer';
+import { deriveDecision } from './decision';
+import { FINAL_STATUSES, type OperationMode, type SessionKind, type SessionRecord } from './session.model';
+import { decodeVerifyImage } from './verify-image';
+
+const MIN_TOKEN_TTL_SECONDS = 60;
+const MAX_TOKEN_TTL_SECONDS = 86_400;
+const MAX_CORRELATION_ID_LENGTH = 64;
+
+export interface StartSessionInput {
+  deviceCorrelationId?: string | null;
+  operationMode: OperationMode;
+  authTokenTimeToLiveSeconds: number;
+  enableSessionImage: boolean;
+  idempotencyKey?: string | null;
+}
+
+export interface StartVerifySessionInput extends StartSessionInput {
+  /** Base64 of the reference image. */
+  verifyImage: string;
+  verifyConfidenceThreshold?: number | null;
+}
+
+export interface StartedSession {
+  session: SessionRecord;
+  /** The device's Face token: for the caller only; never logged, and stored only sealed (for idempotent repeats). */
+  authToken: string;
+}
+
+export interface SessionCommandsOptions {
+  sessions: SessionRepository;
+  face: FacePort;
+  logger: Logger;
+  now: () => number;
+  idempotency: IdempotencyService;
+  polling: Pick<PollCoordinator, 'pollOnce' | 'completionReported' | 'cancel'>;
+  decisions: Pick<DecisionBus, 'announce'>;
+  /** Limits on session starts per user and per device; absent: none. */
+  limits?: RateLimits;
+}
+
+export class SessionCommands {
+  constructor(private readonly options: SessionCommandsOptions) {}
+
+  async start(viewer: Viewer, input: StartSessionInput): Promise<StartedSession> {
+    const request = checkStart(viewer, input);
+    return this.startOnce(viewer, input, normalizedStart('LIVENESS', input), async () => {
+      const created = await this.options.face.createLivenessSession(request);
+      return this.keep(viewer, 'LIVENESS', input, request.deviceCorrelationId, created);
+    });
+  }
+
+  async startWithVerify(viewer: Viewer, input: StartVerifySessionInput): Promise<StartedSession> {
+    const request = checkStart(viewer, input);
+    const threshold = input.verifyConfidenceThreshold ?? undefined;
+    if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
+      throw badInput('verifyConfidenceThreshold must be between 0 and 1.');
+    }
+    const { bytes } = decodeVerifyImage(input.verifyImage);
+    const normalized = {
+      ...normalizedStart('LIVENESS_WITH_VERIFY', input),
+      verifyConfidenceThreshold: threshold ?? null,
+      verifyImageSha256: createHash('sha256').update(bytes).digest('hex'),
+    };
+    return this.startOnce(viewer, input, normalized, async () => {
+      const created = await this.options.face.createLivenessWithVerifySession({ ...request, verifyImage: bytes, verifyConfidenceThreshold: threshold });
+      return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, request.deviceCorrelationId, created);
+    });
+  }
+
+  /** The client reports that the device is done: polling starts at once. */
+  async complete(viewer: Viewer, id: string): Promise<SessionRecord> {
+    const session = await this.actable(viewer, id);
+    if (session.status === 'DELETED' || session.status === 'EXPIRED') {
+      throw conflict(`The session is ${session.status.toLowerCase()}; it can no longer be completed.`);
+    }
+    if (FINAL_STATUSES.has(session.status)) return session;
+    const updated = await this.options.sessions.reportCompletion(id, viewer.userId, new Date(this.options.now()));
+    this.options.polling.completionReported(id);
+    return updated;
+  }
+
+  /** Revokes the session at Face, then marks it DELETED (deciding it, if undecided, as an ended session). */
+  async delete(viewer: Viewer, id: string): Promise<SessionRecord> {
+    const { sessions, face, polling, logger } = this.options;
+    const session = await this.actable(viewer, id);
+    if (session.status === 'DELETED') return session;
+    // Record what the device already did (a result, failed attempts) before Face forgets it; best effort.
+    if (!FINAL_STATUSES.has(session.status)) {
+      await polling.pollOnce(id, 'interactive').catch((error: unknown) =>
+        logger.warn({ sessionId: id, err: error instanceof Error ? error.message : String(error) }, 'could not read the session before deleting it'),
+      );
+    }
+    await face.deleteSession(session.kind, id);
+    polling.cancel(id);
+    // Deleted without a result: the same rules as any other ending (failed attempts only: INCONCLUSIVE).
+    const [attempts] = await sessions.attemptsFor([id]);
+    const now = this.options.now();
+    const ending = deriveDecision({ kind: session.kind, faceStatus: 'CANCELED', attempts, nowMillis: now, expiresAtMillis: session.expiresAt.getTime() });
+    const transition = await sessions.markDeleted(id, viewer.userId, new Date(now), ending?.decision ?? { verdict: 'EXPIRED' });
+    await this.options.decisions.announce(transition);
+    return transition.session;
+  }
+
+  /**
+   * Runs a checked start under the rate limits, once per idempotency key when one is given. A repeat
+   * answered from the key is not counted against the limits: it starts nothing at Face.
+   */
+  private startOnce(viewer: Viewer, input: StartSessionInput, normalized: object, create: () => Promise<StartedSession>): Promise<StartedSession> {
+    return this.options.idempotency.once(viewer, input.idempotencyKey, normalized, async () => {
+      await this.options.limits?.sessionStart(viewer, input.deviceCorrelationId ?? undefined);
+      return create();
+    });
+  }
+
+  /** Stores a session Face created; if that fails, deletes it at Face again so nothing is left half-made. */
+  private async keep(
+    viewer: Viewer,
+    kind: SessionKind,
+    input: StartSessionInput,
+    deviceCorrelationId: string,
+    created: CreatedFaceSession,
+  ): Promise<StartedSession> {
+    const { logger } = this.options;
+    const now = this.options.now();
+    const record: SessionRecord = {
+      id: created.sessionId,
+      kind,
+      status: created.status,
+      operationMode: input.operationMode,
+      userId: viewer.userId,
+      tenant: viewer.tenant,
+      deviceCorrelationId,
+      createdAt: new Date(now),
+      expiresAt: new Date(now + input.authTokenTimeToLiveSeconds * 1000),
+      modelVersion: created.modelVersion,
+      verifyReference: created.verifyReference,
+      enableSessionImage: input.enableSessionImage,
+    };
+    try {
+      await this.options.sessions.create(record, viewer.userId);
+    } catch (error) {
+      logger.error({ sessionId: record.id, err: error instanceof Error ? error.message : String(error) }, 'could not store a session Face created; deleting it at Face');
+      await this.options.face.deleteSession(kind, record.id).then(
+        () => logger.info({ sessionId: record.id }, 'deleted the unstored session at Face'),
+        (deleteError: unknown) => logger.error({ sessionId: record.id, err: String(deleteError) }, 'could not delete the unstored session at Face'),
+      );
+      throw error;
+    }
+    logger.info({ sessionId: record.id, kind, userId: viewer.userId, tenant: viewer.tenant }, 'session started');
+    return { session: record, authToken: created.authToken };
+  }
+
+  private async actable(viewer: Viewer, id: string): Promise<SessionRecord> {
+    const session = await this.options.sessions.findById(id);
+    if (!session || !canRead(viewer, session)) throw notFound();
+    // The caller may see the session (e.g. as an auditor) but not act on it: saying so hides nothing.
+    if (!canAct(viewer, session)) throw forbidden();
+    return session;
+  }
+}
+
+/** Checks a start's input and the caller's role; answers the request for Face. */
+function checkStart(viewer: Viewer, input: StartSessionInput) {
+  if (!hasRole(viewer, 'USER')) throw forbidden();
+  const ttl = input.authTokenTimeToLiveSeconds;
+  if (!Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
+    throw badInput(`authTokenTimeToLiveSeconds must be between ${MIN_TOKEN_TTL_SECONDS} and ${MAX_TOKEN_TTL_SECONDS}.`);
+  }
+  const deviceCorrelationId = input.deviceCorrelationId ?? randomUUID();
+  if (deviceCorrelationId.length === 0 || deviceCorrelationId.length > MAX_CORRELATION_ID_LENGTH) {
+    throw badInput(`deviceCorrelationId must be 1 to ${MAX_CORRELATION_ID_LENGTH} characters.`);
+  }
+  return {
+    operationMode: input.operationMode,
+    deviceCorrelationId,
+    authTokenTimeToLiveSeconds: ttl,
+    enableSessionImage: input.enableSessionImage,
+  };
+}
+
+/** What makes two starts the same start, for idempotency keys (the verify image is added by its hash). */
+function normalizedStart(kind: SessionKind, input: StartSessionInput) {
+  return {
+    kind,
+    operationMode: input.operationMode,
+    authTokenTimeToLiveSeconds: input.authTokenTimeToLiveSeconds,
+    enableSessionImage: input.enableSessionImage,
+    deviceCorrelationId: input.deviceCorrelationId ?? null,
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * What a caller may read of sessions: one session, a listing in pages, and a session's decision as
+ * it is reached. Whatever the caller cannot see does not exist for it (NOT_FOUND, or absent from a
+ * listing).
+ */
+import type { DecisionBus } from '../decisions/decision-bus';
+import { badInput, notFound } from '../errors';
+import { checkPageSize, connectionOf, decodeSessionCursor, encodeSessionCursor, type Connection } from '../pagination';
+import type { SessionFilter, SessionRepository } from '../ports/store';
+import { canRead, readScope, type Viewer } from '../viewer';
+import type { DecisionEvent, SessionRecord } from './session.model';
+
+/** A listing's filter as a caller may send it: any criterion absent or null. */
+export type SessionListFilter = { [K in keyof SessionFilter]?: SessionFilter[K] | null };
+
+export interface SessionQueriesOptions {
+  sessions: SessionRepository;
+  decisions: Pick<DecisionBus, 'stream'>;
+}
+
+export class SessionQueries {
+  constructor(private readonly options: SessionQueriesOptions) {}
+
+  async get(viewer: Viewer, id: string): Promise<SessionRecord> {
+    const session = await this.options.sessions.findById(id);
+    if (!session || !canRead(viewer, session)) throw notFound();
+    return session;
+  }
+
+  /** Newest first: a user's own sessions, an auditor's tenant's, an admin's all. */
+  async list(viewer: Viewer, filter: SessionListFilter | null | undefined, first: number, after?: string | null): Promise<Connection<SessionRecord>> {
+    checkPageSize(first);
+    const criteria = definedCriteria(filter ?? {});
+    if (criteria.from && criteria.to && criteria.from >= criteria.to) throw badInput('filter.from must be before filter.to.');
+    const position = after ? decodeSessionCursor(after) : undefined;
+    const page = await this.options.sessions.list(readScope(viewer), criteria, first, position);
+    return connectionOf(page, encodeSessionCursor);
+  }
+
+  /** The decision of a session the viewer may see, as a stream of exactly one event. */
+  async decision(viewer: Viewer, id: string): Promise<AsyncIterableIterator<DecisionEvent>> {
+    await this.get(viewer, id);
+    return this.options.decisions.stream(id);
+  }
+}
+
+function definedCriteria(filter: SessionListFilter): SessionFilter {
+  return {
+    statuses: filter.statuses ?? undefined,
+    kind: filter.kind ?? undefined,
+    userId: filter.userId ?? undefined,
+    tenant: filter.tenant ?? undefined,
+    from: filter.from ?? undefined,
+    to: filter.to ?? undefined,
+  };
+}

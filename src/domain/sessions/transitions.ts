@@ -1,0 +1,137 @@
+/**
+ * The rules of a session's stored life, decided once for every store adapter. An adapter reads what
+ * a transition starts from inside its transaction (the session row, whether it has a decision, the
+ * attempts already stored), asks for the plan here, and executes it in that same transaction: the
+ * state and the audit trail then change together, by the same rules on SQLite and PostgreSQL.
+ * Pure: no I/O, no clock (times come in with the input), no ids.
+ */
+import type { AuditDraft } from '../audit/audit.model';
+import { SYSTEM_ACTOR } from '../audit/audit.model';
+import type { FaceAttempt } from '../ports/face.port';
+import type { Progress } from '../ports/store';
+import type { DecisionDraft, DecisionRecord, SessionRecord, SessionStatus } from './session.model';
+import { FINAL_STATUSES } from './session.model';
+
+/** What the store holds of a session when a transition begins, read under the transaction's lock. */
+export interface StoredSession {
+  session: SessionRecord;
+  /** Whether a decision is stored for it; a session is decided at most once. */
+  decided: boolean;
+  /** The ids of the attempts stored for it. */
+  attemptIds: ReadonlySet<number>;
+}
+
+/** Columns of the session row a transition writes; what is absent keeps its stored value. */
+export interface SessionChanges {
+  status?: SessionStatus;
+  modelVersion?: string;
+  completionReportedAt?: Date;
+  /** From now on the session is decided: polled no more, not due for expiry. */
+  decided?: true;
+  updatedAt: Date;
+}
+
+export interface TransitionPlan {
+  /** The session as the transition leaves it. */
+  session: SessionRecord;
+  /** What to write to the session row; undefined when the row stays as it is. */
+  changes?: SessionChanges;
+  /** Finished attempts to store, none of them stored before. */
+  attempts: FaceAttempt[];
+  /** The decision this transition reaches, to store; undefined when it reaches none. */
+  decision?: DecisionRecord;
+  /** Whether the session's poll lease is dropped: a decided or deleted session is polled no more. */
+  dropLease: boolean;
+  /** Appended to the tenant's chain in this order, in the same transaction. */
+  auditEvents: AuditDraft[];
+}
+
+const unchanged = (session: SessionRecord): TransitionPlan => ({ session, attempts: [], dropLease: false, auditEvents: [] });
+
+/** A session Face has just created: stored as it is, with its SESSION_STARTED event. */
+export function planStart(session: SessionRecord, actor: string): TransitionPlan {
+  return {
+    session,
+    attempts: [],
+    dropLease: false,
+    auditEvents: [{ action: 'SESSION_STARTED', actor, sessionId: session.id, userId: session.userId }],
+  };
+}
+
+/** The client reports the device done: only the first report counts, and only it is audited. */
+export function planCompletion(before: SessionRecord, actor: string, at: Date): TransitionPlan {
+  if (before.completionReportedAt !== undefined) return unchanged(before);
+  return {
+    session: { ...before, completionReportedAt: at },
+    changes: { completionReportedAt: at, updatedAt: at },
+    attempts: [],
+    dropLease: false,
+    auditEvents: [{ action: 'COMPLETION_REPORTED', actor, sessionId: before.id, userId: before.userId }],
+  };
+}
+
+/**
+ * What a poll of Face saw. A session that has ended or is decided keeps what it has: the attempts
+ * its decision rests on are all it will ever have. Otherwise each finished attempt not stored yet is
+ * stored and audited once (one still running may change, so it waits), the status follows Face's,
+ * and an outcome decides the session: the decision is stored, the lease dropped, and an expiry is
+ * audited before the decision it leads to.
+ */
+export function planProgress(before: StoredSession, progress: Progress, at: Date): TransitionPlan {
+  const { session } = before;
+  if (FINAL_STATUSES.has(session.status) || before.decided) return unchanged(session);
+  const auditEvents: AuditDraft[] = [];
+  const attempts: FaceAttempt[] = [];
+  const taken = new Set(before.attemptIds);
+  for (const attempt of progress.attempts) {
+    if (attempt.status !== 'SUCCEEDED' && attempt.status !== 'FAILED') continue;
+    if (taken.has(attempt.attemptId)) continue;
+    taken.add(attempt.attemptId);
+    attempts.push(attempt);
+    auditEvents.push({ action: 'ATTEMPT_RECORDED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId, attemptId: attempt.attemptId, digest: attempt.digest });
+  }
+  const modelVersion = progress.modelVersion ?? session.modelVersion;
+  const changes: SessionChanges = { status: progress.faceStatus, updatedAt: at, ...(progress.modelVersion !== undefined && { modelVersion: progress.modelVersion }) };
+  if (!progress.outcome) {
+    return { session: { ...session, status: progress.faceStatus, modelVersion }, changes, attempts, dropLease: false, auditEvents };
+  }
+  const decision: DecisionRecord = { ...progress.outcome.decision, sessionId: session.id, decidedAt: at };
+  const status = progress.outcome.status;
+  if (status === 'EXPIRED') auditEvents.push({ action: 'SESSION_EXPIRED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId });
+  auditEvents.push(decisionReached(session, decision));
+  return {
+    session: { ...session, status, modelVersion },
+    changes: { ...changes, status, decided: true },
+    attempts,
+    decision,
+    dropLease: true,
+    auditEvents,
+  };
+}
+
+/**
+ * The session is revoked: status DELETED, audited once. An undecided session is decided with
+ * `decisionIfUndecided` in the same step, so that nobody waits for a decision that cannot come.
+ */
+export function planDeletion(before: Omit<StoredSession, 'attemptIds'>, actor: string, at: Date, decisionIfUndecided: DecisionDraft): TransitionPlan {
+  const { session } = before;
+  if (session.status === 'DELETED') return unchanged(session);
+  const auditEvents: AuditDraft[] = [{ action: 'SESSION_DELETED', actor, sessionId: session.id, userId: session.userId }];
+  let decision: DecisionRecord | undefined;
+  if (!before.decided) {
+    decision = { ...decisionIfUndecided, sessionId: session.id, decidedAt: at };
+    auditEvents.push(decisionReached(session, decision));
+  }
+  return {
+    session: { ...session, status: 'DELETED' },
+    changes: { status: 'DELETED', decided: true, updatedAt: at },
+    attempts: [],
+    decision,
+    dropLease: true,
+    auditEvents,
+  };
+}
+
+function decisionReached(session: SessionRecord, decision: DecisionRecord): AuditDraft {
+  return { action: 'DECISION_REACHED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId, attemptId: decision.attemptId, verdict: decision.verdict };
+}
