@@ -9,7 +9,7 @@
  * Over HTTP an Apollo plugin measures from the moment the request's context was created (the JWT
  * check included) to the answer; a request whose context failed (UNAUTHENTICATED, or RATE_LIMITED
  * for requests without a valid token) is counted by `timedContext`. Over WebSocket, graphql-ws's
- * hooks in `http/websocket.ts` report each operation's start, errors and end; a subscription counts
+ * hooks in `transport/websocket.ts` report each operation's start, errors and end; a subscription counts
  * as active from its start to its end, however it ended (completed, cancelled, socket closed).
  */
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -19,7 +19,7 @@ import type { Metrics } from '../observability/metrics';
 
 export const OTHER_OPERATION = 'other';
 
-/** What `http/websocket.ts` reports; `key` is the operation's request id, unique per operation. */
+/** What `transport/websocket.ts` reports; `key` is the operation's request id, unique per operation. */
 export interface WebSocketOperationMetrics {
   operationStarted(key: string | undefined, document: DocumentNode, operationName?: string | null): void;
   /** An error sent for the operation (formatted); the first one decides its outcome. */
@@ -94,12 +94,6 @@ export class GraphQLMetrics implements WebSocketOperationMetrics {
         };
       },
     };
-  }
-
-  /** A request answered without an error outside Apollo's pipeline (`http/fast-query.ts`). */
-  httpAnswered(context: object, document: DocumentNode, operationName: string | undefined): void {
-    this.metrics.fastPathAnswered();
-    this.finish('http', this.operationOf(document, operationName), 'ok', this.contextCreatedAt.get(context) ?? performance.now());
   }
 
   operationStarted(key: string | undefined, document: DocumentNode, operationName?: string | null): void {

@@ -1,6 +1,7 @@
 /**
- * The limits every GraphQL document keeps, the same over HTTP and WebSocket. Apollo applies them to
- * HTTP requests (`parseOptions`, `validationRules`); graphql-ws validates with plain graphql-js unless
+ * The limits every GraphQL document keeps, the same over HTTP and WebSocket: depth, aliases,
+ * directives, cost, tokens, and introspection unless it is enabled. Apollo applies them to HTTP
+ * requests (`parseOptions`, `validationRules`); graphql-ws validates with plain graphql-js unless
  * told otherwise, so the WebSocket transport parses and validates through `checkDocument` instead.
  *
  * Depth, aliases, directives and cost are graphql-armor's validation rules (reported, not thrown,
@@ -34,11 +35,11 @@ export const INTROSPECTION_MAX_DEPTH = 16;
 export interface QueryGuard {
   /** For Apollo Server's `parseOptions`. */
   parseOptions: ParseOptions;
-  /** For Apollo Server's `validationRules` (Apollo adds graphql-js's own rules and its introspection switch). */
+  /** For Apollo Server's `validationRules`, introspection included (Apollo adds graphql-js's own rules). */
   validationRules: ValidationRule[];
   /**
-   * Parses and validates a document as Apollo does over HTTP: graphql-js's rules, these limits, and
-   * introspection refused unless enabled. Errors carry Apollo's codes (GRAPHQL_PARSE_FAILED,
+   * Parses and validates a document as Apollo does over HTTP: graphql-js's rules and
+   * `validationRules`. Errors carry Apollo's codes (GRAPHQL_PARSE_FAILED,
    * GRAPHQL_VALIDATION_FAILED), so both transports answer them alike.
    *
    * Documents that pass are kept by their text (at most `DOCUMENT_CACHE_ENTRIES` texts of
@@ -51,9 +52,9 @@ export interface QueryGuard {
 }
 
 /**
- * Checked documents kept per query guard. A client subscribes with a handful of texts; 10,000
- * subscriptions to `sessionDecision` had each held its own parse of the same text (~14 KB with
- * locations) and paid its own validation (issue 6).
+ * Checked documents kept per query guard. A client subscribes with a handful of texts, and each
+ * subscription would otherwise hold its own parse of the same text (~14 KB with locations) and pay
+ * its own validation.
  */
 export const DOCUMENT_CACHE_ENTRIES = 200;
 /**
@@ -64,8 +65,8 @@ export const DOCUMENT_CACHE_CHARS = 256 * 1024;
 
 export function createQueryGuard(limits: QueryLimits, options: { introspection: boolean }): QueryGuard {
   const parseOptions: ParseOptions = { maxTokens: limits.maxTokens };
-  const validationRules = armorRules(limits);
-  const webSocketRules = [...specifiedRules, ...validationRules, ...(options.introspection ? [] : [noIntrospection])];
+  const validationRules = [...armorRules(limits), ...(options.introspection ? [] : [noIntrospection])];
+  const webSocketRules = [...specifiedRules, ...validationRules];
   const checked = new Map<string, DocumentNode>();
   let checkedChars = 0;
   let checkedAgainst: GraphQLSchema | undefined;
@@ -144,7 +145,7 @@ function armorRules(limits: QueryLimits): ValidationRule[] {
   return [...main, ...introspectionDepth];
 }
 
-/** What Apollo's `introspection: false` does over HTTP, one error per `__schema` or `__type` field. */
+/** Introspection refused, one error per `__schema` or `__type` field (what Apollo's `introspection: false` does). */
 const noIntrospection: ValidationRule = (context) => ({
   Field(node) {
     if (node.name.value === '__schema' || node.name.value === '__type') {

@@ -6,7 +6,6 @@
  * that slipped in anyway. `sink` is injectable so tests can read every line a flow wrote.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import os from 'node:os';
 import pino from 'pino';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -25,23 +24,6 @@ export interface RootLogger extends Logger {
    * what it starts (awaits, timers), carries `bindings`: how a request id reaches the services' lines.
    */
   withBindings<T>(bindings: Record<string, unknown>, work: () => T): T;
-  /**
-   * Writes the access line of one HTTP request: the very JSON pino writes for
-   * `child({ component: 'http' })[level](line, 'http request')`, key for key and in the same
-   * order (a unit test compares the two), built by hand. Written on every request, pino's general
-   * path (level methods, mixin, `asJson`) cost ~9% of `session(id)`'s throughput (issue 6).
-   */
-  accessLine(level: 'debug' | 'info', line: AccessLine): void;
-}
-
-/** The fields of an access line (`http/request-id.ts`). */
-export interface AccessLine {
-  requestId: string;
-  method: string | undefined;
-  path: string;
-  status: number;
-  durationMillis: number;
-  aborted?: true;
 }
 
 const SECRET_FIELDS = ['authorization', 'token', 'authToken', 'verifyImage', 'apiKey', 'secret', 'password', 'connectionParams'];
@@ -76,20 +58,9 @@ export function createLogger(level: LogLevel | 'silent', sink?: (line: string) =
     },
     destination,
   );
-  // What pino writes after `time` on an access line: its `base` bindings, then the child's `component`.
-  const accessPrefix = `,"pid":${process.pid},"hostname":${JSON.stringify(os.hostname())},"component":"http","requestId":`;
   return {
     ...wrap(root),
     withBindings: (bindings, work) => scope.run({ ...scope.getStore(), ...bindings }, work),
-    accessLine: (level, line) => {
-      if (!root.isLevelEnabled(level)) return;
-      // Every string through JSON.stringify: a path is whatever the client sent.
-      destination.write(
-        `{"level":"${level}","time":"${new Date().toISOString()}"${accessPrefix}${JSON.stringify(line.requestId)}` +
-          `${line.method === undefined ? '' : `,"method":${JSON.stringify(line.method)}`},"path":${JSON.stringify(line.path)},"status":${line.status}` +
-          `,"durationMillis":${line.durationMillis}${line.aborted ? ',"aborted":true' : ''},"msg":"http request"}\n`,
-      );
-    },
   };
 }
 
@@ -99,20 +70,18 @@ export const LOG_BUFFER_BYTES = 8 * 1024;
 
 /**
  * Standard output, written in batches: one write per 8 KB of lines or per 100 ms, whichever comes
- * first, rather than one per line (a write per request's access line cost the bench ~15% of
- * `session(id)`'s throughput, issue 6). Writes stay synchronous, so what is buffered is written in
- * full at `process.exit` and after an uncaught exception; only a SIGKILL loses the last 100 ms.
+ * first, rather than one per line, and off the event loop (sonic-boom's asynchronous mode). pino
+ * writes what is still buffered synchronously when the process exits (`process.exit`, the end of
+ * the signal handlers in `main.ts`, an uncaught exception); only a SIGKILL loses the last 100 ms.
  */
 function stdoutDestination(): pino.DestinationStream {
-  const destination = pino.destination({ dest: 1, sync: true, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MILLIS });
-  process.once('exit', () => destination.flushSync());
-  return destination;
+  return pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MILLIS });
 }
 
 /**
  * `logger` with `fields` on every line, as `logger.child(fields)` would put them, but without
  * building a pino child up front: for what is made per operation (a WebSocket subscription) and
- * mostly logs at debug, which is off in production (issue 6).
+ * mostly logs at debug, which is off in production.
  */
 export function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
   return {

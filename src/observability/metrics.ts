@@ -46,7 +46,6 @@ export class Metrics {
   private readonly requests: Counter<'transport' | 'operation' | 'outcome'>;
   private readonly requestSeconds: Histogram<'transport' | 'operation' | 'outcome'>;
   private readonly requestChildren = new Map<string, { count: Counter.Internal; time: Histogram.Internal<'transport' | 'operation' | 'outcome'> }>();
-  private readonly fastPathRequests: Counter;
   private readonly faceRequests: Counter<'operation' | 'status'>;
   private readonly faceSeconds: Histogram<'operation' | 'status'>;
   private readonly decisions: Counter<'verdict'>;
@@ -66,11 +65,6 @@ export class Metrics {
       help: 'Time to serve a GraphQL operation; for a subscription, from subscribing to its completion.',
       labelNames: ['transport', 'operation', 'outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-      registers,
-    });
-    this.fastPathRequests = new Counter({
-      name: `${METRIC_PREFIX}graphql_fast_path_total`,
-      help: "GraphQL requests over HTTP answered without Apollo's request pipeline (plain POSTed queries answered without an error); also counted in graphql_requests_total.",
       registers,
     });
     new Gauge({
@@ -158,11 +152,6 @@ export class Metrics {
     }
     children.count.inc();
     children.time.observe(seconds);
-  }
-
-  /** One of those requests answered outside Apollo's pipeline (`http/fast-query.ts`). */
-  fastPathAnswered(): void {
-    this.fastPathRequests.inc();
   }
 
   /** One HTTP request to Face; `operation` is one of the Face port's fixed names. */

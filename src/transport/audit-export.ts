@@ -2,9 +2,9 @@
  * `GET /audit/export?tenant=&from=&to=`: one tenant's audit chain as NDJSON, in chain order, so a
  * partner can archive it and recompute every hash offline (docs/audit.md).
  *
- * - The Bearer JWT is checked by the same verifier as GraphQL. No token or a bad one: 401, counted
- *   against the address's limit on requests without a valid token (429 past it); a token whose
- *   roles are neither auditor nor admin: 403.
+ * - The caller is authenticated as over GraphQL (`auth/authenticate.ts`): no token or a bad one is
+ *   a 401, counted against the address's budget of requests without a valid token (429 with
+ *   `Retry-After` past it); then a token whose roles are neither auditor nor admin is a 403.
  * - `tenant`: an auditor may export its own tenant only (another: 403); an admin any tenant. Absent,
  *   it is the caller's own tenant, for admins too, as `verifyAuditChain(tenant)` defaults: a chain
  *   is per tenant, and an admin names the one it wants.
@@ -20,12 +20,12 @@
  * reading stops as soon as the client goes away.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bearerToken, type TokenVerifier } from '../auth/jwt';
 import { hasRole, type Viewer } from '../domain/viewer';
 import { badInput, forbidden, unauthenticated } from '../domain/errors';
 import { type PublicErrorCode, toPublicError } from '../errors';
 import { DateTimeScalar } from '../graphql/date-time.scalar';
 import { sendJson } from './graphql-http';
+import { refusalOverHttp, type AuthenticateRequest } from './request-auth';
 import type { AuditEventRecord } from '../domain/audit/audit.model';
 import type { AuditService } from '../domain/audit/audit.service';
 
@@ -33,13 +33,8 @@ export const AUDIT_EXPORT_PATH = '/audit/export';
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson; charset=utf-8';
 
 export interface AuditExportOptions {
-  verifier: TokenVerifier;
+  authenticate: AuthenticateRequest;
   audit: AuditService;
-  /**
-   * Counts a request refused for its token against its address's limit on requests without a valid
-   * token (the same count as GraphQL's); throws RATE_LIMITED, with its HTTP head, past the limit.
-   */
-  countUnauthenticated?: (req: IncomingMessage) => Promise<void>;
 }
 
 const STATUS: Partial<Record<PublicErrorCode, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, BAD_USER_INPUT: 400 };
@@ -52,7 +47,7 @@ export function createAuditExportHandler(options: AuditExportOptions) {
     }
     let opened: Awaited<ReturnType<AuditService['openExport']>>;
     try {
-      const viewer = await authenticate(options.verifier, req.headers.authorization);
+      const viewer = auditorOrAdmin(await options.authenticate(req, req.headers.authorization));
       const tenant = url.searchParams.get('tenant');
       if (tenant === '') throw badInput('tenant must not be empty.');
       opened = await options.audit.openExport(viewer, {
@@ -61,18 +56,7 @@ export function createAuditExportHandler(options: AuditExportOptions) {
         to: dateParam(url, 'to'),
       });
     } catch (error) {
-      const mapped = toPublicError(error);
-      const status = mapped && STATUS[mapped.code];
-      if (!mapped || !status) throw error;
-      if (mapped.code === 'UNAUTHENTICATED') {
-        const limited = await rateLimited(options, req);
-        if (limited) {
-          res.setHeader('retry-after', String(limited.retryAfterSeconds));
-          return sendJson(res, 429, { errors: [{ message: limited.message, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: limited.retryAfterSeconds } }] });
-        }
-      }
-      if (status === 401) res.setHeader('www-authenticate', 'Bearer');
-      return sendJson(res, status, { errors: [{ message: mapped.message, extensions: { code: mapped.code } }] });
+      return refuse(res, error);
     }
 
     res.writeHead(200, {
@@ -121,24 +105,23 @@ export function exportLine(event: AuditEventRecord): string {
   );
 }
 
-/** Counts the refused request; what to answer instead when its address is past the limit. */
-async function rateLimited(options: AuditExportOptions, req: IncomingMessage): Promise<{ message: string; retryAfterSeconds: number } | undefined> {
-  try {
-    await options.countUnauthenticated?.(req);
-    return undefined;
-  } catch (error) {
-    const mapped = toPublicError(error);
-    if (mapped?.code !== 'RATE_LIMITED') throw error;
-    return { message: mapped.message, retryAfterSeconds: Number(mapped.extensions?.retryAfterSeconds) };
-  }
-}
-
-async function authenticate(verifier: TokenVerifier, header: string | undefined): Promise<Viewer> {
-  const token = bearerToken(header);
-  if (!token) throw unauthenticated();
-  const viewer = await verifier.verify(token);
+/** What an authenticated caller may export at all: its own tenant as auditor, any as admin. */
+function auditorOrAdmin(viewer: Viewer | null): Viewer {
+  if (!viewer) throw unauthenticated();
   if (!hasRole(viewer, 'AUDITOR') && !hasRole(viewer, 'ADMIN')) throw forbidden();
   return viewer;
+}
+
+/** Answers a refusal in the GraphQL error shape; rethrows what is not one (a 500 from the server). */
+function refuse(res: ServerResponse, error: unknown): void {
+  const mapped = refusalOverHttp(error) ?? toPublicError(error);
+  const http = mapped?.extensions.http as { status?: number; headers?: Map<string, string> } | undefined;
+  const status = http?.status ?? (mapped && STATUS[mapped.code]);
+  if (!mapped || !status) throw error;
+  for (const [name, value] of http?.headers ?? []) res.setHeader(name, value);
+  if (status === 401) res.setHeader('www-authenticate', 'Bearer');
+  const { http: _head, ...extensions } = mapped.extensions;
+  sendJson(res, status, { errors: [{ message: mapped.message, extensions }] });
 }
 
 /** The same ISO-8601 rule as the GraphQL `DateTime` scalar. */

@@ -1,25 +1,37 @@
 /**
  * GraphQL over HTTP on plain `node:http`: reads the body (with a size limit), hands the request to
- * Apollo Server's `executeHTTPGraphQLRequest` and writes its answer. Apollo does the protocol (GET
- * and POST, content negotiation, CSRF prevention, the landing page).
+ * Apollo Server's `executeHTTPGraphQLRequest` with the context of `graphql-rules.ts`, and writes its
+ * answer. Apollo does the protocol (GET and POST, content negotiation, CSRF prevention, the landing
+ * page); the plugins below adjust its answer from inside its pipeline.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import type { GraphQLFormattedError } from 'graphql';
+import Negotiator from 'negotiator';
 import type { GatewayContext } from '../graphql/context';
-import type { Logger } from '../observability/logger';
-import type { FastQueryPath } from './fast-query';
+import type { GraphQLRules } from './graphql-rules';
+import { refusalOverHttp } from './request-auth';
+import { requestIdOf } from './request-id';
 import { PayloadTooLargeError, readBody } from './request-body';
 
 export interface GraphQLHttpOptions {
   apollo: ApolloServer<GatewayContext>;
-  context: (req: IncomingMessage) => Promise<GatewayContext>;
+  rules: GraphQLRules;
   bodyLimitBytes: number;
-  logger: Logger;
-  /** Answers plain repeated queries without Apollo's pipeline (`fast-query.ts`); the rest goes to Apollo. */
-  fastPath?: FastQueryPath;
 }
 
 export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
+  const { apollo, rules } = options;
+  const createContext = rules.metrics.timedContext(async (req: IncomingMessage): Promise<GatewayContext> => {
+    let viewer;
+    try {
+      viewer = await rules.authenticate(req, req.headers.authorization);
+    } catch (error) {
+      throw refusalOverHttp(error) ?? error;
+    }
+    return rules.createContext(viewer, requestIdOf(req));
+  });
+
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     let body: unknown;
     if (req.method === 'POST') {
@@ -42,33 +54,17 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
       }
     }
 
-    let context = () => options.context(req);
-    if (options.fastPath) {
-      const fast = await options.fastPath.tryAnswer(req, body, context);
-      if (fast.kind === 'answer') {
-        res.statusCode = 200;
-        res.setHeader('cache-control', 'no-store');
-        res.setHeader('content-type', fast.contentType);
-        return void res.end(fast.body);
-      }
-      const made = fast.context;
-      if (made) context = () => made;
-    }
-
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const response = await options.apollo.executeHTTPGraphQLRequest({
+    const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
-      context,
+      context: () => createContext(req),
     });
     for (const [name, value] of response.headers) res.setHeader(name, value);
     res.statusCode = response.status ?? 200;
-    if (response.body.kind === 'complete') {
-      if (isLegacyRequestError(res.statusCode, response.headers.get('content-type'), response.body.string)) res.statusCode = 200;
-      return void res.end(response.body.string);
-    }
+    if (response.body.kind === 'complete') return void res.end(response.body.string);
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   };
@@ -77,26 +73,38 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
 /** Errors about the document or its variables: the request was well-formed, the GraphQL in it was not. */
 const DOCUMENT_ERROR_REASONS = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
 
+/** The media types Apollo chooses between for a single result, in its order of preference. */
+const SINGLE_RESULT_TYPES = ['application/json; charset=utf-8', 'application/graphql-response+json; charset=utf-8', 'application/json; callbackSpec=1.0; charset=utf-8'];
+
 /**
  * GraphQL over HTTP, section "application/json": a client that accepts only the legacy
  * `application/json` cannot tell a GraphQL error from a transport failure by status, so a
  * well-formed request whose document fails to parse, validate (query limits included) or coerce its
- * variables SHOULD be answered 200. Apollo answers 400 whatever the media type; this corrects it for
- * `application/json` only (`application/graphql-response+json` keeps the 400). A malformed request
- * (no query, bad JSON, CSRF) and a refused token keep their 4xx.
+ * variables SHOULD be answered 200. Apollo answers 400 whatever the media type; this plugin answers
+ * 200 instead when the answer will be `application/json`, and fixes that media type so that status
+ * and type are decided together (`application/graphql-response+json` keeps the 400). A malformed
+ * request (no query, bad JSON, CSRF) and a refused token keep their 4xx.
  * https://graphql.github.io/graphql-over-http/draft/#sec-application-json
  */
-function isLegacyRequestError(status: number, contentType: string | undefined, body: string): boolean {
-  if (status !== 400 || !contentType?.toLowerCase().startsWith('application/json')) return false;
-  let parsed: { data?: unknown; errors?: { extensions?: { code?: unknown; reason?: unknown } }[] };
-  try {
-    parsed = JSON.parse(body) as typeof parsed;
-  } catch {
-    return false;
-  }
-  const errors = parsed.errors;
+export function legacyJsonStatus(): ApolloServerPlugin<BaseContext> {
+  return {
+    requestDidStart: async () => ({
+      // Errors are formatted by now: their codes and reasons are the public ones.
+      willSendResponse: async ({ request, response }) => {
+        if (response.http.status !== 400 || response.body.kind !== 'single' || !onlyDocumentErrors(response.body.singleResult.errors)) return;
+        const accept = request.http?.headers.get('accept');
+        const mediaType = accept ? new Negotiator({ headers: { accept } }).mediaType(SINGLE_RESULT_TYPES) : SINGLE_RESULT_TYPES[0];
+        if (!mediaType?.startsWith('application/json')) return;
+        response.http.status = 200;
+        response.http.headers.set('content-type', mediaType);
+      },
+    }),
+  };
+}
+
+function onlyDocumentErrors(errors: readonly GraphQLFormattedError[] | undefined): boolean {
   return (
-    Array.isArray(errors) &&
+    errors !== undefined &&
     errors.length > 0 &&
     errors.every(({ extensions }) =>
       extensions?.reason === undefined ? extensions?.code === 'BAD_USER_INPUT' : DOCUMENT_ERROR_REASONS.has(String(extensions.reason)),
@@ -107,7 +115,7 @@ function isLegacyRequestError(status: number, contentType: string | undefined, b
 /**
  * `Cache-Control: no-store` on every GraphQL response, as Apollo's cache-control plugin answers when
  * no field carries a cache hint (none here does): the same header, without that plugin's work on
- * every field it resolves (issue 6).
+ * every field it resolves.
  */
 export function noStoreResponses(): ApolloServerPlugin<BaseContext> {
   return {

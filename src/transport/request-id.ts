@@ -24,6 +24,7 @@ export function withRequestIds(
   logger: RootLogger,
   handle: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const access = logger.child({ component: 'http' });
   return (req, res) => {
     const incoming = req.headers[REQUEST_ID_HEADER];
     const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -34,17 +35,24 @@ export function withRequestIds(
     // The path only: a GET's query string may carry variables, and variables may carry an image.
     const path = (req.url ?? '/').split('?')[0].slice(0, 200);
     res.once('close', () => {
-      logger.accessLine(PROBES.has(path) ? 'debug' : 'info', {
+      const line = {
         requestId,
         method: req.method,
         path,
         status: res.statusCode,
         durationMillis: Math.round(performance.now() - startedAt),
         ...(res.writableFinished ? {} : { aborted: true }),
-      });
+      };
+      if (PROBES.has(path)) access.debug(line, 'http request');
+      else access.info(line, 'http request');
     });
-    logger.withBindings({ requestId }, () => handle(req, res));
+    inRequestScope(logger, requestId, () => handle(req, res));
   };
+}
+
+/** Runs `work` so that every line `logger`'s tree writes on its behalf, in what it starts too, carries `requestId`. */
+export function inRequestScope<T>(logger: RootLogger, requestId: string, work: () => T): T {
+  return logger.withBindings({ requestId }, work);
 }
 
 /** The request's id, as `withRequestIds` settled it. */

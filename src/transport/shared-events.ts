@@ -1,10 +1,10 @@
 /**
  * graphql-js's `subscribe`, except that one event delivered to many subscribers who asked the same
  * thing is executed once. A decision reaches every subscriber of its session as the very same event
- * object (`DecisionBus.announce`); ten subscribers of one session, each with the same document
- * (one shared AST, `checkDocument`), variables and viewer, used to run the same selection set ten
- * times over it (issue 6). The result, a plain JSON-ready object that nothing downstream changes, is
- * now computed by the first of them and handed to the others.
+ * object (`DecisionBus.announce`); subscribers of one session with the same document (one shared
+ * AST, `checkDocument`), variables and viewer would each run the same selection set over it. The
+ * result, a plain JSON-ready object that nothing downstream changes, is computed by the first of
+ * them and handed to the others.
  *
  * What makes two subscribers "the same" is `sharingKeyOf`: anything a resolver reads from its
  * context that could change the answer (the viewer) must be in it. A subscriber without a key (no

@@ -2,10 +2,13 @@
  * GraphQL over WebSocket (`graphql-transport-ws`, graphql-ws) on the same HTTP server and path.
  *
  * - The JWT is checked once, in `connection_init` (`{"authorization": "Bearer …"}`), within 3 s
- *   (else 4408): without a valid one the socket closes with 4403, and it closes with 4403 too the
- *   moment the token stops being accepted (its `exp`, or its maximum age, plus the clock tolerance).
- * - Every document is parsed and validated with the same limits as over HTTP (graphql-ws would use
- *   plain graphql-js otherwise); errors are formatted by the same function as over HTTP.
+ *   (else 4408), by the same authentication as over HTTP: without a valid one the socket closes with
+ *   4403 (the refusal counts against the address's anonymous budget, and past that budget the close
+ *   code is 4403 still), and it closes with 4403 too the moment the token stops being accepted (its
+ *   `exp`, or its maximum age, plus the clock tolerance).
+ * - The limits, context, error masking, metrics and log scoping are those of `graphql-rules.ts`,
+ *   the same as over HTTP; documents go through the rules' `checkDocument` (graphql-ws would use
+ *   plain graphql-js otherwise).
  * - Messages are at most `maxPayloadBytes` (else 1009), a connection has at most
  *   `maxSubscriptionsPerConnection` operations active at once (else RATE_LIMITED for the one
  *   refused), and a ping every `keepAliveMillis` terminates sockets that no longer answer.
@@ -13,36 +16,25 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { execute, GraphQLError, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { bearerToken, type TokenVerifier } from '../auth/jwt';
 import type { Viewer } from '../domain/viewer';
 import type { WebSocketLimits } from '../config';
-import { formatPublicError, PublicError } from '../errors';
-import type { GatewayContext, Services } from '../graphql/context';
-import type { Loaders } from '../graphql/loaders';
-import { withFields, type Logger, type RootLogger } from '../observability/logger';
-import type { WebSocketOperationMetrics } from '../graphql/graphql-metrics';
-import type { QueryGuard } from '../graphql/query-limits';
+import { PublicError } from '../errors';
+import type { GatewayContext } from '../graphql/context';
+import { withFields, type Logger } from '../observability/logger';
+import type { GraphQLRules } from './graphql-rules';
 import { createSharedSubscribe } from './shared-events';
 
 export interface WebSocketOptions {
   httpServer: Server;
   path: string;
-  schema: GraphQLSchema;
-  verifier: TokenVerifier;
-  services: Services;
-  createLoaders: () => Loaders;
+  rules: GraphQLRules;
   logger: Logger;
-  /** Tags the log lines written while an operation executes with its request id. */
-  withLogBindings: RootLogger['withBindings'];
-  queryGuard: QueryGuard;
   limits: WebSocketLimits;
-  /** Production: no "Did you mean …?" in errors, generic close reasons. */
+  /** Production: generic close reasons. */
   production: boolean;
-  /** Told of each operation's start, errors and end, by its request id. */
-  metrics?: WebSocketOperationMetrics;
 }
 
 /** What this server keeps per connection, next to graphql-ws's `socket` and `request`. */
@@ -60,7 +52,8 @@ const CONNECTION_INIT_WAIT_MILLIS = 3_000;
 const MAX_TIMER_MILLIS = 2_147_483_647;
 
 export function attachWebSocketServer(options: WebSocketOptions): { dispose(): Promise<void> } {
-  const { logger, limits, queryGuard, schema } = options;
+  const { logger, limits, rules } = options;
+  const { schema, metrics } = rules;
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: limits.maxPayloadBytes });
 
   const operationLogger = (state: Partial<ConnectionState>, id: string) =>
@@ -68,13 +61,12 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
   const formatFor = (state: Partial<ConnectionState>, id: string) => {
     const log = operationLogger(state, id);
     return (error: GraphQLError) => {
-      const formatted = formatPublicError(error.toJSON(), error, log, { hideSuggestions: options.production });
-      options.metrics?.operationErrored(state.operations?.get(id), formatted);
+      const formatted = rules.formatError(error.toJSON(), error, log);
+      metrics.operationErrored(state.operations?.get(id), formatted);
       return formatted;
     };
   };
-  const inScope = <T>(args: ExecutionArgs, work: () => T): T =>
-    options.withLogBindings({ requestId: (args.contextValue as GatewayContext).requestId }, work);
+  const inScope = <T>(args: ExecutionArgs, work: () => T): T => rules.inRequestScope((args.contextValue as GatewayContext).requestId, work);
   // Subscribers of one session who sent the same operation as the same viewer share the execution
   // of each decision; the viewer is all a resolver reads from the context that can change an answer.
   const sharedSubscribe = createSharedSubscribe((args) => {
@@ -88,15 +80,13 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
       isProd: options.production,
       connectionInitWaitTimeout: CONNECTION_INIT_WAIT_MILLIS,
       onConnect: async (ctx) => {
-        const header = ctx.connectionParams?.authorization;
-        let viewer: Viewer;
+        let viewer: Viewer | null;
         try {
-          const token = bearerToken(typeof header === 'string' ? header : undefined);
-          if (!token) return false;
-          viewer = await options.verifier.verify(token);
+          viewer = await rules.authenticate(ctx.extra.request, ctx.connectionParams?.authorization);
         } catch {
-          return false;
+          return false; // refused, or refused and past the address's budget: 4403 either way
         }
+        if (!viewer) return false;
         Object.assign(ctx.extra, { viewer, connectionId: randomUUID(), operations: new Map() } satisfies ConnectionState);
         closeAtExpiry(ctx.extra.socket, viewer.expiresAtMillis, () =>
           logger.info({ connectionId: ctx.extra.connectionId }, 'websocket closed: its token expired'),
@@ -111,7 +101,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         const active = Object.keys(ctx.subscriptions).length;
         if (active > limits.maxSubscriptionsPerConnection) {
           log.warn({ active, limit: limits.maxSubscriptionsPerConnection }, 'websocket operation refused: too many active on one connection');
-          options.metrics?.tooManyOperations();
+          metrics.tooManyOperations();
           return [
             new PublicError(
               'RATE_LIMITED',
@@ -120,30 +110,25 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
             ),
           ];
         }
-        const document = queryGuard.checkDocument(schema, payload.query);
+        const document = rules.queryGuard.checkDocument(schema, payload.query);
         if (Array.isArray(document)) return document;
-        options.metrics?.operationStarted(state.operations?.get(id), document, payload.operationName);
+        metrics.operationStarted(state.operations?.get(id), document, payload.operationName);
         log.debug({ operationName: payload.operationName ?? null }, 'websocket operation started');
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
-      context: (ctx, id): GatewayContext => ({
-        viewer: ctx.extra.viewer ?? null,
-        services: options.services,
-        loaders: options.createLoaders(),
-        requestId: ctx.extra.operations?.get(id) ?? randomUUID(),
-      }),
+      context: (ctx, id): GatewayContext => rules.createContext(ctx.extra.viewer ?? null, ctx.extra.operations?.get(id) ?? randomUUID()),
       execute: (args) => inScope(args, () => execute(args)),
       subscribe: (args) => inScope(args, () => sharedSubscribe(args)),
       onNext: (ctx, id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(formatFor(ctx.extra, id)) } : undefined),
       onError: (ctx, id, _payload, errors) => {
         const formatted = errors.map(formatFor(ctx.extra, id));
-        options.metrics?.operationFinished(ctx.extra.operations?.get(id));
+        metrics.operationFinished(ctx.extra.operations?.get(id));
         ctx.extra.operations?.delete(id); // no completion follows an error
         return formatted;
       },
       onComplete: (ctx, id) => {
         operationLogger(ctx.extra, id).debug({}, 'websocket operation completed');
-        options.metrics?.operationFinished(ctx.extra.operations?.get(id));
+        metrics.operationFinished(ctx.extra.operations?.get(id));
         ctx.extra.operations?.delete(id);
       },
     },

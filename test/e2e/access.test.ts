@@ -20,6 +20,7 @@ import {
 } from '../../client/generated/graphql';
 import { eventually, TestGateway, type GraphQLResponse, type TokenClaims } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
+import { RawSocket } from '../helpers/raw-socket';
 
 let gateway: TestGateway;
 beforeAll(async () => {
@@ -527,6 +528,77 @@ describe('WebSocket connection_init', () => {
     const client = gateway.wsClient(gateway.token({ sub: 'ws-user', tenant: 'acme-ws' }));
     const events = await gateway.subscribe(client, SessionDecisionDocument, { sessionId: randomUUID() }).done;
     expect(events.map((event) => event.errors?.map((error) => error.extensions?.code))).toEqual([['NOT_FOUND']]);
+  });
+});
+
+describe('callers without a valid token: one budget per address, whichever way they come in', () => {
+  let limited: TestGateway;
+  beforeAll(async () => {
+    // Behind one trusted proxy, so that each test is its own address (the last X-Forwarded-For entry).
+    limited = await TestGateway.start({ env: { RATE_LIMIT_UNAUTHENTICATED_REQUESTS: '3', RATE_LIMIT_UNAUTHENTICATED_WINDOW_MS: '60000', TRUST_PROXY_HOPS: '1' } });
+  });
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  /** Opens a socket from `address`, sends connection_init with `authorization` (or none); resolves with how it ended. */
+  async function webSocketInit(address: string, authorization?: string): Promise<number | 'acknowledged'> {
+    const raw = await RawSocket.open(limited.graphqlUrl.replace(/^http/, 'ws'), { ws: { headers: { 'x-forwarded-for': address } } });
+    raw.send({ type: 'connection_init', payload: authorization === undefined ? {} : { authorization } });
+    const seen = await eventually(() => (raw.messages.some((message) => message.type === 'connection_ack') ? 'acknowledged' : raw.isOpen ? undefined : 'closed'));
+    const outcome = seen === 'acknowledged' ? seen : (await raw.closed).code;
+    await raw.close();
+    return outcome;
+  }
+
+  async function anonymousQuery(address: string) {
+    const response = await fetch(limited.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as GraphQLResponse<unknown> };
+  }
+
+  async function auditExport(address: string, authorization?: string): Promise<number> {
+    const response = await fetch(`${limited.url}/audit/export`, { headers: { 'x-forwarded-for': address, ...(authorization ? { authorization } : {}) } });
+    await response.text();
+    return response.status;
+  }
+
+  const forged = () => `Bearer ${limited.token({ sub: 'mallory', roles: ['auditor'] }).slice(0, -4)}AAAA`;
+
+  it('refused WebSocket inits use up the same budget as HTTP: after three, an anonymous HTTP request from that address is 429', async () => {
+    const outcomes = [await webSocketInit('198.51.100.10'), await webSocketInit('198.51.100.10', forged()), await webSocketInit('198.51.100.10', 'garbage')];
+    expect(outcomes).toEqual([4403, 4403, 4403]);
+    const refused = await anonymousQuery('198.51.100.10');
+    expect(refused.status).toBe(429);
+    expect(refused.retryAfter).toBe('20');
+    expect(refused.body.errors?.map((error) => error.extensions?.code)).toEqual(['RATE_LIMITED']);
+    expect((await anonymousQuery('198.51.100.11')).status).toBe(200);
+  });
+
+  it('past the budget a WebSocket without a valid token is still closed with 4403, and one with a valid token is accepted', async () => {
+    for (let i = 0; i < 3; i += 1) expect((await anonymousQuery('198.51.100.20')).status).toBe(200);
+    expect(await webSocketInit('198.51.100.20')).toBe(4403);
+    expect(await webSocketInit('198.51.100.20', forged())).toBe(4403);
+    expect(await webSocketInit('198.51.100.20', `Bearer ${limited.token({ sub: 'ws-after-budget' })}`)).toBe('acknowledged');
+  });
+
+  it('refused audit exports count too: 401 twice, a refused WebSocket init, then 429 for both the export and an anonymous query', async () => {
+    expect(await auditExport('198.51.100.30')).toBe(401);
+    expect(await auditExport('198.51.100.30', forged())).toBe(401);
+    expect(await webSocketInit('198.51.100.30', forged())).toBe(4403);
+    expect(await auditExport('198.51.100.30', forged())).toBe(429);
+    expect((await anonymousQuery('198.51.100.30')).status).toBe(429);
+    // A valid token is not counted, and is served from the limited address.
+    expect(await auditExport('198.51.100.30', `Bearer ${limited.token({ sub: 'portal', roles: ['auditor'] })}`)).toBe(200);
+  });
+
+  it('a valid token with the wrong role is refused by the export (403) without using up the budget', async () => {
+    const user = `Bearer ${limited.token({ sub: 'plain-user', roles: ['user'] })}`;
+    for (let i = 0; i < 5; i += 1) expect(await auditExport('198.51.100.40', user)).toBe(403);
+    expect((await anonymousQuery('198.51.100.40')).status).toBe(200);
   });
 });
 

@@ -22,7 +22,11 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditExportHandler } from '../../src/transport/audit-export';
 import { AuditService, type ChainReport } from '../../src/domain/audit/audit.service';
+import { createAuthenticate } from '../../src/auth/authenticate';
 import { createTokenVerifier } from '../../src/auth/jwt';
+import { RateLimits } from '../../src/domain/limits/limits';
+import { createInMemoryRateLimitCounter } from '../../src/domain/limits/rate-limit';
+import { authenticateRequests } from '../../src/transport/request-auth';
 import type { Viewer } from '../../src/domain/viewer';
 import { AuditHistoryDocument, type AuditHistoryQuery } from '../../client/generated/graphql';
 import { createAzureFace } from '../../src/adapters/face/azure-face';
@@ -144,6 +148,7 @@ describe('GET /audit/export streaming', () => {
   const handlers: Promise<void>[] = [];
   let server: http.Server;
   let exportUrl: string;
+  const ANY_RATE = { limit: 1_000_000, windowMillis: 60_000 };
   const token = jwt.sign({ roles: ['auditor'], tenant: 'bulk' }, secret, { algorithm: 'HS256', subject: 'auditor', expiresIn: 600 });
 
   beforeAll(async () => {
@@ -156,7 +161,13 @@ describe('GET /audit/export streaming', () => {
       return realChainSlice(tenant, afterSequence, limit);
     };
     const handler = createAuditExportHandler({
-      verifier: createTokenVerifier({ kind: 'secret', secret, generated: false }),
+      authenticate: authenticateRequests(
+        createAuthenticate(
+          createTokenVerifier({ kind: 'secret', secret, generated: false }),
+          new RateLimits(createInMemoryRateLimitCounter(), { userStarts: ANY_RATE, deviceStarts: ANY_RATE, unauthenticatedRequests: ANY_RATE }, Date.now),
+        ),
+        0,
+      ),
       audit: new AuditService(store.audit, { chainBatchSize: BATCH }),
     });
     server = http.createServer((req, res) => {

@@ -370,6 +370,14 @@ describe('in production (NODE_ENV=production)', () => {
     }
   });
 
+  it('introspection is refused by the same rule over HTTP and WebSocket: the same errors, word for word', async () => {
+    for (const query of introspection) {
+      const overHttp = await post(prod, query, { authorization: bearer(userToken(prod)) });
+      const overWebSocket = await overSocket(await socket(prod, bearer(userToken(prod))), query);
+      expect(overHttp.errors, query).toEqual(overWebSocket.errors);
+    }
+  });
+
   it("the emulator opted into has no /_faults route (CONTRACT.md section 7), where outside production it has", async () => {
     const rule = JSON.stringify({ status: 503, count: 1 });
     const post = (on: TestGateway) => fetch(`${on.emulatorUrl}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: rule });
@@ -790,6 +798,57 @@ describe('logs', () => {
       expect(logs).not.toContain(encodeURIComponent(image.slice(2_000, 2_064)));
     } finally {
       await scanned.stop();
+    }
+  });
+});
+
+describe('the status of a GraphQL error over HTTP, by the media type the client accepts', () => {
+  const LEGACY = 'application/json';
+  const RESPONSE = 'application/graphql-response+json';
+  /** A POST with exactly this Accept header (or none). */
+  async function answer(accept: string | undefined, query: string, variables: Record<string, unknown> = {}) {
+    const headers: Record<string, string> = { 'content-type': 'application/json', authorization: bearer(userToken(gateway)), ...(accept === undefined ? {} : { accept }) };
+    const response = await fetch(gateway.graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+    const body = (await response.json()) as { errors?: GraphQLErrorJson[] };
+    return { status: response.status, headers: response.headers, errors: body.errors };
+  }
+
+  it('a document that does not parse, or does not validate, is 200 under application/json and 400 under application/graphql-response+json', async () => {
+    const aliasBomb = `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: viewer { userId }`).join(' ')} }`;
+    for (const query of ['{ viewer { ', '{ viewer { nope } }', aliasBomb]) {
+      for (const accept of [LEGACY, undefined, '*/*', `${RESPONSE};q=0.5, ${LEGACY}`]) {
+        const legacy = await answer(accept, query);
+        expect([legacy.status, legacy.headers.get('content-type')], `${query} / ${accept}`).toEqual([200, 'application/json; charset=utf-8']);
+        expect(codesOf(legacy.errors)[0]).toBe('BAD_USER_INPUT');
+      }
+      for (const accept of [RESPONSE, `${RESPONSE}, ${LEGACY}`, `${LEGACY};q=0.5, ${RESPONSE}`]) {
+        const strict = await answer(accept, query);
+        expect([strict.status, strict.headers.get('content-type')], `${query} / ${accept}`).toEqual([400, 'application/graphql-response+json; charset=utf-8']);
+      }
+    }
+  });
+
+  it('variables that do not coerce are 200 under application/json and 400 under application/graphql-response+json', async () => {
+    const query = 'query ($id: ID!) { session(id: $id) { id } }';
+    expect((await answer(LEGACY, query, { id: { not: 'an id' } })).status).toBe(200);
+    expect((await answer(LEGACY, query, {})).status).toBe(200);
+    expect((await answer(RESPONSE, query, {})).status).toBe(400);
+  });
+
+  it('a malformed request and a refused token keep their 4xx under application/json', async () => {
+    const noQuery = await fetch(gateway.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: LEGACY }, body: JSON.stringify({ variables: {} }) });
+    expect(noQuery.status).toBe(400);
+    const refused = await post(gateway, '{ viewer { userId } }', { authorization: 'Bearer not-a-jwt', headers: { accept: LEGACY } });
+    expect(refused.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(refused.status).toBe(401);
+    expect(codesOf(refused.errors)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('an error while executing a valid document is 200 under both media types', async () => {
+    for (const accept of [LEGACY, RESPONSE]) {
+      const missing = await answer(accept, 'query ($id: ID!) { session(id: $id) { id } }', { id: 'no-such-session' });
+      expect(missing.status).toBe(200);
+      expect(codesOf(missing.errors)).toEqual(['NOT_FOUND']);
     }
   });
 });

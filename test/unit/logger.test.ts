@@ -1,6 +1,14 @@
-/** The pino logger: JSON lines with our field names, request bindings that follow async work, redaction as a second line of defence. */
+/** The pino logger: JSON lines with our field names, request bindings that follow async work, redaction as a second line of defence, one access line per HTTP request. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger';
+import { withRequestIds } from '../../src/transport/request-id';
+
+/** Resolves once `done()` holds; the access line is written when the response has closed. */
+async function eventually(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
 
 function capture(level: Parameters<typeof createLogger>[0] = 'debug') {
   const lines: string[] = [];
@@ -18,23 +26,45 @@ describe('the logger', () => {
     expect(new Date(entries()[0].time as string).toISOString()).toBe(entries()[0].time);
   });
 
-  it('writes the access line exactly as pino writes the same fields, key for key, and only at enabled levels', () => {
-    const { logger, lines } = capture('info');
-    const fields = [
-      { requestId: 'r-1', method: 'POST', path: '/graphql', status: 200, durationMillis: 3 },
-      { requestId: 'r-2', method: 'GET', path: '/we"ird\\path\u2028', status: 499, durationMillis: 0, aborted: true as const },
-    ];
-    for (const line of fields) {
-      logger.accessLine('info', line);
-      logger.withBindings({ requestId: line.requestId }, () => logger.child({ component: 'http' }).info({ ...line }, 'http request'));
+  it('writes one access line per HTTP request, health probes and scrapes at debug and the rest at info, without the query string', async () => {
+    const { logger, entries } = capture('debug');
+    const server = http.createServer(
+      withRequestIds(logger, (req, res) => {
+        res.statusCode = req.url?.startsWith('/missing') ? 404 : 200;
+        res.end('ok');
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await (await fetch(`${base}/graphql?query=secret`, { method: 'POST', headers: { 'x-request-id': 'access-1' }, body: '{}' })).text();
+      await (await fetch(`${base}/healthz`)).text();
+      await (await fetch(`${base}/missing`)).text();
+      await eventually(() => entries().length >= 3);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
-    logger.accessLine('debug', fields[0]);
-    expect(lines).toHaveLength(4);
-    const withoutTime = (line: string) => line.replace(/"time":"[^"]+"/, '"time":"T"');
-    expect(withoutTime(lines[0])).toBe(withoutTime(lines[1]));
-    expect(withoutTime(lines[2])).toBe(withoutTime(lines[3]));
-    expect(JSON.parse(lines[2])).toMatchObject({ level: 'info', component: 'http', path: fields[1].path, aborted: true, msg: 'http request' });
-    expect(new Date(JSON.parse(lines[0]).time as string).toISOString()).toBe(JSON.parse(lines[0]).time);
+    const lines = entries();
+    expect(lines.every((line) => line.component === 'http' && line.msg === 'http request')).toBe(true);
+    expect(lines[0]).toMatchObject({ level: 'info', requestId: 'access-1', method: 'POST', path: '/graphql', status: 200, durationMillis: expect.any(Number) });
+    expect(lines[1]).toMatchObject({ level: 'debug', method: 'GET', path: '/healthz', status: 200 });
+    expect(lines[2]).toMatchObject({ level: 'info', path: '/missing', status: 404 });
+    expect(JSON.stringify(lines)).not.toContain('secret');
+    expect(lines.some((line) => 'aborted' in line)).toBe(false);
+  });
+
+  it('leaves the access lines of probes out at info', async () => {
+    const { logger, entries } = capture('info');
+    const server = http.createServer(withRequestIds(logger, (_req, res) => res.end('ok')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      for (const path of ['/healthz', '/readyz', '/metrics', '/graphql']) await (await fetch(`${base}${path}`)).text();
+      await eventually(() => entries().length >= 1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(entries().map((line) => line.path)).toEqual(['/graphql']);
   });
 
   it('drops lines below its level', () => {

@@ -1,0 +1,81 @@
+/**
+ * Apollo Server as the gateway runs it over HTTP: the schema, limits, error masking and metrics of
+ * `graphql-rules.ts` (the same as over WebSocket), no batching, CSRF prevention, and Sandbox as the
+ * landing page where it is enabled. Stopping it drains the HTTP server and then `drain` (the
+ * WebSocket server).
+ */
+import type { Server } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { GatewayContext } from '../graphql/context';
+import type { Logger } from '../observability/logger';
+import type { GraphQLRules } from './graphql-rules';
+import { legacyJsonStatus, noStoreResponses } from './graphql-http';
+import { landingPageDocument, landingPageVariables } from './landing-page';
+
+export interface ApolloOptions {
+  rules: GraphQLRules;
+  httpServer: Server;
+  logger: Logger;
+  /** Production: schema details (such as "Did you mean …?") stay out of errors. */
+  production: boolean;
+  /** Apollo Sandbox at GET /graphql, with this token pre-filled when there is one; else no landing page. */
+  sandbox: { devToken?: string } | false;
+  /** Closed once HTTP has drained (the WebSocket server). */
+  drain: () => Promise<void>;
+}
+
+export async function startApollo(options: ApolloOptions): Promise<ApolloServer<GatewayContext>> {
+  const { rules, logger } = options;
+  const { sandbox } = options;
+  const apollo = new ApolloServer<GatewayContext>({
+    schema: rules.schema,
+    // Introspection is allowed or refused by the rules' own validation (`query-limits.ts`), as over
+    // WebSocket, rather than by Apollo's switch.
+    introspection: true,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    // main.ts owns the signals: Apollo's own handler would stop Apollo alone and leave our stop()
+    // waiting forever on Apollo's stop barrier, so pollers and the store were never closed.
+    stopOnTerminationSignals: false,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: options.production,
+    parseOptions: rules.queryGuard.parseOptions,
+    validationRules: rules.queryGuard.validationRules,
+    formatError: (formatted, error) => rules.formatError(formatted, error, logger),
+    logger: apolloLogger(logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer, stopGracePeriodMillis: 5_000 }),
+      // Apollo's cache-control plugin hooks every field of every operation (`willResolveField`) to
+      // compute a policy that, with no cache hints in this schema, is always "no-store".
+      ApolloServerPluginCacheControlDisabled(),
+      noStoreResponses(),
+      legacyJsonStatus(),
+      rules.metrics.apolloPlugin<GatewayContext>(),
+      { serverWillStart: async () => ({ drainServer: options.drain }) },
+      sandbox
+        ? ApolloServerPluginLandingPageLocalDefault({
+            embed: true,
+            includeCookies: false,
+            document: landingPageDocument,
+            variables: landingPageVariables,
+            headers: sandbox.devToken ? { Authorization: `Bearer ${sandbox.devToken}` } : undefined,
+          })
+        : ApolloServerPluginLandingPageDisabled(),
+    ],
+  });
+  await apollo.start();
+  return apollo;
+}
+
+function apolloLogger(logger: Logger) {
+  const child = logger.child({ component: 'apollo' });
+  return {
+    debug: (message: string) => child.debug({}, message),
+    info: (message: string) => child.info({}, message),
+    warn: (message: string) => child.warn({}, message),
+    error: (message: string) => child.error({}, message),
+  };
+}

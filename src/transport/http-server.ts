@@ -1,0 +1,96 @@
+/**
+ * The gateway's one HTTP server and its routes. It listens before the routes exist (in emulator
+ * mode the Face client needs the gateway's own port, unknown until bound on port 0) and answers 503
+ * until `serve` gives it its routes. Every request gets a request id and an access line
+ * (`request-id.ts`); an error no route handled is logged and answered 500.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describeForLog } from '../errors';
+import type { RootLogger } from '../observability/logger';
+import { AUDIT_EXPORT_PATH } from './audit-export';
+import { sendJson } from './graphql-http';
+import { sendHealth, sendReadiness, type ReadinessCheck } from './health';
+import { METRICS_PATH } from './metrics-endpoint';
+import { withRequestIds } from './request-id';
+import { WEB_CLIENT_PATH } from './web-client';
+
+export const GRAPHQL_PATH = '/graphql';
+export const EMULATOR_PREFIX = '/emulator';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+type UrlHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+
+/** Something served under a path prefix of the gateway's port. */
+export interface MountedHandler {
+  /** Answers a request whose path has had the prefix removed; false (nothing written) when the path is not its own. */
+  handle(req: IncomingMessage, res: ServerResponse, path: string): boolean;
+}
+
+export interface Routes {
+  graphql: UrlHandler;
+  auditExport: UrlHandler;
+  /** `/readyz`: what must answer for the gateway to take traffic. */
+  readiness: Record<string, ReadinessCheck>;
+  /** `/metrics`, when enabled. */
+  metrics?: Handler;
+  /** The web client under `/demo`, when enabled. */
+  webClient?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> | void;
+  /** The Face emulator under `/emulator`, in emulator mode. */
+  emulator?: MountedHandler;
+}
+
+export interface HttpServer {
+  server: http.Server;
+  port: number;
+  /** e.g. http://127.0.0.1:4000 */
+  url: string;
+  serve(routes: Routes): void;
+}
+
+export async function listen(options: { host: string; port: number; logger: RootLogger }): Promise<HttpServer> {
+  const { logger } = options;
+  let route: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) => sendJson(res, 503, { status: 'starting' });
+  const server = http.createServer(
+    withRequestIds(logger, (req, res) => {
+      route(req, res).catch((error: unknown) => {
+        logger.error({ err: describeForLog(error), path: req.url?.split('?')[0] }, 'unhandled error while serving an HTTP request');
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+        else res.destroy();
+      });
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  return {
+    server,
+    port,
+    url: `http://${host}:${port}`,
+    serve: (routes) => {
+      route = router(routes);
+    },
+  };
+}
+
+function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const under = (pathname: string, prefix: string) => pathname === prefix || pathname.startsWith(`${prefix}/`);
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const { pathname } = url;
+    const get = req.method === 'GET';
+    if (pathname === GRAPHQL_PATH) return routes.graphql(req, res, url);
+    if (pathname === AUDIT_EXPORT_PATH) return routes.auditExport(req, res, url);
+    if (pathname === '/healthz' && get) return sendHealth(res);
+    if (pathname === METRICS_PATH && get && routes.metrics) return routes.metrics(req, res);
+    if (pathname === '/readyz' && get) return sendReadiness(res, routes.readiness);
+    if (routes.webClient && under(pathname, WEB_CLIENT_PATH)) return routes.webClient(req, res, pathname);
+    if (routes.emulator && under(pathname, EMULATOR_PREFIX)) {
+      if (routes.emulator.handle(req, res, pathname.slice(EMULATOR_PREFIX.length) || '/')) return;
+    }
+    sendJson(res, 404, { error: 'Not found' });
+  };
+}
