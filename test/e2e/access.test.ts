@@ -1,5 +1,5 @@
 /**
- * Who may do what (CONTRACT.md section 4), operation by operation, with real signed JWTs of every
+ * Who may do what (docs/api.md), operation by operation, with real signed JWTs of every
  * role: ownership and tenant scoping of reads, role checks of writes, token verification over HTTP
  * and WebSocket, and the sessions listing (order, paging, filters, limits, cursors).
  */

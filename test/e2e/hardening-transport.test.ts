@@ -1,5 +1,5 @@
 /**
- * The transport as an attacker or a flaky network exercises it (issue 4, "Hardening"): query limits
+ * The transport as an attacker or a flaky network exercises it: query limits
  * on both transports, production switches (introspection, Sandbox, suggestions, masking), WebSocket
  * limits (frame size, operations per connection, keep-alive, 4408, 4403 at token expiry), token
  * timing (clock tolerance, nbf, maximum age, the Bearer scheme), request ids, and what the logs of a
@@ -378,7 +378,7 @@ describe('in production (NODE_ENV=production)', () => {
     }
   });
 
-  it("the emulator opted into has no /_faults route (CONTRACT.md section 7), where outside production it has", async () => {
+  it("the emulator opted into has no /_faults route (docs/api.md), where outside production it has", async () => {
     const rule = JSON.stringify({ status: 503, count: 1 });
     const post = (on: TestGateway) => fetch(`${on.emulatorUrl}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: rule });
     const refused = await post(prod);

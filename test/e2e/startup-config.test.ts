@@ -1,6 +1,6 @@
 /**
- * A bad setting stops the real process at boot with one sentence naming the variable (CONTRACT.md
- * section 3; src/config.ts), on stderr, with exit code 1 and nothing listening: what an operator sees
+ * A bad setting stops the real process at boot with one sentence naming the variable
+ * (docs/configuration.md; src/config.ts), on stderr, with exit code 1 and nothing listening: what an operator sees
  * from `npm start` with a typo. The unit tests of config.ts check every rule; this checks the process.
  */
 import { spawn } from 'node:child_process';

@@ -4,9 +4,9 @@
  * - session starts per user (tenant + `sub`) and per device (tenant + the `deviceCorrelationId` the
  *   client sent; a generated one is new every time and never limited), checked by the session service
  *   after the input was validated and before Face is asked;
- * - requests without a valid token per client address, checked where the HTTP request's viewer is
- *   established (`gateway.ts`, the GraphQL context), so that an anonymous or forged caller is counted
- *   before any resolver runs.
+ * - requests without a valid token per client address, checked by `authenticate()` wherever a caller
+ *   is identified (the HTTP context, a WebSocket's connection_init, the audit export), so that an
+ *   anonymous or forged caller is counted before any resolver runs.
  *
  * A refusal is RATE_LIMITED with `extensions.retryAfterSeconds`, a whole number of at least 1.
  */
