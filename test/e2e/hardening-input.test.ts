@@ -1,20 +1,26 @@
 /**
  * What one caller can put into an operation's input, tried as an attacker would against a real
  * gateway (port 0, a real SQLite file, the emulator over HTTP, real signed JWTs): filter lists far
- * longer than their enums, and a page size passed as a variable to get past the cost limit, over
- * HTTP and WebSocket alike.
+ * longer than their enums, a page size passed as a variable to get past the cost limit, over HTTP
+ * and WebSocket alike, and a completion reported after the poller has already decided, which must
+ * still reach the audit trail.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AuditHistoryDocument,
+  CompleteLivenessSessionDocument,
   DeleteLivenessSessionDocument,
+  SessionAuditTrailDocument,
+  SessionDecisionDocument,
+  SessionDocument,
   SessionsDocument,
   StartLivenessSessionDocument,
+  VerifyAuditChainDocument,
   type AuditAction,
   type SessionStatus,
 } from '../../client/generated/graphql';
-import { TestGateway } from '../helpers/gateway';
+import { eventually, TestGateway } from '../helpers/gateway';
 import { RawSocket, type WsMessage } from '../helpers/raw-socket';
 
 type ErrorJson = { message: string; extensions?: Record<string, unknown> };
@@ -175,5 +181,40 @@ describe('query cost with variables', () => {
     expect((await gateway.graphql(AuditHistoryDocument, { first: 100 }, token)).errors).toBeUndefined();
     const { errors } = await overSocket(token, 'query ($n: Int) { sessions(first: $n) { totalCount edges { node { id status } } } }', { n: 100 });
     expect(errors).toBeUndefined();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Completion reported after the decision
+// ---------------------------------------------------------------------------------------------
+
+describe('a completion reported after the poller decided', () => {
+  it('is still audited, once, after the decision, and the chain stays valid', async () => {
+    const tenant = `late-${randomUUID()}`;
+    const token = userToken(tenant, 'late-owner');
+    const started = (await gateway.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession;
+    const id = started.session.id;
+    expect((await gateway.device('LIVENESS', started.authToken, { livenessDecision: 'realface' })).status).toBe(200);
+
+    // A subscriber waits without any completion reported: the poller's fallback decides the session.
+    const subscription = gateway.subscribe(gateway.wsClient(token), SessionDecisionDocument, { sessionId: id });
+    const events = await subscription.done;
+    expect(events[0].data?.sessionDecision).toMatchObject({ sessionId: id, verdict: 'PASS' });
+    const decided = await eventually(async () => {
+      const session = (await gateway.ok(SessionDocument, { id }, token)).session;
+      return session?.decision ? session : undefined;
+    });
+    expect(decided.status).toBe('SUCCEEDED');
+
+    const completed = await gateway.graphql(CompleteLivenessSessionDocument, { id }, token);
+    expect(completed.errors).toBeUndefined();
+    expect(completed.data?.completeLivenessSession.status).toBe('SUCCEEDED');
+    expect((await gateway.graphql(CompleteLivenessSessionDocument, { id }, token)).errors).toBeUndefined();
+
+    const auditor = auditorToken(tenant);
+    const trail = (await gateway.ok(SessionAuditTrailDocument, { id, first: 100 }, auditor)).session!.auditTrail.edges.map((edge) => edge.node).reverse();
+    expect(trail.map((event) => event.action)).toEqual(['SESSION_STARTED', 'ATTEMPT_RECORDED', 'DECISION_REACHED', 'COMPLETION_REPORTED']);
+    expect(trail[3].actor).toBe('late-owner');
+    expect((await gateway.ok(VerifyAuditChainDocument, {}, auditor)).verifyAuditChain).toMatchObject({ tenant, valid: true, checked: 4 });
   });
 });
