@@ -249,7 +249,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1_000),
       maxDirectives: integer(env, 'GRAPHQL_MAX_DIRECTIVES', 10, 0, 1_000),
       maxTokens: integer(env, 'GRAPHQL_MAX_TOKENS', 1_000, 1, 1_000_000),
-      maxCost: integer(env, 'GRAPHQL_MAX_COST', 5_000, 1, 100_000_000),
+      // A page size passed as a variable counts as its value, so the documented listings must fit at
+      // the largest page (100); pages nested in pages still cost many times this.
+      maxCost: integer(env, 'GRAPHQL_MAX_COST', 15_000, 1, 100_000_000),
     },
     webSocket: {
       maxPayloadBytes: integer(env, 'WS_MAX_PAYLOAD_BYTES', 64 * 1024, 1_024, 100 * 1024 * 1024),

@@ -24,6 +24,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { QueryLimits } from '../config';
+import { pageSizeValue, pageSizeVariables, withPageSizesWritten } from './page-sizes';
 
 /**
  * Introspection fields are left out of the depth and cost limits (Sandbox's introspection query is
@@ -49,6 +50,15 @@ export interface QueryGuard {
    * is checked again each time it is sent; a text longer than 1/16 of the budget is never kept.
    */
   checkDocument(schema: GraphQLSchema, query: string): DocumentNode | GraphQLError[];
+  /**
+   * The cost limit once the variables are known, for a document that has passed validation: every
+   * page size counts as the number it runs with, passed as a variable or left to the field's default
+   * (`page-sizes.ts`). Both transports call it before executing; an empty list means the operation
+   * may run. The error carries the code and message of the validation-time refusal, so a client sees
+   * the same answer either way. Verdicts are kept per document (the transports share one AST per
+   * text) and per page-size values, at most `COST_VERDICTS_PER_DOCUMENT` of them.
+   */
+  checkCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Readonly<Record<string, unknown>> | null | undefined): readonly GraphQLError[];
 }
 
 /**
@@ -62,11 +72,21 @@ export const DOCUMENT_CACHE_ENTRIES = 200;
  * (the 14 KB above), so the cache stays under ~15 MB however many large documents clients send.
  */
 export const DOCUMENT_CACHE_CHARS = 256 * 1024;
+/** Cost verdicts kept per document: a client pages with a few sizes; whoever sends many only fills this. */
+export const COST_VERDICTS_PER_DOCUMENT = 32;
+
+interface KnownCost {
+  variables: string[];
+  verdicts: Map<string, readonly GraphQLError[]>;
+}
 
 export function createQueryGuard(limits: QueryLimits, options: { introspection: boolean }): QueryGuard {
   const parseOptions: ParseOptions = { maxTokens: limits.maxTokens };
   const validationRules = [...armorRules(limits), ...(options.introspection ? [] : [noIntrospection])];
   const webSocketRules = [...specifiedRules, ...validationRules];
+  const costRules = costRule(limits);
+  let costs = new WeakMap<DocumentNode, KnownCost>();
+  let costsAgainst: GraphQLSchema | undefined;
   const checked = new Map<string, DocumentNode>();
   let checkedChars = 0;
   let checkedAgainst: GraphQLSchema | undefined;
@@ -110,22 +130,43 @@ export function createQueryGuard(limits: QueryLimits, options: { introspection: 
       }
       return result;
     },
+    checkCost(schema, document, operationName, variables) {
+      if (schema !== costsAgainst) {
+        costs = new WeakMap(); // a cost is counted against one schema's field defaults
+        costsAgainst = schema;
+      }
+      let known = costs.get(document);
+      if (!known) {
+        known = { variables: pageSizeVariables(document), verdicts: new Map() };
+        costs.set(document, known);
+      }
+      const key = JSON.stringify([operationName ?? null, ...known.variables.map((name) => pageSizeValue(variables?.[name]))]);
+      const kept = known.verdicts.get(key);
+      if (kept) return kept;
+      const written = withPageSizesWritten(schema, document, operationName, variables);
+      const verdict = written ? validate(schema, written, costRules) : [];
+      if (known.verdicts.size >= COST_VERDICTS_PER_DOCUMENT) known.verdicts.clear();
+      known.verdicts.set(key, verdict);
+      return verdict;
+    },
   };
 }
 
+// Our own reporter instead of armor's: the same code Apollo gives graphql-js's validation errors,
+// and no "Syntax Error:" prefix on what is not a syntax error.
+const reportTo = (context: ValidationContext | null, error: GraphQLError) =>
+  context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, ''), { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+const report = { propagateOnRejection: false, onReject: [reportTo] };
+const costOptions = (limits: QueryLimits) => ({ maxCost: limits.maxCost, flattenFragments: true, ...report });
+
 function armorRules(limits: QueryLimits): ValidationRule[] {
-  // Our own reporter instead of armor's: the same code Apollo gives graphql-js's validation errors,
-  // and no "Syntax Error:" prefix on what is not a syntax error.
-  const reportTo = (context: ValidationContext | null, error: GraphQLError) =>
-    context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, ''), { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
-  const report = { propagateOnRejection: false, onReject: [reportTo] };
   const main = new ApolloArmor({
     blockFieldSuggestion: { enabled: false }, // hidden by the error formatter, on both transports, in production
     maxTokens: { enabled: false }, // the parser's maxTokens, see above
     maxDepth: { n: limits.maxDepth, flattenFragments: true, ...report },
     maxAliases: { n: limits.maxAliases, ...report },
     maxDirectives: { n: limits.maxDirectives, ...report },
-    costLimit: { maxCost: limits.maxCost, flattenFragments: true, ...report },
+    costLimit: costOptions(limits),
   }).protect().validationRules;
   const introspectionDepth = new ApolloArmor({
     blockFieldSuggestion: { enabled: false },
@@ -143,6 +184,18 @@ function armorRules(limits: QueryLimits): ValidationRule[] {
     },
   }).protect().validationRules;
   return [...main, ...introspectionDepth];
+}
+
+/** The cost rule alone, as `armorRules` configures it, for `checkCost`. */
+function costRule(limits: QueryLimits): ValidationRule[] {
+  return new ApolloArmor({
+    blockFieldSuggestion: { enabled: false },
+    maxTokens: { enabled: false },
+    maxDepth: { enabled: false },
+    maxAliases: { enabled: false },
+    maxDirectives: { enabled: false },
+    costLimit: costOptions(limits),
+  }).protect().validationRules;
 }
 
 /** Introspection refused, one error per `__schema` or `__type` field (what Apollo's `introspection: false` does). */

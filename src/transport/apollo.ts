@@ -1,11 +1,12 @@
 /**
- * Apollo Server as the gateway runs it over HTTP: the schema, limits, error masking and metrics of
- * `graphql-rules.ts` (the same as over WebSocket), no batching, CSRF prevention, and Sandbox as the
- * landing page where it is enabled. Stopping it drains the HTTP server and then `drain` (the
- * WebSocket server).
+ * Apollo Server as the gateway runs it over HTTP: the schema, limits (the cost counted again once the
+ * variables are known), error masking and metrics of `graphql-rules.ts` (the same as over WebSocket),
+ * no batching, CSRF prevention, and Sandbox as the landing page where it is enabled. Stopping it
+ * drains the HTTP server and then `drain` (the WebSocket server).
  */
 import type { Server } from 'node:http';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -54,6 +55,7 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
       noStoreResponses(),
       legacyJsonStatus(),
       rules.metrics.apolloPlugin<GatewayContext>(),
+      costWithVariables(rules),
       { serverWillStart: async () => ({ drainServer: options.drain }) },
       sandbox
         ? ApolloServerPluginLandingPageLocalDefault({
@@ -68,6 +70,21 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
   });
   await apollo.start();
   return apollo;
+}
+
+/**
+ * The cost limit again once the variables are known (validation saw only the document): the same
+ * check the WebSocket transport makes, answered as a validation error (400, BAD_USER_INPUT).
+ */
+function costWithVariables(rules: GraphQLRules): ApolloServerPlugin<GatewayContext> {
+  return {
+    requestDidStart: async () => ({
+      didResolveOperation: async ({ document, request }) => {
+        const [tooCostly] = rules.queryGuard.checkCost(rules.schema, document, request.operationName, request.variables);
+        if (tooCostly) throw new GraphQLError(tooCostly.message, { extensions: { ...tooCostly.extensions, http: { status: 400 } } });
+      },
+    }),
+  };
 }
 
 function apolloLogger(logger: Logger) {

@@ -8,7 +8,7 @@
  *   `exp`, or its maximum age, plus the clock tolerance).
  * - The limits, context, error masking, metrics and log scoping are those of `graphql-rules.ts`,
  *   the same as over HTTP; documents go through the rules' `checkDocument` (graphql-ws would use
- *   plain graphql-js otherwise).
+ *   plain graphql-js otherwise), and their cost is counted again with the variables (`checkCost`).
  * - Messages are at most `maxPayloadBytes` (else 1009), a connection has at most
  *   `maxSubscriptionsPerConnection` operations active at once (else RATE_LIMITED for the one
  *   refused), and a ping every `keepAliveMillis` terminates sockets that no longer answer.
@@ -112,6 +112,8 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         }
         const document = rules.queryGuard.checkDocument(schema, payload.query);
         if (Array.isArray(document)) return document;
+        const tooCostly = rules.queryGuard.checkCost(schema, document, payload.operationName, payload.variables);
+        if (tooCostly.length > 0) return [...tooCostly];
         metrics.operationStarted(state.operations?.get(id), document, payload.operationName);
         log.debug({ operationName: payload.operationName ?? null }, 'websocket operation started');
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };

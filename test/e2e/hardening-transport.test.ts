@@ -258,7 +258,7 @@ describe('query limits', () => {
       what: 'pages of 100 nested in pages of 100 (cost)',
       query: 'query Cost { sessions(first: 100) { edges { node { id auditTrail(first: 100) { edges { node { id hash previousHash } } } } } } }',
       reason: 'GRAPHQL_VALIDATION_FAILED',
-      message: /Query Cost limit of 5000 exceeded/,
+      message: /Query Cost limit of 15000 exceeded/,
     },
     {
       what: 'introspection nested 19 levels deep',

@@ -28,7 +28,7 @@ const NAMES = [
 describe('hardening settings', () => {
   it('default to limits every documented operation fits, a 30 s clock tolerance and no maximum token age', () => {
     const config = loadConfig({});
-    expect(config.queryLimits).toEqual({ maxDepth: 10, maxAliases: 15, maxDirectives: 10, maxTokens: 1_000, maxCost: 5_000 });
+    expect(config.queryLimits).toEqual({ maxDepth: 10, maxAliases: 15, maxDirectives: 10, maxTokens: 1_000, maxCost: 15_000 });
     expect(config.webSocket).toEqual({ maxPayloadBytes: 65_536, maxSubscriptionsPerConnection: 100, keepAliveMillis: 12_000 });
     expect(config.jwtClockToleranceSeconds).toBe(30);
     expect(config.jwtMaxAgeSeconds).toBeUndefined();

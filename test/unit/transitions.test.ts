@@ -164,13 +164,28 @@ describe('deleting a session', () => {
 });
 
 describe('reporting completion', () => {
-  it.each<[string, Date | undefined, { events: Events; changed: boolean; reportedAt: Date }]>([
-    ['first report: COMPLETION_REPORTED, and the time kept', undefined, { events: [['COMPLETION_REPORTED']], changed: true, reportedAt: at }],
-    ['reported before: nothing, the first time stays', earlier, { events: [], changed: false, reportedAt: earlier }],
-  ])('%s', (_what, reportedBefore, expected) => {
-    const plan = planCompletion(session({ completionReportedAt: reportedBefore }), 'alice', at);
+  it.each<[string, SessionStatus, Date | undefined, { events: Events; changed: boolean; reportedAt: Date | undefined }]>([
+    ['first report: COMPLETION_REPORTED, and the time kept', 'RUNNING', undefined, { events: [['COMPLETION_REPORTED']], changed: true, reportedAt: at }],
+    ['reported before: nothing, the first time stays', 'RUNNING', earlier, { events: [], changed: false, reportedAt: earlier }],
+    ['first report after the poller decided (SUCCEEDED): still audited', 'SUCCEEDED', undefined, { events: [['COMPLETION_REPORTED']], changed: true, reportedAt: at }],
+    ['first report after the poller decided (FAILED): still audited', 'FAILED', undefined, { events: [['COMPLETION_REPORTED']], changed: true, reportedAt: at }],
+    ['first report after Face canceled: still audited', 'CANCELED', undefined, { events: [['COMPLETION_REPORTED']], changed: true, reportedAt: at }],
+    ['reported before the decision, again after it: nothing', 'SUCCEEDED', earlier, { events: [], changed: false, reportedAt: earlier }],
+    ['deleted: nothing (the command refuses it)', 'DELETED', undefined, { events: [], changed: false, reportedAt: undefined }],
+    ['expired: nothing (the command refuses it)', 'EXPIRED', undefined, { events: [], changed: false, reportedAt: undefined }],
+  ])('%s', (_what, status, reportedBefore, expected) => {
+    const plan = planCompletion(session({ status, completionReportedAt: reportedBefore }), 'alice', at);
     const { events, changed } = summary(plan);
     expect({ events, changed, reportedAt: plan.session.completionReportedAt }).toEqual(expected);
+  });
+
+  it('a report after the decision changes nothing but the report: status, decision and lease stay', () => {
+    const plan = planCompletion(session({ status: 'SUCCEEDED' }), 'alice', at);
+    expect(plan).toMatchObject({ session: { status: 'SUCCEEDED', completionReportedAt: at }, changes: { completionReportedAt: at, updatedAt: at }, attempts: [], dropLease: false });
+    expect(plan.changes).not.toHaveProperty('status');
+    expect(plan.changes).not.toHaveProperty('decided');
+    expect(plan.decision).toBeUndefined();
+    expect(plan.auditEvents).toEqual([{ action: 'COMPLETION_REPORTED', actor: 'alice', sessionId: 'session-1', userId: 'alice' }]);
   });
 
   it('completion reported twice yields one COMPLETION_REPORTED', () => {

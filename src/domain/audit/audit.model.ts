@@ -9,6 +9,17 @@ export type AuditAction =
   | 'SESSION_DELETED'
   | 'SESSION_EXPIRED';
 
+/** Every action once; a `Record` so that an action added to the union must be added here too. */
+const ACTION_NAMES: Record<AuditAction, true> = {
+  SESSION_STARTED: true,
+  COMPLETION_REPORTED: true,
+  ATTEMPT_RECORDED: true,
+  DECISION_REACHED: true,
+  SESSION_DELETED: true,
+  SESSION_EXPIRED: true,
+};
+export const AUDIT_ACTIONS = Object.keys(ACTION_NAMES) as readonly AuditAction[];
+
 /** The actor of events the gateway records on its own (polls, expiry). */
 export const SYSTEM_ACTOR = 'system';
 

@@ -7,7 +7,8 @@ import { hasRole, type Viewer } from '../viewer';
 import { badInput, forbidden } from '../errors';
 import { checkPageSize, connectionOf, decodeCursor, encodeCursor, type Connection } from '../pagination';
 import type { AuditFilter, AuditRepository, Page } from '../ports/store';
-import type { AuditEventRecord } from './audit.model';
+import { distinctValues } from '../value-lists';
+import { AUDIT_ACTIONS, type AuditEventRecord } from './audit.model';
 import { chainHash, GENESIS_HASH } from './chain';
 
 const AUDIT_CURSOR = 'audit';
@@ -152,7 +153,7 @@ function definedCriteria(filter: AuditHistoryFilter): AuditFilter {
     sessionId: filter.sessionId ?? undefined,
     userId: filter.userId ?? undefined,
     tenant: filter.tenant ?? undefined,
-    actions: filter.actions ?? undefined,
+    actions: distinctValues('filter.actions', filter.actions, AUDIT_ACTIONS),
     from: filter.from ?? undefined,
     to: filter.to ?? undefined,
   };

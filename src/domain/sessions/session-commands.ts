@@ -82,15 +82,19 @@ export class SessionCommands {
     });
   }
 
-  /** The client reports that the device is done: polling starts at once. */
+  /**
+   * The client reports that the device is done: polling starts at once. Reported after the session
+   * was decided, there is nothing left to poll, but the report is still the owner's action and goes
+   * into the trail (`planCompletion`).
+   */
   async complete(viewer: Viewer, id: string): Promise<SessionRecord> {
     const session = await this.actable(viewer, id);
     if (session.status === 'DELETED' || session.status === 'EXPIRED') {
       throw conflict(`The session is ${session.status.toLowerCase()}; it can no longer be completed.`);
     }
-    if (FINAL_STATUSES.has(session.status)) return session;
+    if (FINAL_STATUSES.has(session.status) && session.completionReportedAt !== undefined) return session;
     const updated = await this.options.sessions.reportCompletion(id, viewer.userId, new Date(this.options.now()));
-    this.options.polling.completionReported(id);
+    if (!FINAL_STATUSES.has(updated.status)) this.options.polling.completionReported(id);
     return updated;
   }
 

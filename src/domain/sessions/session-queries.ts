@@ -7,8 +7,9 @@ import type { DecisionBus } from '../decisions/decision-bus';
 import { badInput, notFound } from '../errors';
 import { checkPageSize, connectionOf, decodeSessionCursor, encodeSessionCursor, type Connection } from '../pagination';
 import type { SessionFilter, SessionRepository } from '../ports/store';
+import { distinctValues } from '../value-lists';
 import { canRead, readScope, type Viewer } from '../viewer';
-import type { DecisionEvent, SessionRecord } from './session.model';
+import { SESSION_STATUSES, type DecisionEvent, type SessionRecord } from './session.model';
 
 /** A listing's filter as a caller may send it: any criterion absent or null. */
 export type SessionListFilter = { [K in keyof SessionFilter]?: SessionFilter[K] | null };
@@ -46,7 +47,7 @@ export class SessionQueries {
 
 function definedCriteria(filter: SessionListFilter): SessionFilter {
   return {
-    statuses: filter.statuses ?? undefined,
+    statuses: distinctValues('filter.statuses', filter.statuses, SESSION_STATUSES),
     kind: filter.kind ?? undefined,
     userId: filter.userId ?? undefined,
     tenant: filter.tenant ?? undefined,

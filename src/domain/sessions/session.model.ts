@@ -19,6 +19,10 @@ export type LivenessDecision = FaceLivenessDecision;
 export type SessionStatus = FaceStatus | 'EXPIRED' | 'DELETED';
 export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'EXPIRED';
 
+/** Every status once; a `Record` so that a status added to the union must be added here too. */
+const STATUS_NAMES: Record<SessionStatus, true> = { NOT_STARTED: true, RUNNING: true, SUCCEEDED: true, FAILED: true, CANCELED: true, EXPIRED: true, DELETED: true };
+export const SESSION_STATUSES = Object.keys(STATUS_NAMES) as readonly SessionStatus[];
+
 /** Statuses after which a session never changes again. */
 export const FINAL_STATUSES: ReadonlySet<SessionStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'EXPIRED', 'DELETED']);
 

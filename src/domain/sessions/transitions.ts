@@ -58,9 +58,14 @@ export function planStart(session: SessionRecord, actor: string): TransitionPlan
   };
 }
 
-/** The client reports the device done: only the first report counts, and only it is audited. */
+/**
+ * The client reports the device done: only the first report counts, and only it is audited. A report
+ * that comes after the poller has already decided the session is audited too: the trail records what
+ * every actor did, whenever it came. A session that ended without a result (deleted, expired) can no
+ * longer be completed; the command refuses that, and a report racing such an ending records nothing.
+ */
 export function planCompletion(before: SessionRecord, actor: string, at: Date): TransitionPlan {
-  if (before.completionReportedAt !== undefined) return unchanged(before);
+  if (before.completionReportedAt !== undefined || before.status === 'DELETED' || before.status === 'EXPIRED') return unchanged(before);
   return {
     session: { ...before, completionReportedAt: at },
     changes: { completionReportedAt: at, updatedAt: at },
