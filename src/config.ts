@@ -18,7 +18,7 @@ export type JwtKeyConfig =
 
 export type FaceConfig =
   /** The built-in emulator, served under `/emulator` on the gateway's own port. */
-  | { mode: 'emulator'; emulatorKey?: string }
+  | { mode: 'emulator'; emulatorKey?: string; /** Sessions it keeps; past it, the oldest is forgotten. */ emulatorMaxSessions: number }
   | { mode: 'azure'; endpoint: string; apiKey?: string };
 
 /** Limits every GraphQL document must keep, over HTTP and WebSocket alike (see `http/query-limits.ts`). */
@@ -154,7 +154,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   }
   const face: FaceConfig = faceEndpoint
     ? { mode: 'azure', endpoint: faceEndpoint, apiKey: read(env, 'FACE_APIKEY') }
-    : { mode: 'emulator', emulatorKey: read(env, 'FACE_EMULATOR_KEY') };
+    : { mode: 'emulator', emulatorKey: read(env, 'FACE_EMULATOR_KEY'), emulatorMaxSessions: integer(env, 'FACE_EMULATOR_MAX_SESSIONS', 10_000, 1, 10_000_000) };
 
   const jwtSecret = read(env, 'JWT_SECRET');
   const jwtPublicKey = read(env, 'JWT_PUBLIC_KEY');
@@ -194,6 +194,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (pollMaxIntervalMillis < pollIntervalMillis) {
     throw new ConfigError(`POLL_MAX_INTERVAL_MS (${pollMaxIntervalMillis}) must not be smaller than POLL_INTERVAL_MS (${pollIntervalMillis}).`);
   }
+  // The emulator's management API is served on the gateway's public port: without a key of its own
+  // it would create, read and delete sessions for anyone who can reach that port.
+  if (production && face.mode === 'emulator' && face.emulatorKey === undefined) {
+    throw new ConfigError('FACE_EMULATOR_KEY must be set when NODE_ENV=production and FACE_EMULATOR=true, or the emulator on the public port accepts any key.');
+  }
+
 
   const logLevel = (read(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
