@@ -43,6 +43,17 @@ export interface WebSocketLimits {
   keepAliveMillis: number;
 }
 
+/** The node:http server's limits; past a timeout a request gets 408 and its connection is closed. */
+export interface HttpServerLimits {
+  /** Until the request's headers, then the whole request with its body, have arrived. */
+  headersTimeoutMillis: number;
+  requestTimeoutMillis: number;
+  /** An idle keep-alive connection between two requests. */
+  keepAliveTimeoutMillis: number;
+  /** Open connections (WebSockets included) at once; one more is closed at once. */
+  maxConnections: number;
+}
+
 export interface GatewayConfig {
   port: number;
   host: string;
@@ -81,6 +92,7 @@ export interface GatewayConfig {
   jwtMaxAgeSeconds?: number;
   queryLimits: QueryLimits;
   webSocket: WebSocketLimits;
+  http: HttpServerLimits;
   pollIntervalMillis: number;
   pollMaxIntervalMillis: number;
   /** How often sessions past their `expiresAt` are looked for and given their EXPIRED decision. */
@@ -180,6 +192,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
         ? { kind: 'jwks', jwksUrl: jwtJwksUrl }
         : { kind: 'devSecret' };
 
+  // The emulator's management API is served on the gateway's public port: without a key of its own
+  // it would create, read and delete sessions for anyone who can reach that port.
+  if (production && face.mode === 'emulator' && face.emulatorKey === undefined) {
+    throw new ConfigError('FACE_EMULATOR_KEY must be set when NODE_ENV=production and FACE_EMULATOR=true, or the emulator on the public port accepts any key.');
+  }
+
   const idempotencySecretText = read(env, 'IDEMPOTENCY_KEY_SECRET');
   if (production && !idempotencySecretText) {
     throw new ConfigError('IDEMPOTENCY_KEY_SECRET must be set when NODE_ENV=production (base64 of 32 random bytes, e.g. `openssl rand -base64 32`).');
@@ -194,12 +212,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (pollMaxIntervalMillis < pollIntervalMillis) {
     throw new ConfigError(`POLL_MAX_INTERVAL_MS (${pollMaxIntervalMillis}) must not be smaller than POLL_INTERVAL_MS (${pollIntervalMillis}).`);
   }
-  // The emulator's management API is served on the gateway's public port: without a key of its own
-  // it would create, read and delete sessions for anyone who can reach that port.
-  if (production && face.mode === 'emulator' && face.emulatorKey === undefined) {
-    throw new ConfigError('FACE_EMULATOR_KEY must be set when NODE_ENV=production and FACE_EMULATOR=true, or the emulator on the public port accepts any key.');
-  }
 
+  const requestTimeoutMillis = integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000);
+  const headersTimeoutMillis = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', Math.min(20_000, requestTimeoutMillis), 100, 600_000);
+  if (headersTimeoutMillis > requestTimeoutMillis) {
+    throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMillis}) must not be larger than HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMillis}).`);
+  }
 
   const logLevel = (read(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
@@ -261,6 +279,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       maxPayloadBytes: integer(env, 'WS_MAX_PAYLOAD_BYTES', 64 * 1024, 1_024, 100 * 1024 * 1024),
       maxSubscriptionsPerConnection: integer(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
       keepAliveMillis: integer(env, 'WS_KEEPALIVE_INTERVAL_MS', 12_000, 50, 3_600_000),
+    },
+    http: {
+      headersTimeoutMillis,
+      requestTimeoutMillis,
+      keepAliveTimeoutMillis: integer(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 5_000, 1, 1_000_000),
     },
     pollIntervalMillis,
     pollMaxIntervalMillis,

@@ -12,7 +12,7 @@ import type { GatewayContext } from '../graphql/context';
 import type { GraphQLRules } from './graphql-rules';
 import { refusalOverHttp } from './request-auth';
 import { requestIdOf } from './request-id';
-import { PayloadTooLargeError, readBody } from './request-body';
+import { PayloadTooLargeError, readBody, RequestAbortedError } from './request-body';
 
 export interface GraphQLHttpOptions {
   apollo: ApolloServer<GatewayContext>;
@@ -40,6 +40,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
         raw = await readBody(req, options.bodyLimitBytes);
       } catch (error) {
         if (error instanceof PayloadTooLargeError) return sendJson(res, 413, { errors: [{ message: 'Request body too large.', extensions: { code: 'BAD_USER_INPUT' } }] });
+        if (error instanceof RequestAbortedError) return;
         throw error;
       }
       const contentType = req.headers['content-type'] ?? '';
