@@ -52,6 +52,8 @@ export interface HttpServerLimits {
   keepAliveTimeoutMillis: number;
   /** Open connections (WebSockets included) at once; one more is closed at once. */
   maxConnections: number;
+  /** Largest body of a POST /graphql without a valid token; a valid token may send BODY_LIMIT_BYTES. */
+  anonymousBodyLimitBytes: number;
 }
 
 export interface GatewayConfig {
@@ -285,6 +287,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       requestTimeoutMillis,
       keepAliveTimeoutMillis: integer(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
       maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 5_000, 1, 1_000_000),
+      anonymousBodyLimitBytes: integer(env, 'HTTP_ANONYMOUS_BODY_LIMIT_BYTES', 64 * 1024, 1_024, 10 * 1024 * 1024),
     },
     pollIntervalMillis,
     pollMaxIntervalMillis,

@@ -194,7 +194,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   http.serve({
-    graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES }),
+    graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES, anonymousBodyLimitBytes: config.http.anonymousBodyLimitBytes }),
     auditExport: createAuditExportHandler({ authenticate, audit: services.audit }),
     readiness: {
       store: () => store.ping(),

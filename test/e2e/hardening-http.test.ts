@@ -1,8 +1,9 @@
 /**
  * The HTTP server under pressure from one caller, as an attacker applies it over raw TCP: requests
  * that never finish arriving (the server's timeouts), more connections than the server keeps (its
- * cap). Every gateway is real (port 0, a real SQLite file, the emulator over HTTP); short limits
- * keep the tests quick, and no assertion depends on how fast a shared machine is.
+ * cap), and large bodies sent without a valid token (refused before they are read). Every gateway
+ * is real (port 0, a real SQLite file, the emulator over HTTP); short limits keep the tests quick,
+ * and no assertion depends on how fast a shared machine is.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +97,12 @@ function postHead(on: TestGateway, length: number, headers: Record<string, strin
   return ['POST /graphql HTTP/1.1', ...Object.entries(all).map(([name, value]) => `${name}: ${value}`), '', ''].join('\r\n');
 }
 
+/** A client address of its own for each test, so that their anonymous budgets are apart. */
+let lastOctet = 0;
+const freshAddress = () => `203.0.113.${(lastOctet += 1)}`;
+
+const MEGABYTE = 1024 * 1024;
+
 describe('server timeouts (HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS)', () => {
   let gateway: TestGateway;
   beforeAll(async () => {
@@ -151,5 +158,58 @@ describe('the connection cap (HTTP_MAX_CONNECTIONS)', () => {
       return answer?.status;
     });
     expect(served).toBe(200);
+  });
+});
+
+describe('bodies without a valid token are refused before they are read', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await boot({ RATE_LIMIT_UNAUTHENTICATED_REQUESTS: '2', RATE_LIMIT_UNAUTHENTICATED_WINDOW_MS: '600000', TRUST_PROXY_HOPS: '1' });
+  });
+
+  it('an anonymous POST announcing 1 MB is answered 413 before any of its body is sent', async () => {
+    const raw = await connect(gateway);
+    raw.write(postHead(gateway, MEGABYTE, { 'X-Forwarded-For': freshAddress() }));
+    const answer = await raw.answer();
+    expect(answer?.status).toBe(413);
+    expect(JSON.parse(answer?.body ?? '{}')).toEqual({ errors: [{ message: 'Request body too large.', extensions: { code: 'BAD_USER_INPUT' } }] });
+  });
+
+  it('a POST with a bad token announcing 1 MB is answered 401 before any of its body is sent', async () => {
+    const raw = await connect(gateway);
+    raw.write(postHead(gateway, MEGABYTE, { Authorization: `Bearer ${gateway.token()}x`, 'X-Forwarded-For': freshAddress() }));
+    const answer = await raw.answer();
+    expect(answer?.status).toBe(401);
+    expect(JSON.parse(answer?.body ?? '{}').errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('1 MB of invalid JSON without a token is 413, not parsed (not 400), and counts until the address is refused 429', async () => {
+    const address = freshAddress();
+    const send = () =>
+      fetch(gateway.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', 'x-forwarded-for': address },
+        body: `{"query": ${'['.repeat(MEGABYTE)}`,
+      });
+    const answers = [];
+    for (let i = 0; i < 3; i += 1) {
+      const response = await send();
+      answers.push({ status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { errors: { extensions: { code: string } }[] } });
+    }
+    expect(answers.map(({ status }) => status)).toEqual([413, 413, 429]);
+    expect(answers.map(({ body }) => body.errors[0].extensions.code)).toEqual(['BAD_USER_INPUT', 'BAD_USER_INPUT', 'RATE_LIMITED']);
+    expect(answers[2].retryAfter).toMatch(/^\d+$/);
+  });
+
+  it('a valid token may still send a large body', async () => {
+    const token = gateway.token({ sub: 'large-body' });
+    const response = await fetch(gateway.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${token}` },
+      // A variable the document does not declare is ignored: only the body's size matters here.
+      body: JSON.stringify({ query: '{ viewer { userId } }', variables: { pad: 'x'.repeat(MEGABYTE) } }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { viewer: { userId: 'large-body' } } });
   });
 });

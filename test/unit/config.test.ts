@@ -257,12 +257,13 @@ describe('abuse limits, Face resilience and idempotency', () => {
 });
 
 describe('the HTTP server', () => {
-  it('has request and header timeouts around 30 s, a keep-alive of 5 s, a connection cap by default', () => {
+  it('has request and header timeouts around 30 s, a keep-alive of 5 s, a connection cap and a small anonymous body limit by default', () => {
     expect(loadConfig({}).http).toEqual({
       headersTimeoutMillis: 20_000,
       requestTimeoutMillis: 30_000,
       keepAliveTimeoutMillis: 5_000,
       maxConnections: 5_000,
+      anonymousBodyLimitBytes: 65_536,
     });
   });
 
@@ -275,6 +276,7 @@ describe('the HTTP server', () => {
     ['HTTP_HEADERS_TIMEOUT_MS', 'soon'],
     ['HTTP_KEEPALIVE_TIMEOUT_MS', '-1'],
     ['HTTP_MAX_CONNECTIONS', '0'],
+    ['HTTP_ANONYMOUS_BODY_LIMIT_BYTES', '100'],
     ['FACE_EMULATOR_MAX_SESSIONS', '0'],
   ])('%s=%s is refused naming the variable', (name, value) => {
     expect(refusal({ [name]: value }).message).toMatch(new RegExp(`^${name} `));
