@@ -18,7 +18,7 @@ export type JwtKeyConfig =
 
 export type FaceConfig =
   /** The built-in emulator, served under `/emulator` on the gateway's own port. */
-  | { mode: 'emulator'; emulatorKey?: string }
+  | { mode: 'emulator'; emulatorKey?: string; /** Sessions it keeps; past it, the oldest is forgotten. */ emulatorMaxSessions: number }
   | { mode: 'azure'; endpoint: string; apiKey?: string };
 
 /** Limits every GraphQL document must keep, over HTTP and WebSocket alike (see `http/query-limits.ts`). */
@@ -41,6 +41,19 @@ export interface WebSocketLimits {
   maxSubscriptionsPerConnection: number;
   /** A ping this often; a socket whose pong does not come within the same time is terminated. */
   keepAliveMillis: number;
+}
+
+/** The node:http server's limits; past a timeout a request gets 408 and its connection is closed. */
+export interface HttpServerLimits {
+  /** Until the request's headers, then the whole request with its body, have arrived. */
+  headersTimeoutMillis: number;
+  requestTimeoutMillis: number;
+  /** An idle keep-alive connection between two requests. */
+  keepAliveTimeoutMillis: number;
+  /** Open connections (WebSockets included) at once; one more is closed at once. */
+  maxConnections: number;
+  /** Largest body of a POST /graphql without a valid token; a valid token may send BODY_LIMIT_BYTES. */
+  anonymousBodyLimitBytes: number;
 }
 
 export interface GatewayConfig {
@@ -81,6 +94,7 @@ export interface GatewayConfig {
   jwtMaxAgeSeconds?: number;
   queryLimits: QueryLimits;
   webSocket: WebSocketLimits;
+  http: HttpServerLimits;
   pollIntervalMillis: number;
   pollMaxIntervalMillis: number;
   /** How often sessions past their `expiresAt` are looked for and given their EXPIRED decision. */
@@ -154,7 +168,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   }
   const face: FaceConfig = faceEndpoint
     ? { mode: 'azure', endpoint: faceEndpoint, apiKey: read(env, 'FACE_APIKEY') }
-    : { mode: 'emulator', emulatorKey: read(env, 'FACE_EMULATOR_KEY') };
+    : { mode: 'emulator', emulatorKey: read(env, 'FACE_EMULATOR_KEY'), emulatorMaxSessions: integer(env, 'FACE_EMULATOR_MAX_SESSIONS', 10_000, 1, 10_000_000) };
 
   const jwtSecret = read(env, 'JWT_SECRET');
   const jwtPublicKey = read(env, 'JWT_PUBLIC_KEY');
@@ -180,6 +194,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
         ? { kind: 'jwks', jwksUrl: jwtJwksUrl }
         : { kind: 'devSecret' };
 
+  // The emulator's management API is served on the gateway's public port: without a key of its own
+  // it would create, read and delete sessions for anyone who can reach that port.
+  if (production && face.mode === 'emulator' && face.emulatorKey === undefined) {
+    throw new ConfigError('FACE_EMULATOR_KEY must be set when NODE_ENV=production and FACE_EMULATOR=true, or the emulator on the public port accepts any key.');
+  }
+
   const idempotencySecretText = read(env, 'IDEMPOTENCY_KEY_SECRET');
   if (production && !idempotencySecretText) {
     throw new ConfigError('IDEMPOTENCY_KEY_SECRET must be set when NODE_ENV=production (base64 of 32 random bytes, e.g. `openssl rand -base64 32`).');
@@ -193,6 +213,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const pollMaxIntervalMillis = integer(env, 'POLL_MAX_INTERVAL_MS', 5_000, 10, 3_600_000);
   if (pollMaxIntervalMillis < pollIntervalMillis) {
     throw new ConfigError(`POLL_MAX_INTERVAL_MS (${pollMaxIntervalMillis}) must not be smaller than POLL_INTERVAL_MS (${pollIntervalMillis}).`);
+  }
+
+  const requestTimeoutMillis = integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000);
+  const headersTimeoutMillis = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', Math.min(20_000, requestTimeoutMillis), 100, 600_000);
+  if (headersTimeoutMillis > requestTimeoutMillis) {
+    throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMillis}) must not be larger than HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMillis}).`);
   }
 
   const logLevel = (read(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
@@ -257,6 +283,13 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       maxPayloadBytes: integer(env, 'WS_MAX_PAYLOAD_BYTES', 64 * 1024, 1_024, 100 * 1024 * 1024),
       maxSubscriptionsPerConnection: integer(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
       keepAliveMillis: integer(env, 'WS_KEEPALIVE_INTERVAL_MS', 12_000, 50, 3_600_000),
+    },
+    http: {
+      headersTimeoutMillis,
+      requestTimeoutMillis,
+      keepAliveTimeoutMillis: integer(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 5_000, 1, 1_000_000),
+      anonymousBodyLimitBytes: integer(env, 'HTTP_ANONYMOUS_BODY_LIMIT_BYTES', 64 * 1024, 1_024, 10 * 1024 * 1024),
     },
     pollIntervalMillis,
     pollMaxIntervalMillis,

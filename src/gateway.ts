@@ -111,7 +111,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const emulator = config.face.mode === 'emulator' ? options.faceEmulator : undefined;
 
   // Listen first: in emulator mode the Face client needs our own port, unknown until bound (port 0).
-  const http = await listen({ host: config.host, port: config.port, logger });
+  const http = await listen({ host: config.host, port: config.port, logger, limits: config.http });
   const { url, port } = http;
   const emulatorUrl = emulator ? `http://127.0.0.1:${port}${EMULATOR_PREFIX}` : undefined;
 
@@ -194,7 +194,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   http.serve({
-    graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES }),
+    graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES, anonymousBodyLimitBytes: config.http.anonymousBodyLimitBytes }),
     auditExport: createAuditExportHandler({ authenticate, audit: services.audit }),
     readiness: {
       store: () => store.ping(),

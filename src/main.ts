@@ -8,7 +8,11 @@ async function main(): Promise<void> {
   // only then), served on the gateway's own port under /emulator.
   const faceEmulator =
     config.face.mode === 'emulator'
-      ? (await import('../tools/face-emulator/index.js')).createFaceEmulator({ apiKey: config.face.emulatorKey, faults: !config.production })
+      ? (await import('../tools/face-emulator/index.js')).createFaceEmulator({
+          apiKey: config.face.emulatorKey,
+          maxSessions: config.face.emulatorMaxSessions,
+          faults: !config.production,
+        })
       : undefined;
   const gateway = await createGateway({ config, processMetrics: true, faceEmulator });
 

@@ -1,56 +1,77 @@
 /**
- * GraphQL over HTTP on plain `node:http`: reads the body (with a size limit), hands the request to
- * Apollo Server's `executeHTTPGraphQLRequest` with the context of `graphql-rules.ts`, and writes its
- * answer. Apollo does the protocol (GET and POST, content negotiation, CSRF prevention, the landing
- * page); the plugins below adjust its answer from inside its pipeline.
+ * GraphQL over HTTP on plain `node:http`: says who the caller is, reads the body (with a size limit
+ * that depends on the answer), hands the request to Apollo Server's `executeHTTPGraphQLRequest` with
+ * the context of `graphql-rules.ts`, and writes its answer. Apollo does the protocol (GET and POST,
+ * content negotiation, CSRF prevention, the landing page); the plugins below adjust its answer from
+ * inside its pipeline.
+ *
+ * A POST is authenticated before a byte of its body is read: a caller without a valid token is
+ * counted against its address's budget and may send only a small body, so reading and parsing
+ * megabytes is work done for callers who have a token. A refused token is answered by Apollo as
+ * before, with no body read at all.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import Negotiator from 'negotiator';
+import type { Viewer } from '../domain/viewer';
 import type { GatewayContext } from '../graphql/context';
 import type { GraphQLRules } from './graphql-rules';
 import { refusalOverHttp } from './request-auth';
 import { requestIdOf } from './request-id';
-import { PayloadTooLargeError, readBody } from './request-body';
+import { PayloadTooLargeError, readBody, RequestAbortedError } from './request-body';
 
 export interface GraphQLHttpOptions {
   apollo: ApolloServer<GatewayContext>;
   rules: GraphQLRules;
+  /** Largest body of a caller with a valid token (a verify image in base64). */
   bodyLimitBytes: number;
+  /** Largest body of a caller without one (introspection, or nothing at all). */
+  anonymousBodyLimitBytes: number;
 }
 
 export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
   const { apollo, rules } = options;
-  const createContext = rules.metrics.timedContext(async (req: IncomingMessage): Promise<GatewayContext> => {
-    let viewer;
+  // The viewer was established once for the request; the context only turns a refusal into its HTTP answer.
+  const createContext = rules.metrics.timedContext(async (req: IncomingMessage, viewer: Promise<Viewer | null>): Promise<GatewayContext> => {
     try {
-      viewer = await rules.authenticate(req, req.headers.authorization);
+      return rules.createContext(await viewer, requestIdOf(req));
     } catch (error) {
       throw refusalOverHttp(error) ?? error;
     }
-    return rules.createContext(viewer, requestIdOf(req));
   });
 
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    // Once per request, and only when needed: a GET for the Sandbox page is never counted.
+    let authenticated: Promise<Viewer | null> | undefined;
+    const viewer = () => (authenticated ??= rules.authenticate(req, req.headers.authorization));
+
     let body: unknown;
     if (req.method === 'POST') {
-      let raw: Buffer;
-      try {
-        raw = await readBody(req, options.bodyLimitBytes);
-      } catch (error) {
-        if (error instanceof PayloadTooLargeError) return sendJson(res, 413, { errors: [{ message: 'Request body too large.', extensions: { code: 'BAD_USER_INPUT' } }] });
-        throw error;
-      }
-      const contentType = req.headers['content-type'] ?? '';
-      if (/^application\/(graphql-response\+)?json\b/i.test(contentType)) {
+      const known = await viewer().then(
+        (found) => ({ failed: false, found }),
+        () => ({ failed: true, found: null }),
+      );
+      // Refused (401 or 429): Apollo answers from the context's refusal; the body stays unread.
+      if (!known.failed) {
+        let raw: Buffer;
         try {
-          body = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
-        } catch {
-          return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_USER_INPUT' } }] });
+          raw = await readBody(req, known.found ? options.bodyLimitBytes : options.anonymousBodyLimitBytes);
+        } catch (error) {
+          if (error instanceof PayloadTooLargeError) return sendJson(res, 413, { errors: [{ message: 'Request body too large.', extensions: { code: 'BAD_USER_INPUT' } }] });
+          if (error instanceof RequestAbortedError) return;
+          throw error;
         }
-      } else {
-        body = raw.toString('utf8');
+        const contentType = req.headers['content-type'] ?? '';
+        if (/^application\/(graphql-response\+)?json\b/i.test(contentType)) {
+          try {
+            body = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
+          } catch {
+            return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_USER_INPUT' } }] });
+          }
+        } else {
+          body = raw.toString('utf8');
+        }
       }
     }
 
@@ -60,7 +81,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions) {
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
-      context: () => createContext(req),
+      context: () => createContext(req, viewer()),
     });
     for (const [name, value] of response.headers) res.setHeader(name, value);
     res.statusCode = response.status ?? 200;

@@ -6,6 +6,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { HttpServerLimits } from '../config';
 import { describeForLog } from '../errors';
 import type { RootLogger } from '../observability/logger';
 import { AUDIT_EXPORT_PATH } from './audit-export';
@@ -48,10 +49,27 @@ export interface HttpServer {
   serve(routes: Routes): void;
 }
 
-export async function listen(options: { host: string; port: number; logger: RootLogger }): Promise<HttpServer> {
-  const { logger } = options;
+export interface ListenOptions {
+  host: string;
+  port: number;
+  logger: RootLogger;
+  limits: Pick<HttpServerLimits, 'headersTimeoutMillis' | 'requestTimeoutMillis' | 'keepAliveTimeoutMillis' | 'maxConnections'>;
+}
+
+export async function listen(options: ListenOptions): Promise<HttpServer> {
+  const { logger, limits } = options;
   let route: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) => sendJson(res, 503, { status: 'starting' });
   const server = http.createServer(
+    {
+      // Node's defaults let a client that sends a byte now and then hold a connection for 5 minutes;
+      // thousands of them hold the process's sockets and memory. A request must arrive whole in time.
+      headersTimeout: limits.headersTimeoutMillis,
+      requestTimeout: limits.requestTimeoutMillis,
+      keepAliveTimeout: limits.keepAliveTimeoutMillis,
+      // The timeouts above are only enforced when Node checks its connections (every 30 s by
+      // default, which would let a request outlive its timeout by that much).
+      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.headersTimeoutMillis / 4))),
+    },
     withRequestIds(logger, (req, res) => {
       route(req, res).catch((error: unknown) => {
         logger.error({ err: describeForLog(error), path: req.url?.split('?')[0] }, 'unhandled error while serving an HTTP request');
@@ -60,6 +78,8 @@ export async function listen(options: { host: string; port: number; logger: Root
       });
     }),
   );
+  // Past the cap Node closes a new connection at once, before reading anything from it.
+  server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

@@ -5,6 +5,11 @@ export class PayloadTooLargeError extends Error {
   override name = 'PayloadTooLargeError';
 }
 
+/** The client went away (or was cut off by the server's timeouts) before its body arrived whole: nobody to answer. */
+export class RequestAbortedError extends Error {
+  override name = 'RequestAbortedError';
+}
+
 /**
  * Reads a request body, refusing it as soon as it passes `limitBytes` (a declared Content-Length
  * over the limit is refused before reading anything).
@@ -29,6 +34,9 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('error', () => reject(new RequestAbortedError()));
+    req.on('close', () => {
+      if (!req.complete) reject(new RequestAbortedError());
+    });
   });
 }

@@ -182,7 +182,8 @@ describe('production', () => {
   it('runs the built-in emulator only when FACE_EMULATOR=true says so', () => {
     const { FACE_ENDPOINT: _endpoint, ...withoutFace } = PRODUCTION;
     expect(refusal({ ...withoutFace, FACE_EMULATOR: 'false' }).message).toMatch(/^FACE_ENDPOINT /);
-    expect(loadConfig({ ...withoutFace, FACE_EMULATOR: 'true' }).face).toEqual({ mode: 'emulator', emulatorKey: undefined });
+    expect(loadConfig({ ...withoutFace, FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: 'k' }).face).toEqual({ mode: 'emulator', emulatorKey: 'k', emulatorMaxSessions: 10_000 });
+    expect(refusal({ ...withoutFace, FACE_EMULATOR: 'true' }).message).toMatch(/^FACE_EMULATOR_KEY must be set when NODE_ENV=production/);
   });
 
   it('may turn the Sandbox back on explicitly', () => {
@@ -252,5 +253,36 @@ describe('abuse limits, Face resilience and idempotency', () => {
     ['TRUST_PROXY_HOPS', '11'],
   ])('refuses a bad %s, naming it', (name, value) => {
     expect(refusal({ [name]: value }).message).toMatch(new RegExp(`^${name} `));
+  });
+});
+
+describe('the HTTP server', () => {
+  it('has request and header timeouts around 30 s, a keep-alive of 5 s, a connection cap and a small anonymous body limit by default', () => {
+    expect(loadConfig({}).http).toEqual({
+      headersTimeoutMillis: 20_000,
+      requestTimeoutMillis: 30_000,
+      keepAliveTimeoutMillis: 5_000,
+      maxConnections: 5_000,
+      anonymousBodyLimitBytes: 65_536,
+    });
+  });
+
+  it('takes a short request timeout alone, with the headers timeout following it down', () => {
+    expect(loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '2000' }).http).toMatchObject({ headersTimeoutMillis: 2_000, requestTimeoutMillis: 2_000 });
+  });
+
+  it.each([
+    ['HTTP_REQUEST_TIMEOUT_MS', '0'],
+    ['HTTP_HEADERS_TIMEOUT_MS', 'soon'],
+    ['HTTP_KEEPALIVE_TIMEOUT_MS', '-1'],
+    ['HTTP_MAX_CONNECTIONS', '0'],
+    ['HTTP_ANONYMOUS_BODY_LIMIT_BYTES', '100'],
+    ['FACE_EMULATOR_MAX_SESSIONS', '0'],
+  ])('%s=%s is refused naming the variable', (name, value) => {
+    expect(refusal({ [name]: value }).message).toMatch(new RegExp(`^${name} `));
+  });
+
+  it('refuses a headers timeout longer than the request timeout', () => {
+    expect(refusal({ HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_HEADERS_TIMEOUT_MS: '5000' }).message).toMatch(/^HTTP_HEADERS_TIMEOUT_MS \(5000\) must not be larger than HTTP_REQUEST_TIMEOUT_MS/);
   });
 });

@@ -35,6 +35,11 @@ export interface FaceEmulatorOptions {
    * anyone who can reach it.
    */
   faults?: boolean;
+  /**
+   * Sessions kept in memory at most (default 10,000); creating one more forgets the oldest, as if it
+   * had passed Face's retention.
+   */
+  maxSessions?: number;
 }
 
 export interface FaceEmulator {
@@ -56,7 +61,7 @@ const FAULTS_PATH = '/_faults';
 export function createFaceEmulator(options: FaceEmulatorOptions = {}): FaceEmulator {
   const pendingDelays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   const context: EmulatorContext = {
-    store: createSessionStore(options.now ?? Date.now),
+    store: createSessionStore(options.now ?? Date.now, options.maxSessions),
     faults: createFaultQueue(),
     ...(options.apiKey !== undefined && { apiKey: options.apiKey }),
     delay: (ms) =>

@@ -3,7 +3,8 @@
  * (point their `FACE_ENDPOINT` at it).
  *
  * Reads `FACE_EMULATOR_PORT` (default 4100), `FACE_EMULATOR_HOST` (default 127.0.0.1) and
- * `FACE_EMULATOR_KEY` (when set, the only accepted `Ocp-Apim-Subscription-Key`). Under
+ * `FACE_EMULATOR_KEY` (when set, the only accepted `Ocp-Apim-Subscription-Key`) and
+ * `FACE_EMULATOR_MAX_SESSIONS` (sessions kept in memory, default 10,000). Under
  * `NODE_ENV=production` it has no `/_faults` route.
  */
 import { createFaceEmulator } from './';
@@ -15,6 +16,7 @@ interface EmulatorSettings {
   port: number;
   host: string;
   apiKey?: string;
+  maxSessions?: number;
 }
 
 /** The settings from the environment; an empty variable counts as unset. */
@@ -26,7 +28,11 @@ function readSettings(env: NodeJS.ProcessEnv): EmulatorSettings {
   }
   const host = env.FACE_EMULATOR_HOST?.trim() || DEFAULT_HOST;
   const apiKey = env.FACE_EMULATOR_KEY || undefined;
-  return { port, host, ...(apiKey !== undefined && { apiKey }) };
+  const rawMaxSessions = env.FACE_EMULATOR_MAX_SESSIONS?.trim() || undefined;
+  if (rawMaxSessions !== undefined && (!/^\d+$/.test(rawMaxSessions) || Number(rawMaxSessions) < 1)) {
+    throw new Error(`FACE_EMULATOR_MAX_SESSIONS must be a whole number of at least 1, not "${rawMaxSessions}".`);
+  }
+  return { port, host, ...(apiKey !== undefined && { apiKey }), ...(rawMaxSessions !== undefined && { maxSessions: Number(rawMaxSessions) }) };
 }
 
 async function main(): Promise<void> {
@@ -40,7 +46,7 @@ async function main(): Promise<void> {
 
   // No fault injection under NODE_ENV=production, as for the emulator embedded in a gateway.
   const faults = process.env.NODE_ENV !== 'production';
-  const emulator = createFaceEmulator(settings.apiKey === undefined ? { faults } : { apiKey: settings.apiKey, faults });
+  const emulator = createFaceEmulator({ ...(settings.apiKey !== undefined && { apiKey: settings.apiKey }), maxSessions: settings.maxSessions, faults });
   let stopping = false;
   const stop = () => {
     if (stopping) return;

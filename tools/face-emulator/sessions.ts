@@ -59,7 +59,10 @@ export const MAX_ATTEMPTS = 3;
 const SWEEP_INTERVAL_MILLIS = 60_000;
 const DEFAULT_MATCH_CONFIDENCE = 0.9;
 
-/** The emulator's sessions, in memory, forgotten 48 hours after creation. */
+/** Sessions kept at most, unless the emulator is told otherwise. */
+export const DEFAULT_MAX_SESSIONS = 10_000;
+
+/** The emulator's sessions, in memory, forgotten 48 hours after creation or, past `maxSessions`, oldest first. */
 export interface SessionStore {
   create(kind: SessionKind, params: CreateSessionParams): EmulatedSession;
   /** The session, or `undefined` when unknown, deleted, of the other kind, or past retention. */
@@ -74,7 +77,7 @@ export interface SessionStore {
   readonly size: number;
 }
 
-export function createSessionStore(now: () => number): SessionStore {
+export function createSessionStore(now: () => number, maxSessions = DEFAULT_MAX_SESSIONS): SessionStore {
   const sessions = new Map<string, EmulatedSession>();
   const sessionIdByToken = new Map<string, string>();
   let lastSweepMillis = now();
@@ -129,6 +132,13 @@ export function createSessionStore(now: () => number): SessionStore {
         status: 'NotStarted',
         attempts: [],
       };
+      // Whoever holds a key can create sessions in a loop; memory stays bounded however long that goes
+      // on. A Map iterates in insertion order, so the first entry is the oldest session.
+      while (sessions.size >= maxSessions) {
+        const oldest = sessions.values().next().value;
+        if (oldest === undefined) break;
+        forget(oldest);
+      }
       sessions.set(session.id, session);
       sessionIdByToken.set(session.authToken, session.id);
       return session;
