@@ -61,7 +61,7 @@ export interface Gateway {
   /** e.g. http://127.0.0.1:4000 */
   url: string;
   port: number;
-  /** The dev token pre-filled in Sandbox, outside production with an HS secret; for the start-up banner. */
+  /** The dev token pre-filled in Sandbox and /demo, only with the generated development secret; for the start-up banner. */
   devToken?: string;
   /** The emulator's base URL, in emulator mode. */
   emulatorUrl?: string;
@@ -87,8 +87,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     clockToleranceSeconds: config.jwtClockToleranceSeconds,
     maxAgeSeconds: config.jwtMaxAgeSeconds,
   });
+  // Only with the secret the gateway generated itself: with an operator's own JWT_SECRET the token
+  // would be a real credential (user and auditor, 12 h) handed to whoever opens a page or reads the log.
   const devToken =
-    !config.production && jwtKey.kind === 'secret'
+    !config.production && jwtKey.kind === 'secret' && jwtKey.generated
       ? signDevToken(jwtKey.secret, { sub: 'dev-user', roles: ['user', 'auditor'], tenant: 'default' }, 12 * 3600, {
           issuer: config.jwtIssuer,
           audience: config.jwtAudience,
