@@ -77,7 +77,7 @@ export interface GatewayConfig {
   jwtAudience?: string;
   /** Leeway for `exp`, `nbf` (and `iat` with a maximum age), for clocks that disagree a little. */
   jwtClockToleranceSeconds: number;
-  /** When set, tokens must carry `iat` and are refused once older than this. */
+  /** When set, tokens must carry `iat`, are refused once older than this, and may not claim to live longer. */
   jwtMaxAgeSeconds?: number;
   queryLimits: QueryLimits;
   webSocket: WebSocketLimits;

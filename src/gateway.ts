@@ -14,6 +14,7 @@ import { IdempotencyService } from './domain/idempotency/idempotency.service';
 import { TokenSealer } from './domain/idempotency/token-sealer';
 import { RateLimits } from './domain/limits/limits';
 import { createInMemoryRateLimitCounter } from './domain/limits/rate-limit';
+import { CursorCodec } from './domain/pagination';
 import { createSessionServices } from './domain/sessions';
 import { createResilientFace } from './adapters/face/resilient-face';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
@@ -28,6 +29,7 @@ import { buildGatewaySchema } from './graphql/schema';
 import { createLogger } from './observability/logger';
 import { Metrics } from './observability/metrics';
 import { resolveJwtKey } from './secrets/dev-jwt-secret';
+import { deriveCursorKey } from './secrets/cursor-key';
 import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { createAuditExportHandler } from './transport/audit-export';
@@ -135,6 +137,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // One authentication for every way in, with the same anonymous budget per address.
   const authenticate = authenticateRequests(createAuthenticate(verifier, limits), config.trustProxyHops);
 
+  const idempotencySecret = resolveIdempotencySecret(config);
+  const cursors = new CursorCodec(deriveCursorKey(idempotencySecret));
   const sessions = createSessionServices({
     store,
     face,
@@ -147,9 +151,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     sessionLeaseMillis: config.sessionLeaseMillis,
     metrics,
     limits,
+    cursors,
     idempotency: new IdempotencyService({
       repository: store.idempotency,
-      sealer: new TokenSealer(resolveIdempotencySecret(config)),
+      sealer: new TokenSealer(idempotencySecret),
       logger: logger.child({ component: 'idempotency' }),
       now,
       // Longer than a start can take: the Face call's whole budget, plus the store.
@@ -157,7 +162,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       findSession: (id) => store.sessions.findById(id),
     }),
   });
-  const services: Services = { sessions, audit: new AuditService(store.audit) };
+  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors }) };
 
   const schema = await buildGatewaySchema();
   const graphqlMetrics = new GraphQLMetrics(metrics, schema);

@@ -4,8 +4,8 @@
  * The algorithm list is pinned to the configured key kind (RFC 8725 section 3.1): an HS secret
  * accepts HS256/384/512 only, an RSA key RS* and PS*, an EC key ES*. `exp` and `sub` are required,
  * `nbf` is honoured, all within a clock tolerance; with a maximum age, `iat` is required too (and
- * may not lie in the future). Issuer and audience are checked when configured. Failures never say
- * which check failed.
+ * may not lie in the future) and `exp` may lie no further than that after it. Issuer and audience
+ * are checked when configured, the audience exactly. Failures never say which check failed.
  */
 import { createPublicKey, createSecretKey } from 'node:crypto';
 import jwt, { type Algorithm, type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
@@ -65,6 +65,7 @@ export function createTokenVerifier(key: JwtKeyConfig, options: TokenVerifierOpt
         const claims: JwtPayload = payload;
         // jsonwebtoken measures the age from `iat` without asking whether `iat` lies in the future.
         if (options.maxAgeSeconds !== undefined && (claims.iat ?? Infinity) > Date.now() / 1000 + toleranceSeconds) return reject(unauthenticated());
+        if (!withinLifetime(claims, options.maxAgeSeconds) || !exactAudience(claims.aud, options.audience)) return reject(unauthenticated());
         const viewer = viewerFromClaims(claims, validity);
         return viewer ? resolve({ viewer, validFromMillis: validFrom(claims, validity) }) : reject(unauthenticated());
       });
@@ -81,6 +82,28 @@ export function createTokenVerifier(key: JwtKeyConfig, options: TokenVerifierOpt
       return verified.viewer;
     },
   };
+}
+
+/**
+ * jsonwebtoken accepts an `aud` list that merely contains ours (RFC 7519 allows lists); we ask for
+ * exactly ours, a string or a list of it alone, because a token also addressed to another service
+ * may be replayed by that service against us.
+ */
+function exactAudience(aud: JwtPayload['aud'], audience: string | undefined): boolean {
+  if (audience === undefined) return true;
+  return aud === audience || (Array.isArray(aud) && aud.length === 1 && aud[0] === audience);
+}
+
+/**
+ * Under a maximum age, a token may not claim to live longer either (`exp: 1e300`): one stolen is then
+ * worth that long at most, even where a later check trusts `exp` alone. Without one, `exp` is the
+ * issuer's to choose.
+ */
+function withinLifetime(claims: JwtPayload, maxAgeSeconds: number | undefined): boolean {
+  if (maxAgeSeconds === undefined) return true;
+  if (typeof claims.exp !== 'number') return false;
+  const issued = typeof claims.iat === 'number' ? claims.iat : Date.now() / 1000;
+  return claims.exp - issued <= maxAgeSeconds;
 }
 
 /**
