@@ -88,6 +88,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     audience: config.jwtAudience,
     clockToleranceSeconds: config.jwtClockToleranceSeconds,
     maxAgeSeconds: config.jwtMaxAgeSeconds,
+    jwks: {
+      refreshSeconds: config.jwtJwksRefreshSeconds,
+      missRefetchSeconds: config.jwtJwksMissRefetchSeconds,
+      onError: (error) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'the JWKS key set could not be fetched; the keys known before stay in use'),
+    },
   });
   // Only with the secret the gateway generated itself: with an operator's own JWT_SECRET the token
   // would be a real credential (user and auditor, 12 h) handed to whoever opens a page or reads the log.

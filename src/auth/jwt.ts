@@ -12,6 +12,7 @@ import jwt, { type Algorithm, type GetPublicKeyOrSecret, type JwtPayload } from 
 import { JwksClient } from 'jwks-rsa';
 import type { JwtKeyConfig } from '../config';
 import { unauthenticated } from '../domain/errors';
+import { JwksKeySet } from './jwks-key-set';
 import { DEFAULT_TOKEN_CACHE_ENTRIES, VerifiedTokenCache, type VerifiedToken } from './verified-token-cache';
 import { ROLES, type Role, type Viewer } from '../domain/viewer';
 
@@ -29,10 +30,24 @@ export interface TokenVerifierOptions {
   /**
    * How many verified tokens to remember (`verified-token-cache.ts`); 0: none. Default 1,000 for a
    * secret or a public key. Never with JWKS: a key withdrawn from the set must stop working as soon
-   * as jwks-rsa forgets it, not when the tokens it signed expire.
+   * as the set is fetched without it, not when the tokens it signed expire.
    */
   cachedTokens?: number;
+  /** When the key set of a JWKS URL is fetched (`jwks-key-set.ts`). */
+  jwks?: JwksOptions;
 }
+
+export interface JwksOptions {
+  /** The set is fetched again once this old. Default 300. */
+  refreshSeconds?: number;
+  /** An unknown `kid` fetches the set at most once per this interval, overall. Default 5. */
+  missRefetchSeconds?: number;
+  /** A fetch that failed (the keys known before stay in use). */
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_JWKS_REFRESH_SECONDS = 300;
+export const DEFAULT_JWKS_MISS_REFETCH_SECONDS = 5;
 
 export interface TokenVerifier {
   /** Verifies a bare token (no scheme) and returns its viewer; throws UNAUTHENTICATED. */
@@ -48,7 +63,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 export function createTokenVerifier(key: JwtKeyConfig, options: TokenVerifierOptions = {}): TokenVerifier {
-  const { secretOrKey, algorithms } = keyMaterial(key);
+  const { secretOrKey, algorithms } = keyMaterial(key, options.jwks ?? {});
   const toleranceSeconds = options.clockToleranceSeconds ?? 30;
   const verifyOptions: jwt.VerifyOptions = {
     algorithms,
@@ -117,7 +132,7 @@ function validFrom(claims: JwtPayload, validity: { toleranceSeconds: number; max
   return Math.max(notBefore, issued);
 }
 
-function keyMaterial(key: JwtKeyConfig): { secretOrKey: jwt.Secret | GetPublicKeyOrSecret; algorithms: Algorithm[] } {
+function keyMaterial(key: JwtKeyConfig, jwks: JwksOptions): { secretOrKey: jwt.Secret | GetPublicKeyOrSecret; algorithms: Algorithm[] } {
   switch (key.kind) {
     // KeyObjects made once: given a string, jsonwebtoken 9 first tries `createPublicKey` on it at
     // every verify (and fails, for a secret), which costs far more than the verification itself.
@@ -131,21 +146,21 @@ function keyMaterial(key: JwtKeyConfig): { secretOrKey: jwt.Secret | GetPublicKe
       return { secretOrKey: publicKey, algorithms };
     }
     case 'jwks': {
-      // Keys are cached by `kid`; unknown `kid`s trigger a rate-limited re-fetch. `jku`, `x5u` and
-      // `jwk` headers are never looked at: keys come only from the configured URL.
-      const client = new JwksClient({
-        jwksUri: key.jwksUrl,
-        cache: true,
-        cacheMaxAge: 10 * 60_000,
-        rateLimit: true,
-        jwksRequestsPerMinute: 10,
-        timeout: 5_000,
+      // `jku`, `x5u` and `jwk` headers are never looked at: keys come only from the configured URL.
+      // jwks-rsa only reads the set (no cache, no rate limit of its own): when to read it is
+      // `jwks-key-set.ts`'s business.
+      const client = new JwksClient({ jwksUri: key.jwksUrl, cache: false, rateLimit: false, timeout: 5_000 });
+      const keySet = new JwksKeySet({
+        load: async () => (await client.getSigningKeys()).map((signingKey) => ({ kid: signingKey.kid ?? undefined, publicKey: signingKey.getPublicKey() })),
+        refreshMillis: (jwks.refreshSeconds ?? DEFAULT_JWKS_REFRESH_SECONDS) * 1000,
+        missRefetchMillis: (jwks.missRefetchSeconds ?? DEFAULT_JWKS_MISS_REFETCH_SECONDS) * 1000,
+        onError: jwks.onError,
       });
       const getKey: GetPublicKeyOrSecret = (header, callback) => {
-        client
-          .getSigningKey(header.kid)
-          .then((signingKey) => callback(null, signingKey.getPublicKey()))
-          .catch((error: Error) => callback(error));
+        keySet.find(header.kid).then(
+          (publicKey) => (publicKey ? callback(null, publicKey) : callback(new Error('no key for this kid'))),
+          (error: Error) => callback(error),
+        );
       };
       return { secretOrKey: getKey, algorithms: [...RSA, ...EC] };
     }
