@@ -90,8 +90,11 @@ export interface GatewayConfig {
   jwtAudience?: string;
   /** Leeway for `exp`, `nbf` (and `iat` with a maximum age), for clocks that disagree a little. */
   jwtClockToleranceSeconds: number;
-  /** When set, tokens must carry `iat` and are refused once older than this. */
+  /** When set, tokens must carry `iat`, are refused once older than this, and may not claim to live longer. */
   jwtMaxAgeSeconds?: number;
+  /** With a JWKS URL: the key set is fetched again once this old, and at most once per miss interval for unknown `kid`s. */
+  jwtJwksRefreshSeconds: number;
+  jwtJwksMissRefetchSeconds: number;
   queryLimits: QueryLimits;
   webSocket: WebSocketLimits;
   http: HttpServerLimits;
@@ -270,6 +273,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     jwtAudience: read(env, 'JWT_AUDIENCE'),
     jwtClockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 30, 0, 300),
     jwtMaxAgeSeconds: optionalInteger(env, 'JWT_MAX_AGE_SECONDS', 1, 366 * 24 * 3600),
+    jwtJwksRefreshSeconds: integer(env, 'JWT_JWKS_REFRESH_SECONDS', 300, 1, 86_400),
+    jwtJwksMissRefetchSeconds: integer(env, 'JWT_JWKS_MISS_REFETCH_SECONDS', 5, 1, 3_600),
     queryLimits: {
       maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 1_000),
       maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1_000),

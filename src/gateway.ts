@@ -14,6 +14,7 @@ import { IdempotencyService } from './domain/idempotency/idempotency.service';
 import { TokenSealer } from './domain/idempotency/token-sealer';
 import { RateLimits } from './domain/limits/limits';
 import { createInMemoryRateLimitCounter } from './domain/limits/rate-limit';
+import { CursorCodec } from './domain/pagination';
 import { createSessionServices } from './domain/sessions';
 import { createResilientFace } from './adapters/face/resilient-face';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
@@ -28,6 +29,7 @@ import { buildGatewaySchema } from './graphql/schema';
 import { createLogger } from './observability/logger';
 import { Metrics } from './observability/metrics';
 import { resolveJwtKey } from './secrets/dev-jwt-secret';
+import { deriveCursorKey } from './secrets/cursor-key';
 import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { createAuditExportHandler } from './transport/audit-export';
@@ -61,7 +63,7 @@ export interface Gateway {
   /** e.g. http://127.0.0.1:4000 */
   url: string;
   port: number;
-  /** The dev token pre-filled in Sandbox, outside production with an HS secret; for the start-up banner. */
+  /** The dev token pre-filled in Sandbox and /demo, only with the generated development secret; for the start-up banner. */
   devToken?: string;
   /** The emulator's base URL, in emulator mode. */
   emulatorUrl?: string;
@@ -86,9 +88,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     audience: config.jwtAudience,
     clockToleranceSeconds: config.jwtClockToleranceSeconds,
     maxAgeSeconds: config.jwtMaxAgeSeconds,
+    jwks: {
+      refreshSeconds: config.jwtJwksRefreshSeconds,
+      missRefetchSeconds: config.jwtJwksMissRefetchSeconds,
+      onError: (error) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'the JWKS key set could not be fetched; the keys known before stay in use'),
+    },
   });
+  // Only with the secret the gateway generated itself: with an operator's own JWT_SECRET the token
+  // would be a real credential (user and auditor, 12 h) handed to whoever opens a page or reads the log.
   const devToken =
-    !config.production && jwtKey.kind === 'secret'
+    !config.production && jwtKey.kind === 'secret' && jwtKey.generated
       ? signDevToken(jwtKey.secret, { sub: 'dev-user', roles: ['user', 'auditor'], tenant: 'default' }, 12 * 3600, {
           issuer: config.jwtIssuer,
           audience: config.jwtAudience,
@@ -133,6 +142,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // One authentication for every way in, with the same anonymous budget per address.
   const authenticate = authenticateRequests(createAuthenticate(verifier, limits), config.trustProxyHops);
 
+  const idempotencySecret = resolveIdempotencySecret(config);
+  const cursors = new CursorCodec(deriveCursorKey(idempotencySecret));
   const sessions = createSessionServices({
     store,
     face,
@@ -145,9 +156,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     sessionLeaseMillis: config.sessionLeaseMillis,
     metrics,
     limits,
+    cursors,
     idempotency: new IdempotencyService({
       repository: store.idempotency,
-      sealer: new TokenSealer(resolveIdempotencySecret(config)),
+      sealer: new TokenSealer(idempotencySecret),
       logger: logger.child({ component: 'idempotency' }),
       now,
       // Longer than a start can take: the Face call's whole budget, plus the store.
@@ -155,7 +167,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       findSession: (id) => store.sessions.findById(id),
     }),
   });
-  const services: Services = { sessions, audit: new AuditService(store.audit) };
+  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors }) };
 
   const schema = await buildGatewaySchema();
   const graphqlMetrics = new GraphQLMetrics(metrics, schema);

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     gateway.devToken ? `More tokens: npm run token -- --sub alice --roles user --tenant acme` : undefined,
   ];
   // A human-readable banner on stderr, apart from the JSON log lines on stdout. The dev token only
-  // exists outside production, with the development HS secret.
+  // exists with the HS secret the gateway generated for development, never with a configured one.
   process.stderr.write(lines.filter(Boolean).join('\n') + '\n');
 
   let stopping = false;

@@ -4,14 +4,15 @@
  * The algorithm list is pinned to the configured key kind (RFC 8725 section 3.1): an HS secret
  * accepts HS256/384/512 only, an RSA key RS* and PS*, an EC key ES*. `exp` and `sub` are required,
  * `nbf` is honoured, all within a clock tolerance; with a maximum age, `iat` is required too (and
- * may not lie in the future). Issuer and audience are checked when configured. Failures never say
- * which check failed.
+ * may not lie in the future) and `exp` may lie no further than that after it. Issuer and audience
+ * are checked when configured, the audience exactly. Failures never say which check failed.
  */
 import { createPublicKey, createSecretKey } from 'node:crypto';
 import jwt, { type Algorithm, type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
 import { JwksClient } from 'jwks-rsa';
 import type { JwtKeyConfig } from '../config';
 import { unauthenticated } from '../domain/errors';
+import { JwksKeySet } from './jwks-key-set';
 import { DEFAULT_TOKEN_CACHE_ENTRIES, VerifiedTokenCache, type VerifiedToken } from './verified-token-cache';
 import { ROLES, type Role, type Viewer } from '../domain/viewer';
 
@@ -29,10 +30,24 @@ export interface TokenVerifierOptions {
   /**
    * How many verified tokens to remember (`verified-token-cache.ts`); 0: none. Default 1,000 for a
    * secret or a public key. Never with JWKS: a key withdrawn from the set must stop working as soon
-   * as jwks-rsa forgets it, not when the tokens it signed expire.
+   * as the set is fetched without it, not when the tokens it signed expire.
    */
   cachedTokens?: number;
+  /** When the key set of a JWKS URL is fetched (`jwks-key-set.ts`). */
+  jwks?: JwksOptions;
 }
+
+export interface JwksOptions {
+  /** The set is fetched again once this old. Default 300. */
+  refreshSeconds?: number;
+  /** An unknown `kid` fetches the set at most once per this interval, overall. Default 5. */
+  missRefetchSeconds?: number;
+  /** A fetch that failed (the keys known before stay in use). */
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_JWKS_REFRESH_SECONDS = 300;
+export const DEFAULT_JWKS_MISS_REFETCH_SECONDS = 5;
 
 export interface TokenVerifier {
   /** Verifies a bare token (no scheme) and returns its viewer; throws UNAUTHENTICATED. */
@@ -48,7 +63,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 export function createTokenVerifier(key: JwtKeyConfig, options: TokenVerifierOptions = {}): TokenVerifier {
-  const { secretOrKey, algorithms } = keyMaterial(key);
+  const { secretOrKey, algorithms } = keyMaterial(key, options.jwks ?? {});
   const toleranceSeconds = options.clockToleranceSeconds ?? 30;
   const verifyOptions: jwt.VerifyOptions = {
     algorithms,
@@ -65,6 +80,7 @@ export function createTokenVerifier(key: JwtKeyConfig, options: TokenVerifierOpt
         const claims: JwtPayload = payload;
         // jsonwebtoken measures the age from `iat` without asking whether `iat` lies in the future.
         if (options.maxAgeSeconds !== undefined && (claims.iat ?? Infinity) > Date.now() / 1000 + toleranceSeconds) return reject(unauthenticated());
+        if (!withinLifetime(claims, options.maxAgeSeconds) || !exactAudience(claims.aud, options.audience)) return reject(unauthenticated());
         const viewer = viewerFromClaims(claims, validity);
         return viewer ? resolve({ viewer, validFromMillis: validFrom(claims, validity) }) : reject(unauthenticated());
       });
@@ -84,6 +100,28 @@ export function createTokenVerifier(key: JwtKeyConfig, options: TokenVerifierOpt
 }
 
 /**
+ * jsonwebtoken accepts an `aud` list that merely contains ours (RFC 7519 allows lists); we ask for
+ * exactly ours, a string or a list of it alone, because a token also addressed to another service
+ * may be replayed by that service against us.
+ */
+function exactAudience(aud: JwtPayload['aud'], audience: string | undefined): boolean {
+  if (audience === undefined) return true;
+  return aud === audience || (Array.isArray(aud) && aud.length === 1 && aud[0] === audience);
+}
+
+/**
+ * Under a maximum age, a token may not claim to live longer either (`exp: 1e300`): one stolen is then
+ * worth that long at most, even where a later check trusts `exp` alone. Without one, `exp` is the
+ * issuer's to choose.
+ */
+function withinLifetime(claims: JwtPayload, maxAgeSeconds: number | undefined): boolean {
+  if (maxAgeSeconds === undefined) return true;
+  if (typeof claims.exp !== 'number') return false;
+  const issued = typeof claims.iat === 'number' ? claims.iat : Date.now() / 1000;
+  return claims.exp - issued <= maxAgeSeconds;
+}
+
+/**
  * The first moment jsonwebtoken (and our `iat` check) accept the token: `nbf`, and `iat` under a
  * maximum age, less the tolerance. jsonwebtoken compares whole seconds (`floor(now / 1000)`), hence
  * the ceiling. Only a clock set back could bring a cached token before it.
@@ -94,7 +132,7 @@ function validFrom(claims: JwtPayload, validity: { toleranceSeconds: number; max
   return Math.max(notBefore, issued);
 }
 
-function keyMaterial(key: JwtKeyConfig): { secretOrKey: jwt.Secret | GetPublicKeyOrSecret; algorithms: Algorithm[] } {
+function keyMaterial(key: JwtKeyConfig, jwks: JwksOptions): { secretOrKey: jwt.Secret | GetPublicKeyOrSecret; algorithms: Algorithm[] } {
   switch (key.kind) {
     // KeyObjects made once: given a string, jsonwebtoken 9 first tries `createPublicKey` on it at
     // every verify (and fails, for a secret), which costs far more than the verification itself.
@@ -108,21 +146,21 @@ function keyMaterial(key: JwtKeyConfig): { secretOrKey: jwt.Secret | GetPublicKe
       return { secretOrKey: publicKey, algorithms };
     }
     case 'jwks': {
-      // Keys are cached by `kid`; unknown `kid`s trigger a rate-limited re-fetch. `jku`, `x5u` and
-      // `jwk` headers are never looked at: keys come only from the configured URL.
-      const client = new JwksClient({
-        jwksUri: key.jwksUrl,
-        cache: true,
-        cacheMaxAge: 10 * 60_000,
-        rateLimit: true,
-        jwksRequestsPerMinute: 10,
-        timeout: 5_000,
+      // `jku`, `x5u` and `jwk` headers are never looked at: keys come only from the configured URL.
+      // jwks-rsa only reads the set (no cache, no rate limit of its own): when to read it is
+      // `jwks-key-set.ts`'s business.
+      const client = new JwksClient({ jwksUri: key.jwksUrl, cache: false, rateLimit: false, timeout: 5_000 });
+      const keySet = new JwksKeySet({
+        load: async () => (await client.getSigningKeys()).map((signingKey) => ({ kid: signingKey.kid ?? undefined, publicKey: signingKey.getPublicKey() })),
+        refreshMillis: (jwks.refreshSeconds ?? DEFAULT_JWKS_REFRESH_SECONDS) * 1000,
+        missRefetchMillis: (jwks.missRefetchSeconds ?? DEFAULT_JWKS_MISS_REFETCH_SECONDS) * 1000,
+        onError: jwks.onError,
       });
       const getKey: GetPublicKeyOrSecret = (header, callback) => {
-        client
-          .getSigningKey(header.kid)
-          .then((signingKey) => callback(null, signingKey.getPublicKey()))
-          .catch((error: Error) => callback(error));
+        keySet.find(header.kid).then(
+          (publicKey) => (publicKey ? callback(null, publicKey) : callback(new Error('no key for this kid'))),
+          (error: Error) => callback(error),
+        );
       };
       return { secretOrKey: getKey, algorithms: [...RSA, ...EC] };
     }

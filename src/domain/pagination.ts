@@ -2,43 +2,53 @@
  * Opaque keyset cursors, `first` limits and the connection a page is answered as, shared by every
  * listing.
  *
- * A cursor is base64url(JSON position) + "." + a truncated HMAC over the kind and the position. The
- * HMAC is an integrity check so that an edited or truncated cursor is refused with BAD_USER_INPUT
- * instead of silently paging elsewhere; it guards nothing secret: every query applies the caller's
- * scope whatever the cursor says, so a forged cursor could only skip around the caller's own rows.
+ * A cursor is base64url(JSON position) + "." + a truncated HMAC over the kind and the position, so
+ * that an edited, truncated or made-up cursor is refused with BAD_USER_INPUT instead of silently
+ * paging elsewhere. Every query applies the caller's scope whatever the cursor says, so a forged
+ * cursor could only skip around the caller's own rows; still, the key is a server secret (derived by
+ * the composition root), never a constant anyone can read in the source and sign with. Instances
+ * that share the secret read each other's cursors.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { badInput } from './errors';
 import type { Page, SessionPosition } from './ports/store';
 
-const INTEGRITY_KEY = 'liveness-gateway/cursor/v1';
 export const MAX_PAGE_SIZE = 100;
 
-function mac(kind: string, body: string): Buffer {
-  return createHmac('sha256', INTEGRITY_KEY).update(kind).update('.').update(body).digest().subarray(0, 12);
-}
+export class CursorCodec {
+  constructor(private readonly key: Uint8Array) {}
 
-export function encodeCursor(kind: string, position: unknown): string {
-  const body = Buffer.from(JSON.stringify(position)).toString('base64url');
-  return `${body}.${mac(kind, body).toString('base64url')}`;
-}
+  /** A codec with a key of its own, for a service built without one (its cursors work only with it). */
+  static withRandomKey(): CursorCodec {
+    return new CursorCodec(randomBytes(32));
+  }
 
-/** Decodes a cursor of `kind`; `isPosition` checks the decoded shape. Throws BAD_USER_INPUT. */
-export function decodeCursor<T>(kind: string, cursor: string, isPosition: (value: unknown) => value is T): T {
-  const [body, signature, ...rest] = cursor.split('.');
-  const expected = body ? mac(kind, body) : undefined;
-  const given = signature ? Buffer.from(signature, 'base64url') : undefined;
-  if (rest.length > 0 || !expected || !given || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw badInput('The cursor is not valid.');
+  encode(kind: string, position: unknown): string {
+    const body = Buffer.from(JSON.stringify(position)).toString('base64url');
+    return `${body}.${this.mac(kind, body).toString('base64url')}`;
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-  } catch {
-    throw badInput('The cursor is not valid.');
+
+  /** Decodes a cursor of `kind`; `isPosition` checks the decoded shape. Throws BAD_USER_INPUT. */
+  decode<T>(kind: string, cursor: string, isPosition: (value: unknown) => value is T): T {
+    const [body, signature, ...rest] = cursor.split('.');
+    const expected = body ? this.mac(kind, body) : undefined;
+    const given = signature ? Buffer.from(signature, 'base64url') : undefined;
+    if (rest.length > 0 || !expected || !given || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw badInput('The cursor is not valid.');
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+    } catch {
+      throw badInput('The cursor is not valid.');
+    }
+    if (!isPosition(value)) throw badInput('The cursor is not valid.');
+    return value;
   }
-  if (!isPosition(value)) throw badInput('The cursor is not valid.');
-  return value;
+
+  private mac(kind: string, body: string): Buffer {
+    return createHmac('sha256', this.key).update(kind).update('.').update(body).digest().subarray(0, 12);
+  }
 }
 
 /** `first` must be 1..100. */
@@ -64,12 +74,12 @@ export function connectionOf<T>(page: Page<T>, cursorOf: (item: T) => string): C
 const SESSION_CURSOR = 'sessions';
 
 /** A session's place in the newest-first listing of sessions. */
-export function encodeSessionCursor(session: { createdAt: Date; id: string }): string {
-  return encodeCursor(SESSION_CURSOR, { createdAtMillis: session.createdAt.getTime(), id: session.id } satisfies SessionPosition);
+export function encodeSessionCursor(codec: CursorCodec, session: { createdAt: Date; id: string }): string {
+  return codec.encode(SESSION_CURSOR, { createdAtMillis: session.createdAt.getTime(), id: session.id } satisfies SessionPosition);
 }
 
-export function decodeSessionCursor(cursor: string): SessionPosition {
-  return decodeCursor(SESSION_CURSOR, cursor, isSessionPosition);
+export function decodeSessionCursor(codec: CursorCodec, cursor: string): SessionPosition {
+  return codec.decode(SESSION_CURSOR, cursor, isSessionPosition);
 }
 
 function isSessionPosition(value: unknown): value is SessionPosition {

@@ -18,7 +18,7 @@ export const SESSION_ID_PLACEHOLDER = 'paste-the-session-id-here';
 const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
 export const landingPageDocument = `# Every operation of the gateway. Pick one to run; the Variables panel is shared by all of them.
-# 1. Who am I? (the Authorization header holds a dev token outside production)
+# 1. Who am I? (with the generated development secret, the Authorization header holds a dev token)
 query Viewer {
   viewer { userId tenant roles }
 }

@@ -38,7 +38,7 @@ const DEV_TOKEN_PLACEHOLDER = '{{DEV_TOKEN}}';
 export interface WebClientOptions {
   /** The built client; default dist/web/, found from this module in dist/ (npm start) or in src/ (tests). */
   dir?: string;
-  /** Pre-filled in the page's token field: the dev token, which exists only outside production. */
+  /** Pre-filled in the page's token field: the dev token, which exists only with the generated development secret. */
   devToken?: string;
   logger: Logger;
 }

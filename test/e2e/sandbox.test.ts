@@ -19,7 +19,8 @@ interface SandboxConfig {
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  gateway = await TestGateway.start();
+  // The generated development secret: the only case with a dev token for Sandbox to pre-fill.
+  gateway = await TestGateway.start({ devSecret: true });
 });
 
 afterAll(async () => {

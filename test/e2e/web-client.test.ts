@@ -48,7 +48,7 @@ describe.skipIf(!runBrowserTests)('the web client in Chromium', () => {
     });
     // The slow poll that serves subscribers of sessions never reported complete stays out of the way,
     // so each decision follows the page's "Report completion", as in the app.
-    gateway = await TestGateway.start({ env: { POLL_MAX_INTERVAL_MS: '60000' } });
+    gateway = await TestGateway.start({ env: { POLL_MAX_INTERVAL_MS: '60000' }, devSecret: true });
   });
 
   afterAll(async () => {

@@ -38,6 +38,11 @@ export interface TestGatewayOptions {
   env?: Record<string, string>;
   /** Reuse a data directory (restart tests). */
   dataDir?: string;
+  /**
+   * No JWT_SECRET: the gateway runs on the development secret it keeps in DATA_DIR (written there
+   * first, so tests sign with it), the one case with a dev token in Sandbox and /demo.
+   */
+  devSecret?: boolean;
 }
 
 export class TestGateway {
@@ -57,11 +62,12 @@ export class TestGateway {
   static async start(options: TestGatewayOptions = {}): Promise<TestGateway> {
     const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-gateway-test-'));
     const secret = options.env?.JWT_SECRET ?? randomBytes(32).toString('hex');
+    if (options.devSecret) fs.writeFileSync(path.join(dataDir, 'dev-jwt-secret'), secret + '\n', { mode: 0o600 });
     const env = {
       PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
-      JWT_SECRET: secret,
+      ...(options.devSecret ? {} : { JWT_SECRET: secret }),
       POLL_INTERVAL_MS: '20',
       POLL_MAX_INTERVAL_MS: '200',
       EXPIRY_SWEEP_INTERVAL_MS: '50',

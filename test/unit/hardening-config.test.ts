@@ -32,6 +32,7 @@ describe('hardening settings', () => {
     expect(config.webSocket).toEqual({ maxPayloadBytes: 65_536, maxSubscriptionsPerConnection: 100, keepAliveMillis: 12_000 });
     expect(config.jwtClockToleranceSeconds).toBe(30);
     expect(config.jwtMaxAgeSeconds).toBeUndefined();
+    expect([config.jwtJwksRefreshSeconds, config.jwtJwksMissRefetchSeconds]).toEqual([300, 5]);
   });
 
   it('are read from the environment', () => {
@@ -46,7 +47,10 @@ describe('hardening settings', () => {
       WS_KEEPALIVE_INTERVAL_MS: '30000',
       JWT_CLOCK_TOLERANCE_SECONDS: '0',
       JWT_MAX_AGE_SECONDS: '3600',
+      JWT_JWKS_REFRESH_SECONDS: '60',
+      JWT_JWKS_MISS_REFETCH_SECONDS: '2',
     });
+    expect([config.jwtJwksRefreshSeconds, config.jwtJwksMissRefetchSeconds]).toEqual([60, 2]);
     expect(config.queryLimits).toEqual({ maxDepth: 7, maxAliases: 0, maxDirectives: 3, maxTokens: 500, maxCost: 2_000 });
     expect(config.webSocket).toEqual({ maxPayloadBytes: 8_192, maxSubscriptionsPerConnection: 10, keepAliveMillis: 30_000 });
     expect(config.jwtClockToleranceSeconds).toBe(0);
@@ -76,6 +80,8 @@ describe('hardening settings', () => {
     ['JWT_CLOCK_TOLERANCE_SECONDS', '301'],
     ['JWT_MAX_AGE_SECONDS', '0'],
     ['JWT_MAX_AGE_SECONDS', 'a day'],
+    ['JWT_JWKS_REFRESH_SECONDS', '0'],
+    ['JWT_JWKS_MISS_REFETCH_SECONDS', 'soon'],
   ])('%s=%s stops the process with a sentence naming it', (name, value) => {
     expect(refusal({ [name]: value })).toMatch(new RegExp(`^${name} `));
   });

@@ -5,7 +5,7 @@
  */
 import { hasRole, type Viewer } from '../viewer';
 import { badInput, forbidden } from '../errors';
-import { checkPageSize, connectionOf, decodeCursor, encodeCursor, type Connection } from '../pagination';
+import { checkPageSize, connectionOf, CursorCodec, type Connection } from '../pagination';
 import type { AuditFilter, AuditRepository, Page } from '../ports/store';
 import { distinctValues } from '../value-lists';
 import { AUDIT_ACTIONS, type AuditEventRecord } from './audit.model';
@@ -40,16 +40,20 @@ export interface ChainReport {
 export interface AuditServiceOptions {
   /** Events per store round trip when verifying or exporting a chain; default `CHAIN_BATCH_SIZE`. */
   chainBatchSize?: number;
+  /** Signs and reads the history's cursors; default: a key of this service's own. */
+  cursors?: CursorCodec;
 }
 
 export class AuditService {
   private readonly batchSize: number;
+  private readonly cursors: CursorCodec;
 
   constructor(
     private readonly audit: AuditRepository,
     options: AuditServiceOptions = {},
   ) {
     this.batchSize = options.chainBatchSize ?? CHAIN_BATCH_SIZE;
+    this.cursors = options.cursors ?? CursorCodec.withRandomKey();
   }
 
   /** Auditors read their own tenant only (a filter naming another tenant finds nothing); admins any. */
@@ -66,7 +70,7 @@ export class AuditService {
   }
 
   cursorOf(event: { position: number }): string {
-    return encodeCursor(AUDIT_CURSOR, { p: event.position });
+    return this.cursors.encode(AUDIT_CURSOR, { p: event.position });
   }
 
   async verifyChain(viewer: Viewer, tenant?: string | null): Promise<ChainReport> {
@@ -143,7 +147,7 @@ export class AuditService {
 
   private page(filter: AuditFilter, scope: { kind: 'all' } | { kind: 'tenant'; tenant: string }, first: number, after?: string | null) {
     checkPageSize(first);
-    const position = after ? decodeCursor(AUDIT_CURSOR, after, isAuditPosition).p : undefined;
+    const position = after ? this.cursors.decode(AUDIT_CURSOR, after, isAuditPosition).p : undefined;
     return this.audit.list(scope, filter, first, position);
   }
 }

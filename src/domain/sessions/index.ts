@@ -8,6 +8,7 @@ import type { Metrics } from '../../observability/metrics';
 import { DecisionBus } from '../decisions/decision-bus';
 import { processLocalIdempotency, type IdempotencyService } from '../idempotency/idempotency.service';
 import type { RateLimits } from '../limits/limits';
+import type { CursorCodec } from '../pagination';
 import { PollCoordinator } from '../polling/poll-coordinator';
 import type { FacePort } from '../ports/face.port';
 import type { PubSub } from '../ports/pubsub';
@@ -38,6 +39,8 @@ export interface SessionServicesOptions {
   idempotency?: IdempotencyService;
   /** Counts the decisions this instance reaches, by verdict. */
   metrics?: Pick<Metrics, 'decision'>;
+  /** Signs the listing's cursors; absent: a key made up for these services (the gateway passes one from the configuration). */
+  cursors?: CursorCodec;
 }
 
 export interface SessionServices {
@@ -79,7 +82,7 @@ export function createSessionServices(options: SessionServicesOptions): SessionS
     processLocalIdempotency({ repository: store.idempotency, logger, now, findSession: (id) => sessions.findById(id) });
   return {
     commands: new SessionCommands({ sessions, face, logger, now, idempotency, polling, decisions, limits: options.limits }),
-    queries: new SessionQueries({ sessions, decisions }),
+    queries: new SessionQueries({ sessions, decisions, cursors: options.cursors }),
     decisions,
     polling,
     startBackgroundWork: () => polling.start(),

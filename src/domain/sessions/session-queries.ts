@@ -5,7 +5,7 @@
  */
 import type { DecisionBus } from '../decisions/decision-bus';
 import { badInput, notFound } from '../errors';
-import { checkPageSize, connectionOf, decodeSessionCursor, encodeSessionCursor, type Connection } from '../pagination';
+import { checkPageSize, connectionOf, CursorCodec, decodeSessionCursor, encodeSessionCursor, type Connection } from '../pagination';
 import type { SessionFilter, SessionRepository } from '../ports/store';
 import { distinctValues } from '../value-lists';
 import { canRead, readScope, type Viewer } from '../viewer';
@@ -17,10 +17,16 @@ export type SessionListFilter = { [K in keyof SessionFilter]?: SessionFilter[K] 
 export interface SessionQueriesOptions {
   sessions: SessionRepository;
   decisions: Pick<DecisionBus, 'stream'>;
+  /** Signs and reads the listing's cursors; default: a key of this object's own. */
+  cursors?: CursorCodec;
 }
 
 export class SessionQueries {
-  constructor(private readonly options: SessionQueriesOptions) {}
+  private readonly cursors: CursorCodec;
+
+  constructor(private readonly options: SessionQueriesOptions) {
+    this.cursors = options.cursors ?? CursorCodec.withRandomKey();
+  }
 
   async get(viewer: Viewer, id: string): Promise<SessionRecord> {
     const session = await this.options.sessions.findById(id);
@@ -33,9 +39,9 @@ export class SessionQueries {
     checkPageSize(first);
     const criteria = definedCriteria(filter ?? {});
     if (criteria.from && criteria.to && criteria.from >= criteria.to) throw badInput('filter.from must be before filter.to.');
-    const position = after ? decodeSessionCursor(after) : undefined;
+    const position = after ? decodeSessionCursor(this.cursors, after) : undefined;
     const page = await this.options.sessions.list(readScope(viewer), criteria, first, position);
-    return connectionOf(page, encodeSessionCursor);
+    return connectionOf(page, (session) => encodeSessionCursor(this.cursors, session));
   }
 
   /** The decision of a session the viewer may see, as a stream of exactly one event. */

@@ -9,9 +9,12 @@
  * (VmHWM, reset just before) against its RSS before: the chain is read in batches, so memory should
  * stay bounded whatever its length.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AuditService } from '../../../src/domain/audit/audit.service';
+import { CursorCodec } from '../../../src/domain/pagination';
+import { deriveCursorKey } from '../../../src/secrets/cursor-key';
 import { AuditHistoryDocument, VerifyAuditChainDocument, type AuditHistoryQuery, type AuditHistoryQueryVariables } from '../../../client/generated/graphql';
 import { openSqliteStore } from '../../../src/adapters/store/sqlite-store';
 import { seedAuditHistory } from '../audit-seed';
@@ -47,11 +50,13 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
 
   // Positions were assigned in chain order (one tenant, inserted by sequence), so position = sequence.
   const deepPosition = Math.max(2, seeded.newestPosition - sizes.deepOffset);
+  // Cursors are signed with a key derived from the gateway's idempotency secret: the bench chooses it.
+  const idempotencySecret = randomBytes(32);
   const store = openSqliteStore(file);
-  const deepCursor = new AuditService(store.audit).cursorOf({ position: deepPosition });
+  const deepCursor = new AuditService(store.audit, { cursors: new CursorCodec(deriveCursorKey(idempotencySecret)) }).cursorOf({ position: deepPosition });
   await store.close();
 
-  const gateway = await startGateway(run, 'gateway-audit', { FACE_EMULATOR: 'true' }, dataDir);
+  const gateway = await startGateway(run, 'gateway-audit', { FACE_EMULATOR: 'true', IDEMPOTENCY_KEY_SECRET: idempotencySecret.toString('base64') }, dataDir);
   try {
     const token = gateway.client.token({ sub: 'auditor-1', roles: ['auditor'], tenant: TENANT });
     const fullPage = (data: AuditHistoryQuery) =>
