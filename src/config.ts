@@ -65,6 +65,8 @@ export interface GatewayConfig {
   faceMaxCallsPerSecond: number;
   /** The circuit breaker around Face (`face/circuit-breaker.ts`); a threshold of 0 switches it off. */
   faceBreaker: { failureThreshold: number; coolDownMillis: number };
+  /** How long one `/readyz` answer is reused, so a flood of probes costs one check (`transport/health.ts`). */
+  readinessCacheMillis: number;
   /** Abuse limits (`limits/limits.ts`); a `limit` of 0 switches a rule off. */
   rateLimits: RateLimitSettings;
   /** Reverse proxies in front of the gateway whose `X-Forwarded-For` entries are trusted (`limits/client-address.ts`). */
@@ -229,6 +231,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       failureThreshold: integer(env, 'FACE_BREAKER_FAILURES', 5, 0, 1_000),
       coolDownMillis: integer(env, 'FACE_BREAKER_COOLDOWN_MS', 30_000, 10, 3_600_000),
     },
+    readinessCacheMillis: integer(env, 'READINESS_CACHE_MS', 2_000, 0, 60_000),
     rateLimits: {
       userStarts: { limit: integer(env, 'RATE_LIMIT_USER_STARTS', 10, 0, 1_000_000), windowMillis: integer(env, 'RATE_LIMIT_USER_WINDOW_MS', 60_000, 10, 86_400_000) },
       deviceStarts: { limit: integer(env, 'RATE_LIMIT_DEVICE_STARTS', 5, 0, 1_000_000), windowMillis: integer(env, 'RATE_LIMIT_DEVICE_WINDOW_MS', 60_000, 10, 86_400_000) },

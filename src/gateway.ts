@@ -33,6 +33,7 @@ import { startApollo } from './transport/apollo';
 import { createAuditExportHandler } from './transport/audit-export';
 import { createGraphQLHttpHandler } from './transport/graphql-http';
 import { createGraphQLRules } from './transport/graphql-rules';
+import { createReadiness } from './transport/health';
 import { EMULATOR_PREFIX, GRAPHQL_PATH, listen, type MountedHandler } from './transport/http-server';
 import { createMetricsHandler } from './transport/metrics-endpoint';
 import { authenticateRequests } from './transport/request-auth';
@@ -196,11 +197,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   http.serve({
     graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES }),
     auditExport: createAuditExportHandler({ authenticate, audit: services.audit }),
-    readiness: {
-      store: () => store.ping(),
-      face: () => face.ping(),
-      ...(redis ? { redis: () => redis.ping() } : {}),
-    },
+    readiness: createReadiness(
+      {
+        store: () => store.ping(),
+        face: (signal) => resilientFace.readiness(signal),
+        ...(redis ? { redis: () => redis.ping() } : {}),
+      },
+      { cacheMillis: config.readinessCacheMillis },
+    ),
     metrics: config.metricsEnabled ? createMetricsHandler({ scrape: () => metrics.scrape(), token: config.metricsToken }) : undefined,
     webClient: config.webClientEnabled ? await createWebClientHandler({ devToken, logger }) : undefined,
     emulator,

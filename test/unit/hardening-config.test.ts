@@ -72,6 +72,7 @@ describe('hardening settings', () => {
     ['GRAPHQL_MAX_COST', '1.5'],
     ['WS_MAX_PAYLOAD_BYTES', '100'],
     ['WS_MAX_SUBSCRIPTIONS', '0'],
+    ['READINESS_CACHE_MS', '60001'],
     ['WS_KEEPALIVE_INTERVAL_MS', '10'],
     ['JWT_CLOCK_TOLERANCE_SECONDS', '301'],
     ['JWT_MAX_AGE_SECONDS', '0'],
