@@ -39,6 +39,8 @@ export interface WebSocketLimits {
   maxPayloadBytes: number;
   /** Operations (subscriptions, or queries in flight) one connection may have at once. */
   maxSubscriptionsPerConnection: number;
+  /** Sockets one client address may hold open at once; the next upgrade is refused with 429. */
+  maxConnectionsPerAddress: number;
   /** A ping this often; a socket whose pong does not come within the same time is terminated. */
   keepAliveMillis: number;
 }
@@ -257,6 +259,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     webSocket: {
       maxPayloadBytes: integer(env, 'WS_MAX_PAYLOAD_BYTES', 64 * 1024, 1_024, 100 * 1024 * 1024),
       maxSubscriptionsPerConnection: integer(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
+      maxConnectionsPerAddress: integer(env, 'WS_MAX_CONNECTIONS_PER_ADDRESS', 250, 1, 1_000_000),
       keepAliveMillis: integer(env, 'WS_KEEPALIVE_INTERVAL_MS', 12_000, 50, 3_600_000),
     },
     pollIntervalMillis,

@@ -32,6 +32,7 @@ import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { createAuditExportHandler } from './transport/audit-export';
 import { createGraphQLHttpHandler } from './transport/graphql-http';
+import { clientAddress } from './transport/client-address';
 import { createGraphQLRules } from './transport/graphql-rules';
 import { createReadiness } from './transport/health';
 import { EMULATOR_PREFIX, GRAPHQL_PATH, listen, type MountedHandler } from './transport/http-server';
@@ -180,6 +181,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const webSockets = attachWebSocketServer({
     httpServer: http.server,
     path: GRAPHQL_PATH,
+    clientAddress: (request) => clientAddress(request, config.trustProxyHops),
     rules,
     logger: logger.child({ component: 'websocket' }),
     limits: config.webSocket,
