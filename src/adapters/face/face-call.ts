@@ -9,8 +9,8 @@
  * try's timeout is cut to what is left, and no retry starts whose wait would outlast it.
  *
  * Only what Face did counts as Face failing (the circuit breaker opens on `FaceUnavailableError`):
- * a try that the gateway's own queue left too little time for, or that the caller abandoned (its
- * `signal`), fails with `FaceCallBudgetError` instead, which the breaker ignores. Otherwise a queue
+ * a try that the gateway's own queue left too little time for (it is not sent), or that the caller
+ * abandoned (its `signal`), fails with `FaceCallBudgetError` instead, which the breaker ignores. Otherwise a queue
  * of calls in the gateway would read as Face being down and shut every user out.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,9 +56,13 @@ export async function callFace<T extends RawResponse>(
     const triesLeft = settings.maxRetries - attempt;
     const queuedAt = Date.now();
     await settings.acquire?.(priority, deadline, signal);
-    const queued = Date.now() > queuedAt;
+    const queuedMillis = Date.now() - queuedAt;
     const tryTimeoutMillis = Math.min(settings.timeoutMillis, deadline - Date.now());
-    if (tryTimeoutMillis <= 0) throw new FaceCallBudgetError(`Face ${operation} got its slot with no time left in its ${settings.totalTimeoutMillis} ms budget.`, 1);
+    // A try the queue left too little time for would fail whatever Face does: not sent, not Face's fault.
+    const fair = fairTryMillis(settings);
+    if (tryTimeoutMillis <= 0 || (tryTimeoutMillis < fair && tryTimeoutMillis + queuedMillis >= fair)) {
+      throw new FaceCallBudgetError(`Face ${operation} waited for a slot until only ${Math.max(0, tryTimeoutMillis)} ms of its budget were left.`, 1);
+    }
     let response: T;
     const sentAt = performance.now();
     try {
@@ -67,10 +71,6 @@ export async function callFace<T extends RawResponse>(
     } catch (error) {
       settings.observe?.(operation, transportFailureKind(error), (performance.now() - sentAt) / 1000);
       if (signal?.aborted) throw new FaceCallBudgetError(`Face ${operation} was abandoned by its caller.`);
-      const cutShort = queued && tryTimeoutMillis < Math.min(settings.timeoutMillis, FAIR_TRY_MILLIS);
-      if (cutShort && transportFailureKind(error) === 'timeout') {
-        throw new FaceCallBudgetError(`Face ${operation} waited for a slot until only ${tryTimeoutMillis} ms of its budget were left.`, 1);
-      }
       const unavailable = transportError(settings.scrub, operation, error, attempt + 1, tryTimeoutMillis);
       if (triesLeft <= 0 || !isRetryableTransportError(error)) throw unavailable;
       await pause(backoffMillis(attempt), unavailable);
@@ -93,6 +93,11 @@ export async function callFace<T extends RawResponse>(
     // Retry-After when Face said; otherwise (a 429 without it included) the same jittered backoff.
     await pause(retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : backoffMillis(attempt), unavailable);
   }
+}
+
+/** The least time a try must have to be a fair test of Face (a try's timeout, at most 1 s, at most half the budget). */
+function fairTryMillis(settings: CallSettings): number {
+  return Math.min(settings.timeoutMillis, FAIR_TRY_MILLIS, settings.totalTimeoutMillis / 2);
 }
 
 /** The last failure, noting that the call's time budget left no room for another try. */

@@ -9,8 +9,8 @@ import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { createAzureFace } from './azure-face';
 import { FaceCallBudgetError, FaceCallScheduler } from './call-scheduler';
-import { CircuitBreaker, withCircuitBreaker } from './circuit-breaker';
-import type { FacePort } from '../../domain/ports/face.port';
+import { CIRCUIT_OPEN_MESSAGE, CircuitBreaker, withCircuitBreaker } from './circuit-breaker';
+import { type FacePort, FaceUnavailableError } from '../../domain/ports/face.port';
 
 export interface ResilientFace {
   face: FacePort;
@@ -59,8 +59,10 @@ export function createResilientFace(options: {
     try {
       await face.ping({ signal });
     } catch (error) {
-      if (error instanceof FaceCallBudgetError && !signal.aborted) return 'busy but reachable';
-      throw error;
+      if (!(error instanceof FaceCallBudgetError) || signal.aborted) throw error;
+      // Not probed: only a closed circuit says the calls filling the cap are being answered.
+      if (breaker.state === 'closed') return 'busy but reachable';
+      throw new FaceUnavailableError(CIRCUIT_OPEN_MESSAGE);
     }
   };
   return { face, readiness, breaker, scheduler, close: () => scheduler.close() };
