@@ -39,6 +39,8 @@ export interface WebSocketLimits {
   maxPayloadBytes: number;
   /** Operations (subscriptions, or queries in flight) one connection may have at once. */
   maxSubscriptionsPerConnection: number;
+  /** Sockets one client address may hold open at once; the next upgrade is refused with 429. */
+  maxConnectionsPerAddress: number;
   /** A ping this often; a socket whose pong does not come within the same time is terminated. */
   keepAliveMillis: number;
 }
@@ -78,6 +80,8 @@ export interface GatewayConfig {
   faceMaxCallsPerSecond: number;
   /** The circuit breaker around Face (`face/circuit-breaker.ts`); a threshold of 0 switches it off. */
   faceBreaker: { failureThreshold: number; coolDownMillis: number };
+  /** How long one `/readyz` answer is reused, so a flood of probes costs one check (`transport/health.ts`). */
+  readinessCacheMillis: number;
   /** Abuse limits (`limits/limits.ts`); a `limit` of 0 switches a rule off. */
   rateLimits: RateLimitSettings;
   /** Reverse proxies in front of the gateway whose `X-Forwarded-For` entries are trusted (`limits/client-address.ts`). */
@@ -258,6 +262,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       failureThreshold: integer(env, 'FACE_BREAKER_FAILURES', 5, 0, 1_000),
       coolDownMillis: integer(env, 'FACE_BREAKER_COOLDOWN_MS', 30_000, 10, 3_600_000),
     },
+    readinessCacheMillis: integer(env, 'READINESS_CACHE_MS', 2_000, 0, 60_000),
     rateLimits: {
       userStarts: { limit: integer(env, 'RATE_LIMIT_USER_STARTS', 10, 0, 1_000_000), windowMillis: integer(env, 'RATE_LIMIT_USER_WINDOW_MS', 60_000, 10, 86_400_000) },
       deviceStarts: { limit: integer(env, 'RATE_LIMIT_DEVICE_STARTS', 5, 0, 1_000_000), windowMillis: integer(env, 'RATE_LIMIT_DEVICE_WINDOW_MS', 60_000, 10, 86_400_000) },
@@ -287,6 +292,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     webSocket: {
       maxPayloadBytes: integer(env, 'WS_MAX_PAYLOAD_BYTES', 64 * 1024, 1_024, 100 * 1024 * 1024),
       maxSubscriptionsPerConnection: integer(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
+      maxConnectionsPerAddress: integer(env, 'WS_MAX_CONNECTIONS_PER_ADDRESS', 250, 1, 1_000_000),
       keepAliveMillis: integer(env, 'WS_KEEPALIVE_INTERVAL_MS', 12_000, 50, 3_600_000),
     },
     http: {

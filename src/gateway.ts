@@ -34,7 +34,9 @@ import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { createAuditExportHandler } from './transport/audit-export';
 import { createGraphQLHttpHandler } from './transport/graphql-http';
+import { clientAddress } from './transport/client-address';
 import { createGraphQLRules } from './transport/graphql-rules';
+import { createReadiness } from './transport/health';
 import { EMULATOR_PREFIX, GRAPHQL_PATH, listen, type MountedHandler } from './transport/http-server';
 import { createMetricsHandler } from './transport/metrics-endpoint';
 import { authenticateRequests } from './transport/request-auth';
@@ -191,6 +193,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const webSockets = attachWebSocketServer({
     httpServer: http.server,
     path: GRAPHQL_PATH,
+    clientAddress: (request) => clientAddress(request, config.trustProxyHops),
     rules,
     logger: logger.child({ component: 'websocket' }),
     limits: config.webSocket,
@@ -208,11 +211,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   http.serve({
     graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES, anonymousBodyLimitBytes: config.http.anonymousBodyLimitBytes }),
     auditExport: createAuditExportHandler({ authenticate, audit: services.audit }),
-    readiness: {
-      store: () => store.ping(),
-      face: () => face.ping(),
-      ...(redis ? { redis: () => redis.ping() } : {}),
-    },
+    readiness: createReadiness(
+      {
+        store: () => store.ping(),
+        face: (signal) => resilientFace.readiness(signal),
+        ...(redis ? { redis: () => redis.ping() } : {}),
+      },
+      { cacheMillis: config.readinessCacheMillis },
+    ),
     metrics: config.metricsEnabled ? createMetricsHandler({ scrape: () => metrics.scrape(), token: config.metricsToken }) : undefined,
     webClient: config.webClientEnabled ? await createWebClientHandler({ devToken, logger }) : undefined,
     emulator,

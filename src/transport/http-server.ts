@@ -11,7 +11,7 @@ import { describeForLog } from '../errors';
 import type { RootLogger } from '../observability/logger';
 import { AUDIT_EXPORT_PATH } from './audit-export';
 import { sendJson } from './graphql-http';
-import { sendHealth, sendReadiness, type ReadinessCheck } from './health';
+import { type Readiness, sendHealth, sendReadiness } from './health';
 import { METRICS_PATH } from './metrics-endpoint';
 import { withRequestIds } from './request-id';
 import { WEB_CLIENT_PATH } from './web-client';
@@ -31,8 +31,8 @@ export interface MountedHandler {
 export interface Routes {
   graphql: UrlHandler;
   auditExport: UrlHandler;
-  /** `/readyz`: what must answer for the gateway to take traffic. */
-  readiness: Record<string, ReadinessCheck>;
+  /** `/readyz`: whether what must answer for the gateway to take traffic does (shared and cached). */
+  readiness: Readiness;
   /** `/metrics`, when enabled. */
   metrics?: Handler;
   /** The web client under `/demo`, when enabled. */

@@ -9,13 +9,19 @@
  * - The limits, context, error masking, metrics and log scoping are those of `graphql-rules.ts`,
  *   the same as over HTTP; documents go through the rules' `checkDocument` (graphql-ws would use
  *   plain graphql-js otherwise), and their cost is counted again with the variables (`checkCost`).
+ * - One client address holds at most `maxConnectionsPerAddress` sockets, authenticated or not; the
+ *   upgrade past that is refused with HTTP 429 before a WebSocket exists (a graphql-ws client sees an
+ *   abnormal closure and retries with its backoff, where a close code in the 4xxx range would make
+ *   it give up for good).
  * - Messages are at most `maxPayloadBytes` (else 1009), a connection has at most
- *   `maxSubscriptionsPerConnection` operations active at once (else RATE_LIMITED for the one
- *   refused), and a ping every `keepAliveMillis` terminates sockets that no longer answer.
+ *   `maxSubscriptionsPerConnection` operations active at once, queries and mutations in flight
+ *   included (else RATE_LIMITED for the one refused, and a warning sampled per connection: a burst
+ *   must not turn into a burst of log lines), and a ping every `keepAliveMillis` terminates sockets
+ *   that no longer answer.
  * - Each operation gets its own request id, carried by the log lines written on its behalf.
  */
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { execute, GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -26,10 +32,13 @@ import type { GatewayContext } from '../graphql/context';
 import { withFields, type Logger } from '../observability/logger';
 import type { GraphQLRules } from './graphql-rules';
 import { createSharedSubscribe } from './shared-events';
+import { countSocketsPerAddress, SampledWarning } from './websocket-caps';
 
 export interface WebSocketOptions {
   httpServer: Server;
   path: string;
+  /** The address an upgrade is counted under, as for the anonymous budget (`client-address.ts`). */
+  clientAddress: (request: IncomingMessage) => string;
   rules: GraphQLRules;
   logger: Logger;
   limits: WebSocketLimits;
@@ -43,6 +52,8 @@ interface ConnectionState {
   connectionId: string;
   /** Request id of each active operation, by the client's operation id. */
   operations: Map<string, string>;
+  /** The too-many-operations warning of this connection, sampled. */
+  refusals: SampledWarning;
 }
 
 const FORBIDDEN = 4403;
@@ -54,7 +65,20 @@ const MAX_TIMER_MILLIS = 2_147_483_647;
 export function attachWebSocketServer(options: WebSocketOptions): { dispose(): Promise<void> } {
   const { logger, limits, rules } = options;
   const { schema, metrics } = rules;
-  const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: limits.maxPayloadBytes });
+  const perAddress = countSocketsPerAddress(limits.maxConnectionsPerAddress);
+  const wss = new WebSocketServer({
+    server: options.httpServer,
+    path: options.path,
+    maxPayload: limits.maxPayloadBytes,
+    verifyClient: ({ req }, done) => {
+      if (perAddress.admit(req, options.clientAddress(req))) {
+        done(true);
+        return;
+      }
+      logger.debug({ limit: limits.maxConnectionsPerAddress }, 'websocket upgrade refused: too many open from one address');
+      done(false, 429, 'Too Many Requests', { 'Retry-After': '1' });
+    },
+  });
 
   const operationLogger = (state: Partial<ConnectionState>, id: string) =>
     withFields(logger, { connectionId: state.connectionId, requestId: state.operations?.get(id) });
@@ -87,7 +111,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
           return false; // refused, or refused and past the address's budget: 4403 either way
         }
         if (!viewer) return false;
-        Object.assign(ctx.extra, { viewer, connectionId: randomUUID(), operations: new Map() } satisfies ConnectionState);
+        Object.assign(ctx.extra, { viewer, connectionId: randomUUID(), operations: new Map(), refusals: new SampledWarning() } satisfies ConnectionState);
         closeAtExpiry(ctx.extra.socket, viewer.expiresAtMillis, () =>
           logger.info({ connectionId: ctx.extra.connectionId }, 'websocket closed: its token expired'),
         );
@@ -100,7 +124,9 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         // graphql-ws registers the operation before asking us, so this count includes it.
         const active = Object.keys(ctx.subscriptions).length;
         if (active > limits.maxSubscriptionsPerConnection) {
-          log.warn({ active, limit: limits.maxSubscriptionsPerConnection }, 'websocket operation refused: too many active on one connection');
+          state.refusals?.note((refused) =>
+            log.warn({ active, limit: limits.maxSubscriptionsPerConnection, refused }, 'websocket operation refused: too many active on one connection'),
+          );
           metrics.tooManyOperations();
           return [
             new PublicError(
@@ -128,6 +154,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         ctx.extra.operations?.delete(id); // no completion follows an error
         return formatted;
       },
+      onClose: (ctx) => ctx.extra.refusals?.flush(),
       onComplete: (ctx, id) => {
         operationLogger(ctx.extra, id).debug({}, 'websocket operation completed');
         metrics.operationFinished(ctx.extra.operations?.get(id));

@@ -452,4 +452,17 @@ describe.skipIf(!services.run)('rate limits shared by gateway instances through 
     outcomes.push(await start(a, `phone-${randomUUID()}`));
     expect(outcomes).toEqual(['started', 'started', ...Array<string>(4).fill('device limited'), 'started', 'user limited']);
   });
+
+  it("an attacker's starts with a victim's device id, on both instances, never limit the victim's own starts on it", async () => {
+    const phone = `phone-${randomUUID()}`;
+    const attacker = token(`user-${randomUUID()}`);
+    const startOn = (on: ChildGateway, user: string) => graphqlResult(on.url, StartLivenessSessionDocument, { input: { deviceCorrelationId: phone } }, user);
+    for (const on of [a, b]) expect((await startOn(on, attacker)).errors).toBeUndefined();
+    for (const on of [a, b]) expect((await startOn(on, attacker)).errors?.[0]?.message).toMatch(/this device/);
+
+    const victim = token(`user-${randomUUID()}`);
+    expect((await startOn(b, victim)).errors).toBeUndefined();
+    expect((await startOn(a, victim)).errors).toBeUndefined();
+    expect((await startOn(b, victim)).errors?.[0]?.message).toMatch(/this device/);
+  });
 });

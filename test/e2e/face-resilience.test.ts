@@ -312,3 +312,41 @@ describe('the cap on Face calls per second', () => {
     }
   });
 });
+
+describe('readiness probes under load', () => {
+  it('a 100/s probe flood: a user start completes normally, every probe says ready, Face sees a handful of pings', async () => {
+    // The product's default cap (tests otherwise run with a high one).
+    const gateway = await startGateway({ FACE_MAX_CALLS_PER_SECOND: '10' });
+    try {
+      const token = gateway.token({ sub: 'probed-user' });
+      const from = seen.length;
+      const statuses: Promise<number>[] = [];
+      const probe = () =>
+        fetch(`${gateway.url}/readyz`).then(
+          async (response) => (await response.arrayBuffer(), response.status),
+          () => 0,
+        );
+      // Ten probes every 100 ms for 3 s, the start sent one second in.
+      const flood = setInterval(() => {
+        for (let i = 0; i < 10; i += 1) statuses.push(probe());
+      }, 100);
+      let started: GraphQLResponse<unknown>;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        started = await start(gateway, token);
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+      } finally {
+        clearInterval(flood);
+      }
+      expect(started.errors).toBeUndefined();
+      const answered = await Promise.all(statuses);
+      expect(answered.length).toBeGreaterThanOrEqual(100);
+      expect(answered.filter((status) => status !== 200)).toEqual([]);
+      // The readiness result is shared and cached: a few pings, not one per probe.
+      expect(polls(from).length).toBeLessThanOrEqual(5);
+      expect(creates(from)).toHaveLength(1);
+    } finally {
+      await gateway.stop();
+    }
+  }, 60_000);
+});

@@ -104,4 +104,52 @@ describe('the Face call scheduler', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(failed.map((failure) => failure.name).sort()).toEqual(['second', 'third']);
   });
+
+  it('a waiting call whose signal aborts leaves the queue at once, and the next one gets the slot', async () => {
+    const scheduler = new FaceCallScheduler({ callsPerSecond: 1, now: () => Date.now() });
+    const { granted, acquire } = recorder(scheduler);
+    void acquire('first', 'interactive');
+    await vi.advanceTimersByTimeAsync(0);
+    const abandoned = new AbortController();
+    const outcome = scheduler.acquire('interactive', FAR, abandoned.signal).then(
+      () => 'granted',
+      (error: unknown) => error,
+    );
+    void acquire('user', 'interactive');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(scheduler.waiting).toEqual({ interactive: 2, background: 0 });
+
+    abandoned.abort();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(scheduler.waiting).toEqual({ interactive: 1, background: 0 });
+    expect(await outcome).toBeInstanceOf(FaceCallBudgetError);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(granted).toEqual(['first', 'user']);
+  });
+
+  it('a call whose signal has already aborted takes no slot', async () => {
+    const scheduler = new FaceCallScheduler({ callsPerSecond: 1, now: () => Date.now() });
+    const { granted, acquire } = recorder(scheduler);
+    await expect(scheduler.acquire('interactive', FAR, AbortSignal.abort())).rejects.toBeInstanceOf(FaceCallBudgetError);
+    void acquire('user', 'interactive');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(granted).toEqual(['user']);
+  });
+
+  it('a spare slot (the readiness probe) is taken only when nobody waits and another slot stays free', async () => {
+    const scheduler = new FaceCallScheduler({ callsPerSecond: 3, now: () => Date.now() });
+    const { granted, acquire } = recorder(scheduler);
+    expect(scheduler.trySpare()).toBe(true); // 3 free: takes one, 2 left
+    expect(scheduler.trySpare()).toBe(true); // 2 free: takes one, 1 left for a user
+    expect(scheduler.trySpare()).toBe(false);
+    void acquire('user', 'interactive');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(granted).toEqual(['user']);
+    void acquire('poll', 'background');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(scheduler.waiting.background).toBe(1);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(scheduler.trySpare()).toBe(false); // a poll is waiting: the probe never goes before it
+    expect(scheduler.waiting).toEqual({ interactive: 0, background: 1 });
+  });
 });

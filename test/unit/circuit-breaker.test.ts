@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FaceCallBudgetError } from '../../src/adapters/face/call-scheduler';
-import { CIRCUIT_OPEN_MESSAGE, CircuitBreaker, type CircuitState } from '../../src/adapters/face/circuit-breaker';
+import { createAzureFace } from '../../src/adapters/face/azure-face';
+import { CIRCUIT_OPEN_MESSAGE, CircuitBreaker, type CircuitState, withCircuitBreaker } from '../../src/adapters/face/circuit-breaker';
 import { FaceRequestError, FaceUnavailableError } from '../../src/domain/ports/face.port';
 
 function setup(failureThreshold = 3, coolDownMillis = 10_000) {
@@ -128,5 +129,23 @@ describe('the circuit breaker', () => {
     for (let i = 0; i < 10; i += 1) await failureOf(call('unavailable'));
     expect(breaker.state).toBe('closed');
     expect(calls()).toBe(10);
+  });
+
+  it('a call that got its slot at its deadline is congestion, and never opens the circuit', async () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 2, coolDownMillis: 10_000 });
+    // Every slot is granted only when the call's time is up, as under a queue of probes.
+    const face = withCircuitBreaker(
+      createAzureFace({
+        endpoint: 'http://127.0.0.1:9',
+        apiKey: 'unit-test-key',
+        maxRetries: 0,
+        totalTimeoutMillis: 50,
+        acquire: (_priority, deadlineMillis) => new Promise((resolve) => setTimeout(resolve, Math.max(0, deadlineMillis - Date.now()))),
+      }),
+      breaker,
+    );
+    const request = { operationMode: 'PASSIVE', deviceCorrelationId: 'd', authTokenTimeToLiveSeconds: 600, enableSessionImage: false } as const;
+    for (let i = 0; i < 4; i += 1) expect(await failureOf(face.createLivenessSession(request))).toBeInstanceOf(FaceCallBudgetError);
+    expect(breaker.state).toBe('closed');
   });
 });

@@ -93,13 +93,14 @@ describe('RateLimits', () => {
     await limits.sessionStart({ tenant: 'other', userId: 'alice' });
   });
 
-  it('refuses a device past its starts, whichever user starts them, within its tenant', async () => {
+  it("refuses a user's device past its starts; another user on the same device is not limited by them", async () => {
     const limits = new RateLimits(createInMemoryRateLimitCounter(), settings, () => 0);
-    await limits.sessionStart({ tenant: 'acme', userId: 'alice' }, 'phone-1');
-    await limits.sessionStart({ tenant: 'acme', userId: 'bob' }, 'phone-1');
-    const error = await refusalOf(() => limits.sessionStart({ tenant: 'acme', userId: 'carol' }, 'phone-1'));
+    await limits.sessionStart({ tenant: 'acme', userId: 'mallory' }, 'phone-1');
+    await limits.sessionStart({ tenant: 'acme', userId: 'mallory' }, 'phone-1');
+    const error = await refusalOf(() => limits.sessionStart({ tenant: 'acme', userId: 'mallory' }, 'phone-1'));
     expect(error.message).toMatch(/this device/);
-    await limits.sessionStart({ tenant: 'other', userId: 'dave' }, 'phone-1');
+    await limits.sessionStart({ tenant: 'acme', userId: 'alice' }, 'phone-1');
+    await limits.sessionStart({ tenant: 'acme', userId: 'alice' }, 'phone-1');
   });
 
   it('counts a start for its user and its device, or for neither: a start refused for one uses up nothing of the other', async () => {

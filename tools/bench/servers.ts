@@ -42,7 +42,8 @@ export function dataDirFor(run: BenchRun, name: string): string {
  * Settings every gateway under test gets, besides its data directory, secrets and Face settings. The
  * gateway runs as deployed (NODE_ENV=production, info logs, written to a file), except that the quotas,
  * which exist to protect Face and to stop abuse, are raised so far that the harness's one user starting
- * thousands of sessions never meets them: the code that enforces them still runs on every request.
+ * thousands of sessions, from one address with a thousand sockets, never meets them: the code that
+ * enforces them still runs on every request.
  */
 export const GATEWAY_SETTINGS: Readonly<Record<string, string>> = {
   NODE_ENV: 'production',
@@ -52,6 +53,7 @@ export const GATEWAY_SETTINGS: Readonly<Record<string, string>> = {
   RATE_LIMIT_USER_STARTS: '1000000',
   RATE_LIMIT_DEVICE_STARTS: '1000000',
   FACE_MAX_CALLS_PER_SECOND: '100000',
+  WS_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
 };
 
 /**

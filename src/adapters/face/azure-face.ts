@@ -18,6 +18,7 @@ import {
   type FaceSession,
   type FaceSessionKind,
 } from '../../domain/ports/face.port';
+import { FaceCallBudgetError } from './call-scheduler';
 import { type CallSettings, callFace } from './face-call';
 import { readAzureError, requestError } from './face-errors';
 import { creationBody, toCreatedSession, toSession, verifyCreationParts } from './face-wire';
@@ -40,6 +41,8 @@ export interface AzureFaceOptions {
    * may reject (e.g. no slot before `deadlineMillis`, on `Date.now`'s clock), which fails the call.
    */
   acquire?: CallSettings['acquire'];
+  /** Takes a spare slot under the cap for the readiness probe, or says none is free (the probe then does not go). */
+  trySpare?: () => boolean;
   /**
    * Told of every HTTP try (metrics): the operation (`create liveness session`, `get session` …), the
    * HTTP status or `timeout` / `connection_error` / `credential_error`, and how long the try took.
@@ -120,11 +123,23 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
       throw requestError(settings.scrub, 'delete session', response);
     },
 
-    async ping(): Promise<void> {
-      // A session that cannot exist: 404 proves Face answered and accepted our credentials.
-      const probe = { ...settings, maxRetries: 0 };
-      const response = await callFace(probe, 'readiness probe', 'interactive', (abortSignal) =>
-        client.path('/detectLiveness-sessions/{sessionId}', randomUUID()).get({ abortSignal }),
+    async ping(pingOptions?: { signal?: AbortSignal }): Promise<void> {
+      // A session that cannot exist: 404 proves Face answered and accepted our credentials. The probe
+      // never waits for a slot: it goes only when one is spare (see call-scheduler.ts).
+      const trySpare = options.trySpare;
+      const probe: CallSettings = {
+        ...settings,
+        maxRetries: 0,
+        acquire: async () => {
+          if (trySpare && !trySpare()) throw new FaceCallBudgetError('No spare Face slot for the readiness probe.', 1);
+        },
+      };
+      const response = await callFace(
+        probe,
+        'readiness probe',
+        'interactive',
+        (abortSignal) => client.path('/detectLiveness-sessions/{sessionId}', randomUUID()).get({ abortSignal }),
+        pingOptions?.signal,
       );
       if (response.status === '404' || response.status === '200') return;
       const status = Number(response.status);

@@ -3,11 +3,15 @@
  * per Face resource; beyond it Face answers 429). Every HTTP try to Face, retries included, takes one
  * slot from a token bucket that holds at most one second's worth of slots and refills continuously.
  *
- * Calls wait in two queues: `interactive` (a user waits on it: session starts, deletes, the readiness
- * probe) is always served before `background` (polls of sessions awaiting a result, the expiry
- * sweeper's last look), first come first served within each. A call that has not got its slot by its
- * deadline fails with `FaceCallBudgetError`, which is UPSTREAM_UNAVAILABLE to the caller but, being
- * the gateway's own congestion rather than Face's failure, never trips the circuit breaker.
+ * Calls wait in two queues: `interactive` (a user waits on it: session starts, deletes) is always
+ * served before `background` (polls of sessions awaiting a result, the expiry sweeper's last look),
+ * first come first served within each. A call that has not got its slot by its deadline, or whose
+ * caller gave up (its abort signal), leaves the queue and fails with `FaceCallBudgetError`, which is
+ * UPSTREAM_UNAVAILABLE to the caller but, being the gateway's own congestion rather than Face's
+ * failure, never trips the circuit breaker.
+ *
+ * The readiness probe never queues: it takes a spare slot (`trySpare`) or none. Anyone may ask for
+ * `/readyz`, so a probe that waited would sit in front of the users' calls and spend their budget.
  *
  * This cap is per gateway process; several instances sharing one Face resource should each be given
  * their share (`FACE_MAX_CALLS_PER_SECOND` = the resource's limit / the number of instances).
@@ -61,9 +65,11 @@ export class FaceCallScheduler {
 
   /**
    * Resolves when the caller may send one request to Face. Rejects with `FaceCallBudgetError` when no
-   * slot was free by `deadlineMillis` (on the scheduler's clock).
+   * slot was free by `deadlineMillis` (on the scheduler's clock), or as soon as `signal` aborts; either
+   * way the call leaves the queue and takes no slot.
    */
-  acquire(priority: FaceCallPriority, deadlineMillis: number): Promise<void> {
+  acquire(priority: FaceCallPriority, deadlineMillis: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abandoned(priority));
     if (this.options.callsPerSecond <= 0) return Promise.resolve();
     this.refill();
     const ahead = priority === 'interactive' ? this.queues.interactive.length : this.queues.interactive.length + this.queues.background.length;
@@ -72,24 +78,50 @@ export class FaceCallScheduler {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject };
-      const expire = () => {
+      const leave = (error: Error) => {
+        clearTimeout(waiter.timer);
+        signal?.removeEventListener('abort', onAbort);
         const queue = this.queues[priority];
         const index = queue.indexOf(waiter);
         if (index >= 0) queue.splice(index, 1);
-        reject(
+        reject(error);
+      };
+      const onAbort = () => leave(abandoned(priority));
+      const waiter: Waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: leave,
+      };
+      const expire = () =>
+        leave(
           new FaceCallBudgetError(
             `The gateway's cap of ${this.options.callsPerSecond} Face calls per second left no slot for this ${priority} call in time.`,
             1,
           ),
         );
-      };
       // setTimeout cannot wait longer than 2^31 - 1 ms (it would fire at once): such a deadline is no deadline.
       const wait = deadlineMillis - this.now();
       if (wait < MAX_TIMER_MILLIS) waiter.timer = setTimeout(expire, Math.max(0, wait));
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.queues[priority].push(waiter);
       this.scheduleDrain();
     });
+  }
+
+  /**
+   * Takes a slot only when no call waits and another slot stays free for the next user (the whole
+   * bucket, when it holds a single slot); never waits. For the readiness probe, which must not spend
+   * what the users' calls need.
+   */
+  trySpare(): boolean {
+    if (this.options.callsPerSecond <= 0) return true;
+    this.refill();
+    if (this.queues.interactive.length > 0 || this.queues.background.length > 0) return false;
+    if (this.tokens < Math.min(2, this.capacity)) return false;
+    this.tokens -= 1;
+    return true;
   }
 
   /** Rejects every waiting call (the gateway is stopping). */
@@ -97,10 +129,7 @@ export class FaceCallScheduler {
     clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
     for (const queue of Object.values(this.queues)) {
-      for (const waiter of queue.splice(0)) {
-        clearTimeout(waiter.timer);
-        waiter.reject(new FaceCallBudgetError('The gateway is stopping.'));
-      }
+      for (const waiter of [...queue]) waiter.reject(new FaceCallBudgetError('The gateway is stopping.'));
     }
   }
 
@@ -130,4 +159,8 @@ export class FaceCallScheduler {
     const delay = Math.ceil((missing * 1000) / this.options.callsPerSecond);
     this.drainTimer = setTimeout(() => this.drain(), delay);
   }
+}
+
+function abandoned(priority: FaceCallPriority): FaceCallBudgetError {
+  return new FaceCallBudgetError(`The ${priority} call was abandoned while it waited for a Face slot.`);
 }

@@ -12,8 +12,8 @@
  *   trial let through; the others still fail fast. Its success closes the circuit, its failure opens
  *   it for another cool-down.
  *
- * `FaceCallBudgetError` (the gateway's own per-second cap gave no slot in time) says nothing about
- * Face and counts neither way. The state is per process: each gateway instance judges Face by what it
+ * `FaceCallBudgetError` (the gateway's own per-second cap gave no slot in time, gave it too late for
+ * a fair try, or the caller abandoned the call) says nothing about Face and counts neither way. The state is per process: each gateway instance judges Face by what it
  * sees itself.
  */
 import { FaceCallBudgetError } from './call-scheduler';
@@ -108,6 +108,6 @@ export function withCircuitBreaker(face: FacePort, breaker: CircuitBreaker): Fac
     createLivenessWithVerifySession: (request) => breaker.run(() => face.createLivenessWithVerifySession(request)),
     getSession: (kind, sessionId, options) => breaker.run(() => face.getSession(kind, sessionId, options)),
     deleteSession: (kind, sessionId) => breaker.run(() => face.deleteSession(kind, sessionId)),
-    ping: () => breaker.run(() => face.ping()),
+    ping: (options) => breaker.run(() => face.ping(options)),
   };
 }

@@ -7,9 +7,15 @@
  * `Retry-After` Face sent (up to `maxRetryAfterSeconds`). Every call, its retries and its waits for a
  * slot under the gateway's per-second cap (`acquire`) included, ends within `totalTimeoutMillis`: each
  * try's timeout is cut to what is left, and no retry starts whose wait would outlast it.
+ *
+ * Only what Face did counts as Face failing (the circuit breaker opens on `FaceUnavailableError`):
+ * a try that the gateway's own queue left too little time for (it is not sent), or that the caller
+ * abandoned (its `signal`), fails with `FaceCallBudgetError` instead, which the breaker ignores. Otherwise a queue
+ * of calls in the gateway would read as Face being down and shut every user out.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type FaceCallPriority, FaceUnavailableError } from '../../domain/ports/face.port';
+import { FaceCallBudgetError } from './call-scheduler';
 import { isRetryableTransportError, type RawResponse, readAzureError, type Scrub, transportError, transportFailureKind } from './face-errors';
 
 export interface CallSettings {
@@ -17,12 +23,14 @@ export interface CallSettings {
   maxRetries: number;
   maxRetryAfterSeconds: number;
   totalTimeoutMillis: number;
-  acquire?: (priority: FaceCallPriority, deadlineMillis: number) => Promise<void>;
+  acquire?: (priority: FaceCallPriority, deadlineMillis: number, signal?: AbortSignal) => Promise<void>;
   observe?: (operation: string, status: string, seconds: number) => void;
   scrub: Scrub;
 }
 
 const FIRST_BACKOFF_MILLIS = 200;
+/** Less time than this for a try, after waiting in the gateway's queue, is no fair test of Face. */
+const FAIR_TRY_MILLIS = 1_000;
 const MAX_BACKOFF_MILLIS = 2_000;
 
 /** One Face call with retries, a timeout per try, a bound on the whole, and our error mapping for what never became an answer. */
@@ -31,25 +39,38 @@ export async function callFace<T extends RawResponse>(
   operation: string,
   priority: FaceCallPriority,
   send: (abortSignal: AbortSignal) => PromiseLike<T>,
+  /** The caller gave up (e.g. a readiness probe's timeout): the call leaves the queue, or its try is aborted. */
+  signal?: AbortSignal,
 ): Promise<T> {
   const deadline = Date.now() + settings.totalTimeoutMillis;
   /** Waits `millis` before the next try, or throws `failure` when the next try could not start in time. */
   const pause = async (millis: number, failure: FaceUnavailableError) => {
     if (Date.now() + millis >= deadline) throw spent(settings, failure);
-    await sleep(millis);
+    try {
+      await sleep(millis, undefined, { signal });
+    } catch {
+      throw new FaceCallBudgetError(`Face ${operation} was abandoned by its caller.`);
+    }
   };
   for (let attempt = 0; ; attempt += 1) {
     const triesLeft = settings.maxRetries - attempt;
-    await settings.acquire?.(priority, deadline);
+    const queuedAt = Date.now();
+    await settings.acquire?.(priority, deadline, signal);
+    const queuedMillis = Date.now() - queuedAt;
     const tryTimeoutMillis = Math.min(settings.timeoutMillis, deadline - Date.now());
-    if (tryTimeoutMillis <= 0) throw new FaceUnavailableError(`Face ${operation} found no time left in its ${settings.totalTimeoutMillis} ms budget.`);
+    // A try the queue left too little time for would fail whatever Face does: not sent, not Face's fault.
+    const fair = fairTryMillis(settings);
+    if (tryTimeoutMillis <= 0 || (tryTimeoutMillis < fair && tryTimeoutMillis + queuedMillis >= fair)) {
+      throw new FaceCallBudgetError(`Face ${operation} waited for a slot until only ${Math.max(0, tryTimeoutMillis)} ms of its budget were left.`, 1);
+    }
     let response: T;
     const sentAt = performance.now();
     try {
-      response = await send(AbortSignal.timeout(tryTimeoutMillis));
+      response = await send(signal ? AbortSignal.any([signal, AbortSignal.timeout(tryTimeoutMillis)]) : AbortSignal.timeout(tryTimeoutMillis));
       settings.observe?.(operation, response.status, (performance.now() - sentAt) / 1000);
     } catch (error) {
       settings.observe?.(operation, transportFailureKind(error), (performance.now() - sentAt) / 1000);
+      if (signal?.aborted) throw new FaceCallBudgetError(`Face ${operation} was abandoned by its caller.`);
       const unavailable = transportError(settings.scrub, operation, error, attempt + 1, tryTimeoutMillis);
       if (triesLeft <= 0 || !isRetryableTransportError(error)) throw unavailable;
       await pause(backoffMillis(attempt), unavailable);
@@ -72,6 +93,11 @@ export async function callFace<T extends RawResponse>(
     // Retry-After when Face said; otherwise (a 429 without it included) the same jittered backoff.
     await pause(retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : backoffMillis(attempt), unavailable);
   }
+}
+
+/** The least time a try must have to be a fair test of Face (a try's timeout, at most 1 s, at most half the budget). */
+function fairTryMillis(settings: CallSettings): number {
+  return Math.min(settings.timeoutMillis, FAIR_TRY_MILLIS, settings.totalTimeoutMillis / 2);
 }
 
 /** The last failure, noting that the call's time budget left no room for another try. */

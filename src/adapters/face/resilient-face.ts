@@ -8,12 +8,17 @@ import type { GatewayConfig } from '../../config';
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { createAzureFace } from './azure-face';
-import { FaceCallScheduler } from './call-scheduler';
-import { CircuitBreaker, withCircuitBreaker } from './circuit-breaker';
-import type { FacePort } from '../../domain/ports/face.port';
+import { FaceCallBudgetError, FaceCallScheduler } from './call-scheduler';
+import { CIRCUIT_OPEN_MESSAGE, CircuitBreaker, withCircuitBreaker } from './circuit-breaker';
+import { type FacePort, FaceUnavailableError } from '../../domain/ports/face.port';
 
 export interface ResilientFace {
   face: FacePort;
+  /**
+   * The `/readyz` check: pings Face when a slot is spare. With none spare the cap is busy with calls
+   * the breaker has not judged failing, so Face is reported `busy but reachable` rather than queued for.
+   */
+  readiness(signal: AbortSignal): Promise<string | void>;
   breaker: CircuitBreaker;
   scheduler: FaceCallScheduler;
   /** Fails the calls still waiting for a slot (the gateway is stopping). */
@@ -45,8 +50,20 @@ export function createResilientFace(options: {
     timeoutMillis: config.faceTimeoutMillis,
     maxRetries: config.faceMaxRetries,
     totalTimeoutMillis: config.faceTotalTimeoutMillis,
-    acquire: (priority, deadlineMillis) => scheduler.acquire(priority, deadlineMillis),
+    acquire: (priority, deadlineMillis, signal) => scheduler.acquire(priority, deadlineMillis, signal),
+    trySpare: () => scheduler.trySpare(),
     observe: metrics && ((operation, status, seconds) => metrics.faceCall(operation.replace(/[ -]/g, '_'), status, seconds)),
   });
-  return { face: withCircuitBreaker(azure, breaker), breaker, scheduler, close: () => scheduler.close() };
+  const face = withCircuitBreaker(azure, breaker);
+  const readiness = async (signal: AbortSignal) => {
+    try {
+      await face.ping({ signal });
+    } catch (error) {
+      if (!(error instanceof FaceCallBudgetError) || signal.aborted) throw error;
+      // Not probed: only a closed circuit says the calls filling the cap are being answered.
+      if (breaker.state === 'closed') return 'busy but reachable';
+      throw new FaceUnavailableError(CIRCUIT_OPEN_MESSAGE);
+    }
+  };
+  return { face, readiness, breaker, scheduler, close: () => scheduler.close() };
 }

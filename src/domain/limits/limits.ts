@@ -1,9 +1,11 @@
 /**
  * The gateway's abuse limits (docs/security.md, "Limits"):
  *
- * - session starts per user (tenant + `sub`) and per device (tenant + the `deviceCorrelationId` the
- *   client sent; a generated one is new every time and never limited), checked by the session service
- *   after the input was validated and before Face is asked;
+ * - session starts per user (tenant + `sub`) and per device of that user (tenant + `sub` + the
+ *   `deviceCorrelationId` the client sent; a generated one is new every time and never limited),
+ *   checked by the session service after the input was validated and before Face is asked. The device
+ *   count is the user's own: the id is the client's claim, so anyone may send a victim's, and a count
+ *   shared by every user of the tenant would let one user's starts lock the victim out;
  * - requests without a valid token per client address, checked by `authenticate()` wherever a caller
  *   is identified (the HTTP context, a WebSocket's connection_init, the audit export), so that an
  *   anonymous or forged caller is counted before any resolver runs.
@@ -38,7 +40,7 @@ export class RateLimits {
       { key: `start:user:${owner.tenant}:${owner.userId}`, rule: this.settings.userStarts, what: 'session starts for this user', name: 'user_starts' },
     ];
     if (deviceCorrelationId !== undefined) {
-      limits.push({ key: `start:device:${owner.tenant}:${deviceCorrelationId}`, rule: this.settings.deviceStarts, what: 'session starts for this device', name: 'device_starts' });
+      limits.push({ key: `start:device:${owner.tenant}:${owner.userId}:${deviceCorrelationId}`, rule: this.settings.deviceStarts, what: 'session starts for this device', name: 'device_starts' });
     }
     await this.check(limits);
   }

@@ -79,7 +79,7 @@ export interface CreateLivenessWithVerifySessionRequest extends CreateLivenessSe
 
 /**
  * Who waits on a Face call, for the gateway-wide cap on Face calls per second: `interactive` calls (a
- * user waits: starts, deletes, the readiness probe) are served before `background` ones (polls).
+ * user waits: starts, deletes) are served before `background` ones (polls).
  */
 export type FaceCallPriority = 'interactive' | 'background';
 
@@ -90,8 +90,11 @@ export interface FacePort {
   getSession(kind: FaceSessionKind, sessionId: string, options?: { priority?: FaceCallPriority }): Promise<FaceSession>;
   /** Revokes the session (its device token stops working). Deleting an unknown session is not an error. */
   deleteSession(kind: FaceSessionKind, sessionId: string): Promise<void>;
-  /** Resolves when the Face service answers and accepts our credentials; rejects otherwise. For `/readyz`. */
-  ping(): Promise<void>;
+  /**
+   * Resolves when the Face service answers and accepts our credentials; rejects otherwise, and when
+   * `signal` aborts. For `/readyz`.
+   */
+  ping(options?: { signal?: AbortSignal }): Promise<void>;
 }
 
 /** Face answered, but refused the request (a 4xx other than 408/429). */
