@@ -3,6 +3,7 @@
  * verification of a tenant's hash chain from the stored rows, and its export in chain order; the last
  * two read in bounded batches, so a chain of a million events is never in memory at once.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { hasRole, type Viewer } from '../viewer';
 import { badInput, forbidden } from '../errors';
 import { checkPageSize, connectionOf, CursorCodec, type Connection } from '../pagination';
@@ -89,6 +90,9 @@ export class AuditService {
         checked = expected;
       }
       if (batch.length < this.batchSize) break;
+      // A synchronous store resolves at once: without this the whole chain is read and hashed in one
+      // turn of the event loop, and every other request (health probes too) waits for it.
+      await nextTurn();
     }
     // Events cut off the end leave a valid-looking but shorter chain: the recorded head tells.
     const head = await this.audit.head(target);
@@ -124,6 +128,8 @@ export class AuditService {
         yield event;
       }
       after = batch[batch.length - 1].sequence;
+      // Lets other requests in between batches, for the same reason as in `verifyChain`.
+      await nextTurn();
     }
   }
 

@@ -1,0 +1,116 @@
+/**
+ * Verifying or exporting a long audit chain must not freeze the gateway: a real gateway process on
+ * port 0 (so its event loop is its own, not the test's), a chain of many events written straight into
+ * its SQLite file (correctly chained, so verification reads all of it), real JWTs over real HTTP.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import jwt from 'jsonwebtoken';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chainHash, GENESIS_HASH } from '../../src/domain/audit/chain';
+import { startChildGateway, type ChildGateway } from '../helpers/child-gateway';
+
+const TENANT = 'long-chain';
+const EVENTS = 100_000;
+
+const secret = randomBytes(32).toString('hex');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-chain-limits-'));
+const env = { JWT_SECRET: secret, DATA_DIR: dataDir, RATE_LIMIT_UNAUTHENTICATED_REQUESTS: '0' };
+let gateway: ChildGateway;
+beforeAll(async () => {
+  // The first boot creates the schema; the chain is written while no gateway holds the file.
+  await (await startChildGateway(env)).kill();
+  const db = new Database(path.join(dataDir, 'gateway.sqlite'));
+  try {
+    const insert = db.prepare(
+      'INSERT INTO audit_events (id, tenant, sequence, at, action, actor, session_id, user_id, attempt_id, verdict, digest, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)',
+    );
+    db.transaction(() => {
+      let previousHash = GENESIS_HASH;
+      const at = new Date('2026-01-01T00:00:00.000Z');
+      for (let sequence = 1; sequence <= EVENTS; sequence += 1) {
+        const fields = { id: randomUUID(), tenant: TENANT, sequence, at, action: 'SESSION_STARTED' as const, actor: 'user-1', sessionId: `s-${sequence}`, userId: 'user-1' };
+        const hash = chainHash(previousHash, fields);
+        insert.run(fields.id, TENANT, sequence, at.getTime(), fields.action, fields.actor, fields.sessionId, fields.userId, previousHash, hash);
+        previousHash = hash;
+      }
+      db.prepare('INSERT INTO audit_heads (tenant, sequence, hash) VALUES (?, ?, ?)').run(TENANT, EVENTS, previousHash);
+    })();
+  } finally {
+    db.close();
+  }
+  gateway = await startChildGateway(env);
+}, 120_000);
+afterAll(async () => {
+  await gateway?.kill();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+const auditor = (sub = 'chain-auditor') => jwt.sign({ roles: ['auditor'], tenant: TENANT }, secret, { algorithm: 'HS256', subject: sub, expiresIn: 3600 });
+
+async function graphql(query: string, token: string): Promise<{ data?: Record<string, unknown>; errors?: { message: string; extensions?: Record<string, unknown> }[] }> {
+  const response = await fetch(`${gateway.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
+  return (await response.json()) as { data?: Record<string, unknown>; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+}
+const VERIFY = `query { verifyAuditChain { valid checked } }`;
+
+/**
+ * Runs `work` while asking /healthz over and over; returns the longest wait between two answers
+ * (or between the start and the first answer) while `work` was running, and how long it ran.
+ */
+async function healthWhile(work: () => Promise<unknown>): Promise<{ longestGapMillis: number; durationMillis: number; answers: number }> {
+  const started = Date.now();
+  let done = false;
+  let last = started;
+  let longestGapMillis = 0;
+  let answers = 0;
+  const running = work().finally(() => (done = true));
+  const probing = (async () => {
+    while (!done) {
+      const response = await fetch(`${gateway.url}/healthz`);
+      await response.arrayBuffer();
+      if (done) break;
+      expect(response.status).toBe(200);
+      const now = Date.now();
+      longestGapMillis = Math.max(longestGapMillis, now - last);
+      last = now;
+      answers += 1;
+    }
+  })();
+  await running;
+  const durationMillis = Date.now() - started;
+  longestGapMillis = Math.max(longestGapMillis, Date.now() - last);
+  await probing;
+  return { longestGapMillis, durationMillis, answers };
+}
+
+describe('chain verification and export keep the gateway answering', () => {
+  it('/healthz answers while verifyAuditChain reads a chain of 100k events', async () => {
+    const result = await healthWhile(async () => {
+      const response = await graphql(VERIFY, auditor());
+      expect(response.errors).toBeUndefined();
+      expect(response.data?.verifyAuditChain).toEqual({ valid: true, checked: EVENTS });
+    });
+    // Frozen, the gateway answers nothing until the end: one gap as long as the whole verification.
+    expect(result.answers).toBeGreaterThan(2);
+    expect(result.longestGapMillis).toBeLessThan(result.durationMillis / 2);
+  }, 120_000);
+
+  it('/healthz answers while GET /audit/export streams a chain of 100k events', async () => {
+    const result = await healthWhile(async () => {
+      const response = await fetch(`${gateway.url}/audit/export`, { headers: { authorization: `Bearer ${auditor('exporter')}` } });
+      expect(response.status).toBe(200);
+      const body = await response.text();
+      expect(body.split('\n').filter(Boolean)).toHaveLength(EVENTS);
+    });
+    expect(result.answers).toBeGreaterThan(2);
+    expect(result.longestGapMillis).toBeLessThan(result.durationMillis / 2);
+  }, 120_000);
+});
