@@ -1,5 +1,8 @@
 /** Audit queries, the session's trail and the event's session: decorators plus one service call each. */
-import { Arg, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Authorized, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-graphql';
+import { badInput } from '../domain/errors';
+import { rootFieldCount } from './operation-fields';
 import { requireViewer } from './auth-checker';
 import { canRead } from '../domain/viewer';
 import type { GatewayContext } from './context';
@@ -24,7 +27,13 @@ export class AuditResolver {
 
   @Authorized('AUDITOR', 'ADMIN')
   @Query(() => AuditChainReport, { description: "Recomputes a tenant's hash chain (default: the caller's tenant) from the stored events." })
-  verifyAuditChain(@Ctx() ctx: GatewayContext, @Arg('tenant', () => String, { nullable: true }) tenant?: string | null) {
+  verifyAuditChain(
+    @Ctx() ctx: GatewayContext,
+    @Info() info: GraphQLResolveInfo,
+    @Arg('tenant', () => String, { nullable: true }) tenant?: string | null,
+  ) {
+    // Each verification reads the whole chain: aliases would multiply that cost within one request.
+    if (rootFieldCount(info, 'verifyAuditChain') > 1) throw badInput('A document may ask for verifyAuditChain only once.');
     return ctx.services.audit.verifyChain(requireViewer(ctx), tenant);
   }
 

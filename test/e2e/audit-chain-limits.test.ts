@@ -114,3 +114,30 @@ describe('chain verification and export keep the gateway answering', () => {
     expect(result.longestGapMillis).toBeLessThan(result.durationMillis / 2);
   }, 120_000);
 });
+
+describe('one chain verification per document', () => {
+  const codes = (response: Awaited<ReturnType<typeof graphql>>) => (response.errors ?? []).map((error) => error.extensions?.code);
+
+  it('two aliases of verifyAuditChain are refused BAD_USER_INPUT, and nothing is verified', async () => {
+    const response = await graphql(`query { a: verifyAuditChain { valid checked } b: verifyAuditChain { valid checked } }`, auditor('aliases'));
+    expect(response.data ?? null).toBeNull();
+    expect(codes(response).length).toBeGreaterThan(0);
+    expect(new Set(codes(response))).toEqual(new Set(['BAD_USER_INPUT']));
+    expect(response.errors?.[0].message).toMatch(/verifyAuditChain.*once/);
+  });
+
+  it('a second one hidden in a fragment is refused too', async () => {
+    const response = await graphql(
+      `query { verifyAuditChain { valid } ...again } fragment again on Query { ... on Query { other: verifyAuditChain { checked } } }`,
+      auditor('fragments'),
+    );
+    expect(response.data ?? null).toBeNull();
+    expect(new Set(codes(response))).toEqual(new Set(['BAD_USER_INPUT']));
+  });
+
+  it('one verification in a document still runs', async () => {
+    const response = await graphql(`query { viewer { tenant } verifyAuditChain { valid checked } }`, auditor('single'));
+    expect(response.errors).toBeUndefined();
+    expect(response.data?.verifyAuditChain).toEqual({ valid: true, checked: EVENTS });
+  });
+});
