@@ -141,3 +141,59 @@ describe('one chain verification per document', () => {
     expect(response.data?.verifyAuditChain).toEqual({ valid: true, checked: EVENTS });
   });
 });
+
+describe('one costly chain operation in flight per caller', () => {
+  type Result = Awaited<ReturnType<typeof graphql>>;
+  const refused = (response: Result) => response.errors?.[0]?.extensions?.code === 'RATE_LIMITED';
+
+  it('two concurrent verifications by one auditor: one runs, the other is refused RATE_LIMITED', async () => {
+    const token = auditor('twice-at-once');
+    const [first, second] = await Promise.all([graphql(VERIFY, token), graphql(VERIFY, token)]);
+    const outcomes = [first, second];
+    expect(outcomes.filter(refused)).toHaveLength(1);
+    const ran = outcomes.find((response) => !refused(response));
+    expect(ran?.errors).toBeUndefined();
+    expect(ran?.data?.verifyAuditChain).toEqual({ valid: true, checked: EVENTS });
+    const refusal = outcomes.find(refused)?.errors?.[0];
+    expect(refusal?.extensions?.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+
+    // The slot is given back once the verification ends.
+    const after = await graphql(VERIFY, token);
+    expect(after.errors).toBeUndefined();
+  }, 120_000);
+
+  it('another auditor is not held up by the first one', async () => {
+    const [mine, theirs] = await Promise.all([graphql(VERIFY, auditor('first-caller')), graphql(VERIFY, auditor('second-caller'))]);
+    expect(mine.errors).toBeUndefined();
+    expect(theirs.errors).toBeUndefined();
+  }, 120_000);
+
+  it('two concurrent exports by one auditor: one streams, the other is 429 with Retry-After', async () => {
+    const token = auditor('exports-at-once');
+    const open = () => fetch(`${gateway.url}/audit/export`, { headers: { authorization: `Bearer ${token}` } });
+    const responses = await Promise.all([open(), open()]);
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses).toEqual([200, 429]);
+    const limited = responses.find((response) => response.status === 429)!;
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const body = (await limited.json()) as { errors: { extensions: { code: string } }[] };
+    expect(body.errors[0].extensions.code).toBe('RATE_LIMITED');
+    const streamed = await responses.find((response) => response.status === 200)!.text();
+    expect(streamed.split('\n').filter(Boolean)).toHaveLength(EVENTS);
+
+    // Given back when the export ends, and when its client goes away before reading anything.
+    const abandoned = new AbortController();
+    const cut = await fetch(`${gateway.url}/audit/export`, { headers: { authorization: `Bearer ${token}` }, signal: abandoned.signal });
+    expect(cut.status).toBe(200);
+    abandoned.abort();
+    let again: Response | undefined;
+    for (let tries = 0; tries < 100; tries += 1) {
+      again = await open();
+      if (again.status !== 429) break;
+      await again.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(again?.status).toBe(200);
+    await again?.arrayBuffer();
+  }, 120_000);
+});

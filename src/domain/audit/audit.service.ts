@@ -11,6 +11,7 @@ import type { AuditFilter, AuditRepository, Page } from '../ports/store';
 import { distinctValues } from '../value-lists';
 import { AUDIT_ACTIONS, type AuditEventRecord } from './audit.model';
 import { chainHash, GENESIS_HASH } from './chain';
+import { OneAtATime, releasing } from './one-at-a-time';
 
 const AUDIT_CURSOR = 'audit';
 /** Events read per store round trip while verifying a chain: bounds memory whatever the chain's length. */
@@ -48,6 +49,8 @@ export interface AuditServiceOptions {
 export class AuditService {
   private readonly batchSize: number;
   private readonly cursors: CursorCodec;
+  private readonly verifying = new OneAtATime('chain verifications at once for this caller');
+  private readonly exporting = new OneAtATime('chain exports at once for this caller');
 
   constructor(
     private readonly audit: AuditRepository,
@@ -74,9 +77,13 @@ export class AuditService {
     return this.cursors.encode(AUDIT_CURSOR, { p: event.position });
   }
 
+  /** At most one in flight per caller: a second one meanwhile is refused RATE_LIMITED. */
   async verifyChain(viewer: Viewer, tenant?: string | null): Promise<ChainReport> {
     const target = this.chainTenant(viewer, tenant);
+    return this.verifying.run(viewer, () => this.verifyTenant(target));
+  }
 
+  private async verifyTenant(target: string): Promise<ChainReport> {
     let previousHash = GENESIS_HASH;
     let checked = 0;
     for (;;) {
@@ -107,13 +114,21 @@ export class AuditService {
    * Everything is checked before the first event is read, so a refusal comes before any output. A time
    * window selects a contiguous stretch of the chain (`AuditRepository.chainRange`), fixed when the
    * export opens: events appended meanwhile are left for the next export. The events are read lazily,
-   * one batch at a time, as the consumer pulls them; stopping the iteration stops the reading.
+   * one batch at a time, as the consumer pulls them; stopping the iteration stops the reading. At most
+   * one export is open per caller, from this call until the iteration ends: another meanwhile is
+   * refused RATE_LIMITED.
    */
   async openExport(viewer: Viewer, request: ChainExportRequest): Promise<{ tenant: string; events: AsyncIterable<AuditEventRecord> }> {
     const tenant = this.chainTenant(viewer, request.tenant);
     checkWindow(request);
-    const range = await this.audit.chainRange(tenant, { from: request.from, to: request.to });
-    return { tenant, events: this.readChain(tenant, range) };
+    const release = this.exporting.acquire(viewer);
+    try {
+      const range = await this.audit.chainRange(tenant, { from: request.from, to: request.to });
+      return { tenant, events: releasing(this.readChain(tenant, range), release) };
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   private async *readChain(tenant: string, range: { first: number; last: number } | undefined): AsyncGenerator<AuditEventRecord> {
