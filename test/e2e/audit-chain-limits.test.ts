@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { createClient } from 'graphql-ws';
 import jwt from 'jsonwebtoken';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, GENESIS_HASH } from '../../src/domain/audit/chain';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway';
@@ -133,6 +135,31 @@ describe('one chain verification per document', () => {
     );
     expect(response.data ?? null).toBeNull();
     expect(new Set(codes(response))).toEqual(new Set(['BAD_USER_INPUT']));
+  });
+
+  it('over WebSocket too', async () => {
+    const client = createClient({
+      url: `${gateway.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${auditor('socket')}` },
+      retryAttempts: 0,
+      lazy: true,
+    });
+    try {
+      const results: { data?: unknown; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }[] = [];
+      await new Promise<void>((resolve, reject) => {
+        client.subscribe({ query: `query { a: verifyAuditChain { valid } b: verifyAuditChain { valid } }` }, {
+          next: (result) => results.push(result),
+          error: reject,
+          complete: resolve,
+        });
+      });
+      expect(results).toHaveLength(1);
+      expect(results[0].data ?? null).toBeNull();
+      expect(new Set(results[0].errors?.map((error) => error.extensions?.code))).toEqual(new Set(['BAD_USER_INPUT']));
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('one verification in a document still runs', async () => {
