@@ -54,6 +54,9 @@ export const GATEWAY_SETTINGS: Readonly<Record<string, string>> = {
   RATE_LIMIT_DEVICE_STARTS: '1000000',
   FACE_MAX_CALLS_PER_SECOND: '100000',
   WS_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+  // Production refuses the embedded emulator without its own key (an open Face API on the public port).
+  FACE_EMULATOR_KEY: 'bench-emulator-key',
+  FACE_EMULATOR_MAX_SESSIONS: '1000000',
 };
 
 /**
