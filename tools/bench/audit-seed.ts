@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import type { AuditAction } from '../../src/domain/audit/audit.model';
 import { SYSTEM_ACTOR } from '../../src/domain/audit/audit.model';
 import { chainHash, GENESIS_HASH, type ChainedFields } from '../../src/domain/audit/chain';
+import { AUDIT_COLUMNS, auditValues } from '../../src/adapters/store/rows';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
 
 export interface SeedOptions {
@@ -59,9 +60,7 @@ export async function seedAuditHistory(file: string, options: SeedOptions): Prom
       INSERT INTO sessions (id, kind, status, operation_mode, user_id, tenant, device_correlation_id, created_at, expires_at,
                             model_version, verify_reference, enable_session_image, completion_reported_at, decided, updated_at)
       VALUES (?, 'LIVENESS', 'SUCCEEDED', 'PASSIVE', ?, ?, ?, ?, ?, '2024-11-15', NULL, 0, ?, 1, ?)`);
-    const insertEvent = db.prepare(`
-      INSERT INTO audit_events (id, tenant, sequence, at, action, actor, session_id, user_id, attempt_id, verdict, digest, previous_hash, hash)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const insertEvent = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${AUDIT_COLUMNS.split(',').map(() => '?').join(', ')})`);
 
     const sessions = Math.ceil(options.events / LIFE.length);
     const firstAt = Date.now() - options.events * EVENT_SPACING_MILLIS - 3_600_000;
@@ -94,21 +93,7 @@ export async function seedAuditHistory(file: string, options: SeedOptions): Prom
             ...(step.action === 'ATTEMPT_RECORDED' && { digest: `digest-${s}` }),
           };
           const next = chainHash(hash, event);
-          insertEvent.run(
-            event.id,
-            event.tenant,
-            event.sequence,
-            event.at.getTime(),
-            event.action,
-            event.actor,
-            event.sessionId,
-            event.userId,
-            event.attemptId ?? null,
-            event.verdict ?? null,
-            event.digest ?? null,
-            hash,
-            next,
-          );
+          insertEvent.run(...auditValues({ ...event, previousHash: hash, hash: next }));
           hash = next;
         }
       }
