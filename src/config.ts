@@ -88,6 +88,8 @@ export interface GatewayConfig {
   trustProxyHops: number;
   /** Seals device tokens kept for idempotent starts; `devKey`: generated and kept in DATA_DIR (`idempotency/idempotency-secret.ts`). */
   idempotencySecret: { kind: 'configured'; key: Buffer } | { kind: 'devKey' };
+  /** When the audit chain's head is also recorded as a signed checkpoint (`audit/seal.ts`): every N events or once the last is this old. */
+  auditCheckpoints: { everyEvents: number; everyMillis: number };
   /** Undefined means: generate one for development and keep it in DATA_DIR (resolved by `auth/dev-secret.ts`). */
   jwt: JwtKeyConfig | { kind: 'devSecret' };
   jwtIssuer?: string;
@@ -273,6 +275,10 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     },
     trustProxyHops: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
     idempotencySecret: idempotencyKey ? { kind: 'configured', key: idempotencyKey } : { kind: 'devKey' },
+    auditCheckpoints: {
+      everyEvents: integer(env, 'AUDIT_CHECKPOINT_EVERY_EVENTS', 1_000, 1, 100_000_000),
+      everyMillis: integer(env, 'AUDIT_CHECKPOINT_EVERY_MINUTES', 60, 1, 525_600) * 60_000,
+    },
     jwt,
     jwtIssuer: read(env, 'JWT_ISSUER'),
     jwtAudience: read(env, 'JWT_AUDIENCE'),

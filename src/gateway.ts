@@ -32,7 +32,8 @@ import { resolveJwtKey } from './secrets/dev-jwt-secret';
 import { deriveCursorKey } from './secrets/cursor-key';
 import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
-import { createAuditExportHandler } from './transport/audit-export';
+import { createAuditExportHandler, createCheckpointKeyHandler } from './transport/audit-export';
+import { deriveAuditSeal } from './secrets/audit-keys';
 import { createGraphQLHttpHandler } from './transport/graphql-http';
 import { clientAddress } from './transport/client-address';
 import { createGraphQLRules } from './transport/graphql-rules';
@@ -106,7 +107,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         })
       : undefined;
 
-  const store = await openStore(config);
+  const idempotencySecret = resolveIdempotencySecret(config);
+  const auditSeal = deriveAuditSeal(idempotencySecret);
+  const store = await openStore(config, { seal: auditSeal, checkpoints: config.auditCheckpoints });
   // Several instances share decisions and rate-limit counters through Redis; one keeps them in process.
   const redis = config.redisUrl
     ? await createRedisPubSub({
@@ -144,7 +147,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // One authentication for every way in, with the same anonymous budget per address.
   const authenticate = authenticateRequests(createAuthenticate(verifier, limits), config.trustProxyHops);
 
-  const idempotencySecret = resolveIdempotencySecret(config);
   const cursors = new CursorCodec(deriveCursorKey(idempotencySecret));
   const sessions = createSessionServices({
     store,
@@ -169,7 +171,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       findSession: (id) => store.sessions.findById(id),
     }),
   });
-  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors }) };
+  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors, seal: auditSeal }) };
 
   const schema = await buildGatewaySchema();
   const graphqlMetrics = new GraphQLMetrics(metrics, schema);
@@ -211,6 +213,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   http.serve({
     graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES, anonymousBodyLimitBytes: config.http.anonymousBodyLimitBytes }),
     auditExport: createAuditExportHandler({ authenticate, audit: services.audit }),
+    auditCheckpointKey: createCheckpointKeyHandler(auditSeal.publicKeyPem),
     readiness: createReadiness(
       {
         store: () => store.ping(),

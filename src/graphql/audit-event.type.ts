@@ -45,10 +45,28 @@ export class AuditFilter {
   @Field(() => Date, { nullable: true }) to?: Date | null;
 }
 
+@ObjectType({ simpleResolvers: true, description: "A tenant's chain head, signed with the key of auditCheckpointKey (docs/audit.md)." })
+export class AuditCheckpoint {
+  @Field() tenant!: string;
+  @Field(() => Int) sequence!: number;
+  @Field({ description: 'The hash of the event at `sequence`' }) hash!: string;
+  @Field() at!: Date;
+  @Field({ description: 'Base64 Ed25519 signature over ["audit-checkpoint-v1", tenant, sequence, hash, at]' }) signature!: string;
+}
+
+@InputType({ description: 'A checkpoint kept outside the database: the chain must hold `hash` at `sequence`.' })
+export class AuditCheckpointInput {
+  @Field(() => Int) sequence!: number;
+  @Field() hash!: string;
+}
+
 @ObjectType({ simpleResolvers: true })
 export class AuditChainReport {
   @Field() tenant!: string;
   @Field() valid!: boolean;
   @Field(() => Int) checked!: number;
   @Field(() => Int, { nullable: true }) firstBrokenSequence?: number;
+  @Field(() => String, { nullable: true, description: 'Why the chain is not valid; null when it is.' }) reason?: string;
+  @Field(() => AuditCheckpoint, { nullable: true, description: "The tenant's latest checkpoint whose signature verifies: keep it outside the database." })
+  latestCheckpoint?: AuditCheckpoint;
 }

@@ -10,7 +10,7 @@ import type { SessionRecord } from '../domain/sessions/session.model';
 import { LivenessSession } from './session.type';
 import type { AuditEventRecord } from '../domain/audit/audit.model';
 import type { AuditConnection } from '../domain/audit/audit.service';
-import { AuditChainReport, AuditEvent, AuditEventConnection, AuditFilter } from './audit-event.type';
+import { AuditChainReport, AuditCheckpointInput, AuditEvent, AuditEventConnection, AuditFilter } from './audit-event.type';
 
 @Resolver(() => AuditEvent)
 export class AuditResolver {
@@ -31,10 +31,18 @@ export class AuditResolver {
     @Ctx() ctx: GatewayContext,
     @Info() info: GraphQLResolveInfo,
     @Arg('tenant', () => String, { nullable: true }) tenant?: string | null,
+    @Arg('checkpoint', () => AuditCheckpointInput, { nullable: true, description: 'A checkpoint kept outside the database, checked against the chain' })
+    checkpoint?: AuditCheckpointInput | null,
   ) {
     // Each verification reads the whole chain: aliases would multiply that cost within one request.
     if (rootFieldCount(info, 'verifyAuditChain') > 1) throw badInput('A document may ask for verifyAuditChain only once.');
-    return ctx.services.audit.verifyChain(requireViewer(ctx), tenant);
+    return ctx.services.audit.verifyChain(requireViewer(ctx), tenant, checkpoint);
+  }
+
+  @Authorized('AUDITOR', 'ADMIN')
+  @Query(() => String, { description: 'The Ed25519 public key (SPKI PEM) that verifies audit checkpoints; also at GET /audit/checkpoint-key.' })
+  auditCheckpointKey(@Ctx() ctx: GatewayContext): string {
+    return ctx.services.audit.checkpointPublicKey;
   }
 
   @FieldResolver(() => LivenessSession, { nullable: true, description: 'The session, when the caller may see it.' })

@@ -28,8 +28,10 @@ import { sendJson } from './graphql-http';
 import { refusalOverHttp, type AuthenticateRequest } from './request-auth';
 import type { AuditEventRecord } from '../domain/audit/audit.model';
 import type { AuditService } from '../domain/audit/audit.service';
+import type { AuditCheckpoint } from '../domain/audit/seal';
 
 export const AUDIT_EXPORT_PATH = '/audit/export';
+export const CHECKPOINT_KEY_PATH = '/audit/checkpoint-key';
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson; charset=utf-8';
 
 export interface AuditExportOptions {
@@ -73,7 +75,8 @@ export function createAuditExportHandler(options: AuditExportOptions) {
       while (!gone) {
         const next = await events.next();
         if (next.done || gone) break;
-        if (!res.write(exportLine(next.value)) && !(await drained(res))) break;
+        const line = next.value.kind === 'event' ? exportLine(next.value.event) : checkpointLine(next.value.checkpoint);
+        if (!res.write(line) && !(await drained(res))) break;
       }
     } finally {
       res.off('close', onClose);
@@ -103,6 +106,35 @@ export function exportLine(event: AuditEventRecord): string {
       hash: event.hash,
     }) + '\n'
   );
+}
+
+/**
+ * The last line when the exported stretch contains a checkpoint: the latest one in it, signed with the
+ * key of `GET /audit/checkpoint-key` (docs/audit.md, "Checkpoints"). `kind` tells it from the events,
+ * which have no `kind`.
+ */
+export function checkpointLine(checkpoint: AuditCheckpoint): string {
+  return (
+    JSON.stringify({
+      kind: 'checkpoint',
+      tenant: checkpoint.tenant,
+      sequence: checkpoint.sequence,
+      hash: checkpoint.hash,
+      at: checkpoint.at.toISOString(),
+      signature: checkpoint.signature,
+    }) + '\n'
+  );
+}
+
+/**
+ * `GET /audit/checkpoint-key`: the Ed25519 public key (SPKI PEM) that verifies checkpoints. Public by
+ * nature and needed where no token is at hand (an operator's offline check), so served to anyone.
+ */
+export function createCheckpointKeyHandler(publicKeyPem: string) {
+  return (_req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(200, { 'content-type': 'application/x-pem-file', 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' });
+    res.end(publicKeyPem);
+  };
 }
 
 /** What an authenticated caller may export at all: its own tenant as auditor, any as admin. */

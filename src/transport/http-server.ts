@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { HttpServerLimits } from '../config';
 import { describeForLog } from '../errors';
 import type { RootLogger } from '../observability/logger';
-import { AUDIT_EXPORT_PATH } from './audit-export';
+import { AUDIT_EXPORT_PATH, CHECKPOINT_KEY_PATH } from './audit-export';
 import { sendJson } from './graphql-http';
 import { type Readiness, sendHealth, sendReadiness } from './health';
 import { METRICS_PATH } from './metrics-endpoint';
@@ -31,6 +31,8 @@ export interface MountedHandler {
 export interface Routes {
   graphql: UrlHandler;
   auditExport: UrlHandler;
+  /** `GET /audit/checkpoint-key`: the public key of the audit checkpoints, PEM. */
+  auditCheckpointKey: (req: IncomingMessage, res: ServerResponse) => void;
   /** `/readyz`: whether what must answer for the gateway to take traffic does (shared and cached). */
   readiness: Readiness;
   /** `/metrics`, when enabled. */
@@ -104,6 +106,7 @@ function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => 
     const get = req.method === 'GET';
     if (pathname === GRAPHQL_PATH) return routes.graphql(req, res, url);
     if (pathname === AUDIT_EXPORT_PATH) return routes.auditExport(req, res, url);
+    if (pathname === CHECKPOINT_KEY_PATH && get) return routes.auditCheckpointKey(req, res);
     if (pathname === '/healthz' && get) return sendHealth(res);
     if (pathname === METRICS_PATH && get && routes.metrics) return routes.metrics(req, res);
     if (pathname === '/readyz' && get) return sendReadiness(res, routes.readiness);

@@ -42,11 +42,31 @@ export const EXPORT_FIELDS = [
 
 export const ZERO_HASH = '0'.repeat(64);
 
+/** The event lines of an export (a checkpoint line, `"kind":"checkpoint"`, is left out: `parseCheckpoints`). */
 export function parseNdjson(body: string): ExportedEvent[] {
   return body
     .split('\n')
     .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as ExportedEvent);
+    .map((line) => JSON.parse(line) as ExportedEvent & { kind?: string })
+    .filter((line) => line.kind === undefined);
+}
+
+/** A checkpoint line of an export, as docs/audit.md describes it. */
+export interface ExportedCheckpoint {
+  kind: 'checkpoint';
+  tenant: string;
+  sequence: number;
+  hash: string;
+  at: string;
+  signature: string;
+}
+
+export function parseCheckpoints(body: string): ExportedCheckpoint[] {
+  return body
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as { kind?: string })
+    .filter((line): line is ExportedCheckpoint => line.kind === 'checkpoint');
 }
 
 /** docs/audit.md, "The hash chain": hex SHA-256 of previousHash, "\n" and the canonical JSON array. */

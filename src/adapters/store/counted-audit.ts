@@ -8,6 +8,7 @@
  * Any other filter counts rows, those of one tenant incrementally (`AuditCountCache`).
  */
 import type { AuditEventRecord } from '../../domain/audit/audit.model';
+import type { AuditCheckpoint, StoredHead } from '../../domain/audit/seal';
 import type { AuditFilter, AuditRepository, Page } from '../../domain/ports/store';
 import type { ReadScope } from '../../domain/viewer';
 
@@ -63,8 +64,16 @@ export class CountedAuditRepository implements AuditRepository {
     return this.rows.tenants();
   }
 
-  head(tenant: string): Promise<{ sequence: number; hash: string } | undefined> {
+  head(tenant: string): Promise<StoredHead | undefined> {
     return this.rows.head(tenant);
+  }
+
+  latestCheckpoint(tenant: string, upTo?: number): Promise<AuditCheckpoint | undefined> {
+    return this.rows.latestCheckpoint(tenant, upTo);
+  }
+
+  hasSessions(tenant: string): Promise<boolean> {
+    return this.rows.hasSessions(tenant);
   }
 
   private async count(scope: ReadScope, filter: AuditFilter): Promise<number> {

@@ -4,8 +4,9 @@ import type { GatewayConfig } from '../../config';
 import { openPostgresStore } from './postgres-store';
 import { openSqliteStore } from './sqlite-store';
 import type { Store } from '../../domain/ports/store';
+import type { ChainSealing } from '../../domain/audit/seal';
 
-export async function openStore(config: Pick<GatewayConfig, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>): Promise<Store> {
-  if (config.databaseUrl) return openPostgresStore({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize });
-  return openSqliteStore(path.join(config.dataDir, 'gateway.sqlite'));
+export async function openStore(config: Pick<GatewayConfig, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>, sealing: ChainSealing): Promise<Store> {
+  if (config.databaseUrl) return openPostgresStore({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize, sealing });
+  return openSqliteStore(path.join(config.dataDir, 'gateway.sqlite'), { sealing });
 }

@@ -3,26 +3,43 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { AuditDraft, AuditEventRecord } from '../../domain/audit/audit.model';
 import { chainEvents, GENESIS_HASH } from '../../domain/audit/chain';
+import { sealAppend, type AuditCheckpoint, type AuditSeal, type ChainSealing, type StoredHead } from '../../domain/audit/seal';
 import type { AuditFilter, Page } from '../../domain/ports/store';
 import type { ReadScope } from '../../domain/viewer';
 import type { AuditRows } from './counted-audit';
 import { binder, placeholders, type Queryable } from './postgres-sql';
-import { AUDIT_COLUMNS, auditConditions, auditValues, toAuditEvent, where, type Row } from './rows';
+import { AUDIT_COLUMNS, auditConditions, auditValues, CHECKPOINT_COLUMNS, checkpointValues, toAuditEvent, toCheckpoint, where, type Row } from './rows';
 
 /**
  * Appends to a tenant's chain inside the caller's transaction, holding the tenant's head locked, so
- * that appends from any number of instances queue and never fork or gap the chain.
+ * that appends from any number of instances queue and never fork or gap the chain; the head is sealed
+ * and checkpoints recorded under the same lock (`audit/seal.ts`).
  */
-export async function appendAudit(client: Queryable, tenant: string, drafts: readonly AuditDraft[], at: Date): Promise<void> {
+export async function appendAudit(client: Queryable, sealing: ChainSealing, tenant: string, drafts: readonly AuditDraft[], at: Date): Promise<void> {
   if (drafts.length === 0) return;
-  await client.query('INSERT INTO audit_heads (tenant, sequence, hash) VALUES ($1, 0, $2) ON CONFLICT (tenant) DO NOTHING', [tenant, GENESIS_HASH]);
-  const head = (await client.query<{ sequence: number; hash: string }>('SELECT sequence, hash FROM audit_heads WHERE tenant = $1 FOR UPDATE', [tenant])).rows[0];
+  const created = await client.query('INSERT INTO audit_heads (tenant, sequence, hash, mac) VALUES ($1, 0, $2, NULL) ON CONFLICT (tenant) DO NOTHING', [
+    tenant,
+    GENESIS_HASH,
+  ]);
+  const head = (await client.query<StoredHead>('SELECT sequence, hash, mac FROM audit_heads WHERE tenant = $1 FOR UPDATE', [tenant])).rows[0];
   const events = chainEvents(tenant, head, drafts, at, randomUUID);
   for (const event of events) {
     await client.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${placeholders(13)})`, auditValues(event));
   }
   const last = events[events.length - 1];
-  await client.query('UPDATE audit_heads SET sequence = $2, hash = $3 WHERE tenant = $1', [tenant, last.sequence, last.hash]);
+  const latest = (await client.query<{ sequence: number; at: number }>('SELECT sequence, at FROM audit_checkpoints WHERE tenant = $1 ORDER BY sequence DESC LIMIT 1', [tenant]))
+    .rows[0];
+  // The row this transaction just created is the tenant's first head, not one found.
+  const found = created.rowCount === 1 ? undefined : head;
+  const { mac, checkpoint } = sealAppend(sealing, tenant, found, last, latest && { sequence: latest.sequence, at: new Date(latest.at) }, at);
+  await client.query('UPDATE audit_heads SET sequence = $2, hash = $3, mac = $4 WHERE tenant = $1', [tenant, last.sequence, last.hash, mac]);
+  if (checkpoint) await client.query(`INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (${placeholders(5)})`, checkpointValues(checkpoint));
+}
+
+/** Gives the heads already stored when head MACs arrive their MAC; inside the migration's transaction. */
+export async function sealExistingHeads(client: Queryable, seal: AuditSeal): Promise<void> {
+  const heads = (await client.query<{ tenant: string; sequence: number; hash: string }>('SELECT tenant, sequence, hash FROM audit_heads')).rows;
+  for (const head of heads) await client.query('UPDATE audit_heads SET mac = $1 WHERE tenant = $2', [seal.headMac(head.tenant, head), head.tenant]);
 }
 
 export class PostgresAuditRows implements AuditRows {
@@ -73,7 +90,21 @@ export class PostgresAuditRows implements AuditRows {
     return (await this.pool.query<{ tenant: string }>('SELECT tenant FROM audit_heads ORDER BY tenant')).rows.map((row) => row.tenant);
   }
 
-  async head(tenant: string): Promise<{ sequence: number; hash: string } | undefined> {
-    return (await this.pool.query<{ sequence: number; hash: string }>('SELECT sequence, hash FROM audit_heads WHERE tenant = $1', [tenant])).rows[0];
+  async head(tenant: string): Promise<StoredHead | undefined> {
+    return (await this.pool.query<StoredHead>('SELECT sequence, hash, mac FROM audit_heads WHERE tenant = $1', [tenant])).rows[0];
+  }
+
+  async latestCheckpoint(tenant: string, upTo?: number): Promise<AuditCheckpoint | undefined> {
+    const row = (
+      await this.pool.query<Row>(
+        `SELECT * FROM audit_checkpoints WHERE tenant = $1 ${upTo === undefined ? '' : 'AND sequence <= $2'} ORDER BY sequence DESC LIMIT 1`,
+        upTo === undefined ? [tenant] : [tenant, upTo],
+      )
+    ).rows[0];
+    return row && toCheckpoint(row);
+  }
+
+  async hasSessions(tenant: string): Promise<boolean> {
+    return (await this.pool.query('SELECT 1 FROM sessions WHERE tenant = $1 LIMIT 1', [tenant])).rowCount === 1;
   }
 }

@@ -11,6 +11,7 @@ import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord } from
 import { planCompletion, planDeletion, planProgress, planStart, type TransitionPlan } from '../../domain/sessions/transitions';
 import type { ReadScope } from '../../domain/viewer';
 import { appendAudit } from './postgres-audit';
+import type { ChainSealing } from '../../domain/audit/seal';
 import { binder, placeholders, postgresBool, transaction, type Queryable } from './postgres-sql';
 import {
   ATTEMPT_COLUMNS,
@@ -29,12 +30,15 @@ import {
 } from './rows';
 
 export class PostgresSessionRepository implements SessionRepository {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly sealing: ChainSealing,
+  ) {}
 
   async create(session: SessionRecord, actor: string): Promise<SessionRecord> {
     await transaction(this.pool, async (client) => {
       await client.query(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${placeholders(13)})`, sessionValues(session, postgresBool));
-      await execute(client, session.id, planStart(session, actor), session.createdAt);
+      await execute(client, this.sealing, session.id, planStart(session, actor), session.createdAt);
     });
     return session;
   }
@@ -134,13 +138,13 @@ export class PostgresSessionRepository implements SessionRepository {
       const row = (await client.query<Row>('SELECT * FROM sessions WHERE id = $1 FOR UPDATE', [id])).rows[0];
       if (!row) throw new Error(`session ${id} is not in the store`);
       const planned = await plan(toSession(row), client);
-      await execute(client, id, planned, at);
+      await execute(client, this.sealing, id, planned, at);
       return { session: planned.session, newDecision: planned.decision };
     });
   }
 }
 
-async function execute(client: Queryable, id: string, plan: TransitionPlan, at: Date): Promise<void> {
+async function execute(client: Queryable, sealing: ChainSealing, id: string, plan: TransitionPlan, at: Date): Promise<void> {
   if (plan.changes) {
     await client.query(
       `UPDATE sessions SET status = coalesce($1, status), model_version = coalesce($2, model_version),
@@ -159,5 +163,5 @@ async function execute(client: Queryable, id: string, plan: TransitionPlan, at: 
     await client.query(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${placeholders(7)}) ON CONFLICT (session_id) DO NOTHING`, decisionValues(plan.decision, postgresBool));
   }
   if (plan.dropLease) await client.query('DELETE FROM session_leases WHERE session_id = $1', [id]);
-  await appendAudit(client, plan.session.tenant, plan.auditEvents, at);
+  await appendAudit(client, sealing, plan.session.tenant, plan.auditEvents, at);
 }

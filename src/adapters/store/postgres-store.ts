@@ -9,8 +9,9 @@ import pg from 'pg';
 import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
-import { migrationsFor, POSTGRES, type Migration } from './migrations';
-import { PostgresAuditRows } from './postgres-audit';
+import { HEAD_MAC_MIGRATION, migrationsFor, POSTGRES, type Migration } from './migrations';
+import { AuditSeal, DEFAULT_CHECKPOINT_POLICY, type ChainSealing } from '../../domain/audit/seal';
+import { PostgresAuditRows, sealExistingHeads } from './postgres-audit';
 import { PostgresIdempotencyRepository } from './postgres-idempotency';
 import { PostgresSessionRepository } from './postgres-sessions';
 import { transaction } from './postgres-sql';
@@ -19,6 +20,8 @@ export interface PostgresStoreOptions {
   connectionString: string;
   /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** Seals the audit chain's heads; default: random keys, for stores opened outside a gateway (tools, tests). */
+  sealing?: ChainSealing;
 }
 
 /** Any number, so that all instances agree on the lock that guards migrations. */
@@ -26,6 +29,7 @@ const MIGRATION_LOCK_ID = 0x6c697665; // "live"
 const BIGINT_OID = 20;
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const sealing = options.sealing ?? { seal: AuditSeal.withRandomKeys(), checkpoints: DEFAULT_CHECKPOINT_POLICY };
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolSize ?? 10,
@@ -35,15 +39,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   try {
-    await runMigrations(pool, migrationsFor(POSTGRES));
+    await runMigrations(pool, migrationsFor(POSTGRES), sealing.seal);
   } catch (error) {
     await pool.end();
     throw error;
   }
-  return new PostgresStore(pool);
+  return new PostgresStore(pool, sealing);
 }
 
-async function runMigrations(pool: pg.Pool, migrations: Migration[]): Promise<void> {
+async function runMigrations(pool: pg.Pool, migrations: Migration[], seal: AuditSeal): Promise<void> {
   await transaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)');
@@ -51,6 +55,7 @@ async function runMigrations(pool: pg.Pool, migrations: Migration[]): Promise<vo
     for (const migration of migrations) {
       if (applied.has(migration.version)) continue;
       await client.query(migration.sql);
+      if (migration.version === HEAD_MAC_MIGRATION) await sealExistingHeads(client, seal);
       await client.query('INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)', [
         migration.version,
         migration.description,
@@ -67,8 +72,11 @@ class PostgresStore implements Store {
   readonly idempotency: IdempotencyRepository;
   private closed = false;
 
-  constructor(private readonly pool: pg.Pool) {
-    this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool));
+  constructor(
+    private readonly pool: pg.Pool,
+    sealing: ChainSealing,
+  ) {
+    this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool, sealing));
     this.audit = new CountedAuditRepository(new PostgresAuditRows(pool));
     this.idempotency = new PostgresIdempotencyRepository(pool);
   }

@@ -4,6 +4,7 @@
  * placeholders. Booleans arrive as 0/1 from SQLite and true/false from PostgreSQL.
  */
 import type { AuditAction, AuditEventRecord } from '../../domain/audit/audit.model';
+import type { AuditCheckpoint } from '../../domain/audit/seal';
 import type { ReadScope } from '../../domain/viewer';
 import type { FaceAttempt, FaceRectangle } from '../../domain/ports/face.port';
 import type { AttemptRecord, DecisionRecord, SessionRecord, Verdict } from '../../domain/sessions/session.model';
@@ -129,6 +130,23 @@ export function changeValues(changes: SessionChanges, bool: BoolValue): unknown[
     bool(changes.decided === true),
     changes.updatedAt.getTime(),
   ];
+}
+
+export const CHECKPOINT_COLUMNS = 'tenant, sequence, hash, at, signature';
+
+/** A checkpoint's column values, in the order of `CHECKPOINT_COLUMNS`. */
+export function checkpointValues(checkpoint: AuditCheckpoint): unknown[] {
+  return [checkpoint.tenant, checkpoint.sequence, checkpoint.hash, checkpoint.at.getTime(), checkpoint.signature];
+}
+
+export function toCheckpoint(row: Row): AuditCheckpoint {
+  return {
+    tenant: row.tenant as string,
+    sequence: row.sequence as number,
+    hash: row.hash as string,
+    at: new Date(millis(row.at)),
+    signature: row.signature as string,
+  };
 }
 
 export const AUDIT_COLUMNS = 'id, tenant, sequence, at, action, actor, session_id, user_id, attempt_id, verdict, digest, previous_hash, hash';

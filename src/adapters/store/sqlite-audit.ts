@@ -3,34 +3,52 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { AuditDraft, AuditEventRecord } from '../../domain/audit/audit.model';
 import { chainEvents, GENESIS_HASH } from '../../domain/audit/chain';
+import { sealAppend, type AuditCheckpoint, type AuditSeal, type ChainSealing, type StoredHead } from '../../domain/audit/seal';
 import type { AuditFilter, Page } from '../../domain/ports/store';
 import type { ReadScope } from '../../domain/viewer';
 import type { AuditRows } from './counted-audit';
-import { AUDIT_COLUMNS, auditConditions, auditValues, toAuditEvent, where, type Row } from './rows';
+import { AUDIT_COLUMNS, auditConditions, auditValues, CHECKPOINT_COLUMNS, checkpointValues, toAuditEvent, toCheckpoint, where, type Row } from './rows';
 import { namedBinder, questionMarks, type StatementCache } from './sqlite-statements';
 
-/** Appends events to a tenant's chain; only ever called inside a write transaction. */
+/** Appends events to a tenant's chain, sealing its head (`audit/seal.ts`); only ever called inside a write transaction. */
 export class AuditChainWriter {
   private readonly head;
   private readonly insert;
   private readonly advance;
+  private readonly latestCheckpoint;
+  private readonly insertCheckpoint;
 
-  constructor(db: Database.Database) {
-    this.head = db.prepare('SELECT sequence, hash FROM audit_heads WHERE tenant = ?');
+  constructor(
+    db: Database.Database,
+    private readonly sealing: ChainSealing,
+  ) {
+    this.head = db.prepare('SELECT sequence, hash, mac FROM audit_heads WHERE tenant = ?');
     this.insert = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${questionMarks(13)})`);
     this.advance = db.prepare(`
-      INSERT INTO audit_heads (tenant, sequence, hash) VALUES (?, ?, ?)
-      ON CONFLICT (tenant) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`);
+      INSERT INTO audit_heads (tenant, sequence, hash, mac) VALUES (?, ?, ?, ?)
+      ON CONFLICT (tenant) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac`);
+    this.latestCheckpoint = db.prepare('SELECT sequence, at FROM audit_checkpoints WHERE tenant = ? ORDER BY sequence DESC LIMIT 1');
+    this.insertCheckpoint = db.prepare(`INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?)`);
   }
 
   append(tenant: string, drafts: readonly AuditDraft[], at: Date): void {
     if (drafts.length === 0) return;
-    const head = (this.head.get(tenant) as { sequence: number; hash: string } | undefined) ?? { sequence: 0, hash: GENESIS_HASH };
-    const events = chainEvents(tenant, head, drafts, at, randomUUID);
+    const found = this.head.get(tenant) as StoredHead | undefined;
+    const events = chainEvents(tenant, found ?? { sequence: 0, hash: GENESIS_HASH }, drafts, at, randomUUID);
     for (const event of events) this.insert.run(...auditValues(event));
     const last = events[events.length - 1];
-    this.advance.run(tenant, last.sequence, last.hash);
+    const latest = this.latestCheckpoint.get(tenant) as { sequence: number; at: number } | undefined;
+    const { mac, checkpoint } = sealAppend(this.sealing, tenant, found, last, latest && { sequence: latest.sequence, at: new Date(latest.at) }, at);
+    this.advance.run(tenant, last.sequence, last.hash, mac);
+    if (checkpoint) this.insertCheckpoint.run(...checkpointValues(checkpoint));
   }
+}
+
+/** Gives the heads already stored when head MACs arrive their MAC; inside the migration's transaction. */
+export function sealExistingHeads(db: Database.Database, seal: AuditSeal): void {
+  const heads = db.prepare('SELECT tenant, sequence, hash FROM audit_heads').all() as { tenant: string; sequence: number; hash: string }[];
+  const update = db.prepare('UPDATE audit_heads SET mac = ? WHERE tenant = ?');
+  for (const head of heads) update.run(seal.headMac(head.tenant, head), head.tenant);
 }
 
 export class SqliteAuditRows implements AuditRows {
@@ -83,7 +101,18 @@ export class SqliteAuditRows implements AuditRows {
     return this.cached.get('SELECT tenant FROM audit_heads ORDER BY tenant').pluck().all() as string[];
   }
 
-  async head(tenant: string): Promise<{ sequence: number; hash: string } | undefined> {
-    return this.cached.get('SELECT sequence, hash FROM audit_heads WHERE tenant = ?').get(tenant) as { sequence: number; hash: string } | undefined;
+  async head(tenant: string): Promise<StoredHead | undefined> {
+    return this.cached.get('SELECT sequence, hash, mac FROM audit_heads WHERE tenant = ?').get(tenant) as StoredHead | undefined;
+  }
+
+  async latestCheckpoint(tenant: string, upTo?: number): Promise<AuditCheckpoint | undefined> {
+    const row = this.cached
+      .get(`SELECT * FROM audit_checkpoints WHERE tenant = @tenant ${upTo === undefined ? '' : 'AND sequence <= @upTo'} ORDER BY sequence DESC LIMIT 1`)
+      .get({ tenant, ...(upTo !== undefined && { upTo }) }) as Row | undefined;
+    return row && toCheckpoint(row);
+  }
+
+  async hasSessions(tenant: string): Promise<boolean> {
+    return this.cached.get('SELECT 1 FROM sessions WHERE tenant = ? LIMIT 1').get(tenant) !== undefined;
   }
 }

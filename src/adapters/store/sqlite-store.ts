@@ -9,27 +9,35 @@ import Database from 'better-sqlite3';
 import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
-import { migrationsFor, SQLITE, type Migration } from './migrations';
-import { AuditChainWriter, SqliteAuditRows } from './sqlite-audit';
+import { HEAD_MAC_MIGRATION, migrationsFor, SQLITE, type Migration } from './migrations';
+import { AuditChainWriter, sealExistingHeads, SqliteAuditRows } from './sqlite-audit';
+import { AuditSeal, DEFAULT_CHECKPOINT_POLICY, type ChainSealing } from '../../domain/audit/seal';
 import { SqliteIdempotencyRepository } from './sqlite-idempotency';
 import { SqliteSessionRepository } from './sqlite-sessions';
 import { StatementCache } from './sqlite-statements';
 
-export function openSqliteStore(file: string): Store {
+export interface SqliteStoreOptions {
+  /** Seals the audit chain's heads; default: random keys, for stores opened outside a gateway (tools, tests). */
+  sealing?: ChainSealing;
+}
+
+export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store {
+  const sealing = options.sealing ?? { seal: AuditSeal.withRandomKeys(), checkpoints: DEFAULT_CHECKPOINT_POLICY };
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');
-  runMigrations(db, migrationsFor(SQLITE));
-  return new SqliteStore(db);
+  runMigrations(db, migrationsFor(SQLITE), sealing.seal);
+  return new SqliteStore(db, sealing);
 }
 
-function runMigrations(db: Database.Database, migrations: Migration[]): void {
+function runMigrations(db: Database.Database, migrations: Migration[], seal: AuditSeal): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)');
   const apply = db.transaction((migration: Migration) => {
     db.exec(migration.sql);
+    if (migration.version === HEAD_MAC_MIGRATION) sealExistingHeads(db, seal);
     db.prepare('INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)').run(
       migration.version,
       migration.description,
@@ -48,9 +56,12 @@ class SqliteStore implements Store {
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    sealing: ChainSealing,
+  ) {
     const statements = new StatementCache(db);
-    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, new AuditChainWriter(db), statements));
+    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, new AuditChainWriter(db, sealing), statements));
     this.audit = new CountedAuditRepository(new SqliteAuditRows(statements));
     this.idempotency = new SqliteIdempotencyRepository(db);
   }

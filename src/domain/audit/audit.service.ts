@@ -10,8 +10,11 @@ import { checkPageSize, connectionOf, CursorCodec, type Connection } from '../pa
 import type { AuditFilter, AuditRepository, Page } from '../ports/store';
 import { distinctValues } from '../value-lists';
 import { AUDIT_ACTIONS, type AuditEventRecord } from './audit.model';
-import { chainHash, GENESIS_HASH } from './chain';
+import { verifyTenantChain, type ChainReport, type KeptCheckpoint } from './chain-verification';
+import { AuditSeal, type AuditCheckpoint } from './seal';
 import { OneAtATime, releasing } from './one-at-a-time';
+
+export type { ChainReport, KeptCheckpoint } from './chain-verification';
 
 const AUDIT_CURSOR = 'audit';
 /** Events read per store round trip while verifying a chain: bounds memory whatever the chain's length. */
@@ -32,23 +35,22 @@ export interface ChainExportRequest {
   to?: Date;
 }
 
-export interface ChainReport {
-  tenant: string;
-  valid: boolean;
-  checked: number;
-  firstBrokenSequence?: number;
-}
+/** One line of an export: an event, or (last) the latest checkpoint the exported stretch contains. */
+export type ExportItem = { kind: 'event'; event: AuditEventRecord } | { kind: 'checkpoint'; checkpoint: AuditCheckpoint };
 
 export interface AuditServiceOptions {
   /** Events per store round trip when verifying or exporting a chain; default `CHAIN_BATCH_SIZE`. */
   chainBatchSize?: number;
   /** Signs and reads the history's cursors; default: a key of this service's own. */
   cursors?: CursorCodec;
+  /** The keys the store seals heads and signs checkpoints with; default: keys of this service's own. */
+  seal?: AuditSeal;
 }
 
 export class AuditService {
   private readonly batchSize: number;
   private readonly cursors: CursorCodec;
+  private readonly seal: AuditSeal;
   private readonly verifying = new OneAtATime('chain verifications at once for this caller');
   private readonly exporting = new OneAtATime('chain exports at once for this caller');
 
@@ -58,6 +60,7 @@ export class AuditService {
   ) {
     this.batchSize = options.chainBatchSize ?? CHAIN_BATCH_SIZE;
     this.cursors = options.cursors ?? CursorCodec.withRandomKey();
+    this.seal = options.seal ?? AuditSeal.withRandomKeys();
   }
 
   /** Auditors read their own tenant only (a filter naming another tenant finds nothing); admins any. */
@@ -77,36 +80,21 @@ export class AuditService {
     return this.cursors.encode(AUDIT_CURSOR, { p: event.position });
   }
 
-  /** At most one in flight per caller: a second one meanwhile is refused RATE_LIMITED. */
-  async verifyChain(viewer: Viewer, tenant?: string | null): Promise<ChainReport> {
+  /**
+   * At most one in flight per caller: a second one meanwhile is refused RATE_LIMITED. `kept` is a
+   * checkpoint the operator kept outside the database; the chain must hold its hash at its sequence.
+   */
+  async verifyChain(viewer: Viewer, tenant?: string | null, kept?: KeptCheckpoint | null): Promise<ChainReport> {
     const target = this.chainTenant(viewer, tenant);
-    return this.verifying.run(viewer, () => this.verifyTenant(target));
+    if (kept && (!Number.isSafeInteger(kept.sequence) || kept.sequence < 1 || !/^[0-9a-f]{64}$/.test(kept.hash))) {
+      throw badInput('checkpoint.sequence must be 1 or more and checkpoint.hash 64 lowercase hex digits.');
+    }
+    return this.verifying.run(viewer, () => verifyTenantChain(this.audit, this.seal, target, this.batchSize, kept ?? undefined));
   }
 
-  private async verifyTenant(target: string): Promise<ChainReport> {
-    let previousHash = GENESIS_HASH;
-    let checked = 0;
-    for (;;) {
-      const batch = await this.audit.chainSlice(target, checked, this.batchSize);
-      for (const event of batch) {
-        const expected = checked + 1;
-        if (event.sequence !== expected || event.previousHash !== previousHash || chainHash(previousHash, event) !== event.hash) {
-          return { tenant: target, valid: false, checked, firstBrokenSequence: expected };
-        }
-        previousHash = event.hash;
-        checked = expected;
-      }
-      if (batch.length < this.batchSize) break;
-      // A synchronous store resolves at once: without this the whole chain is read and hashed in one
-      // turn of the event loop, and every other request (health probes too) waits for it.
-      await nextTurn();
-    }
-    // Events cut off the end leave a valid-looking but shorter chain: the recorded head tells.
-    const head = await this.audit.head(target);
-    if (head && (head.sequence !== checked || head.hash !== previousHash)) {
-      return { tenant: target, valid: false, checked, firstBrokenSequence: checked + 1 };
-    }
-    return { tenant: target, valid: true, checked };
+  /** The PEM public key that verifies checkpoints, for operators who keep them outside the database. */
+  get checkpointPublicKey(): string {
+    return this.seal.publicKeyPem;
   }
 
   /**
@@ -118,21 +106,29 @@ export class AuditService {
    * one export is open per caller, from this call until the iteration ends: another meanwhile is
    * refused RATE_LIMITED.
    */
-  async openExport(viewer: Viewer, request: ChainExportRequest): Promise<{ tenant: string; events: AsyncIterable<AuditEventRecord> }> {
+  async openExport(viewer: Viewer, request: ChainExportRequest): Promise<{ tenant: string; events: AsyncIterable<ExportItem> }> {
     const tenant = this.chainTenant(viewer, request.tenant);
     checkWindow(request);
     const release = this.exporting.acquire(viewer);
     try {
       const range = await this.audit.chainRange(tenant, { from: request.from, to: request.to });
-      return { tenant, events: releasing(this.readChain(tenant, range), release) };
+      // The latest checkpoint inside the stretch, so the file can be checked against it offline.
+      const checkpoint = range && (await this.audit.latestCheckpoint(tenant, range.last));
+      const inside = checkpoint && checkpoint.sequence >= range.first ? checkpoint : undefined;
+      return { tenant, events: releasing(this.readChain(tenant, range, inside), release) };
     } catch (error) {
       release();
       throw error;
     }
   }
 
-  private async *readChain(tenant: string, range: { first: number; last: number } | undefined): AsyncGenerator<AuditEventRecord> {
+  private async *readChain(tenant: string, range: { first: number; last: number } | undefined, checkpoint?: AuditCheckpoint): AsyncGenerator<ExportItem> {
     if (!range) return;
+    yield* this.readEvents(tenant, range);
+    if (checkpoint) yield { kind: 'checkpoint', checkpoint };
+  }
+
+  private async *readEvents(tenant: string, range: { first: number; last: number }): AsyncGenerator<ExportItem> {
     let after = range.first - 1;
     while (after < range.last) {
       const batch = await this.audit.chainSlice(tenant, after, Math.min(this.batchSize, range.last - after));
@@ -140,7 +136,7 @@ export class AuditService {
       for (const event of batch) {
         // A hole in the stored sequences (a deleted row) must not pull in events past the range.
         if (event.sequence > range.last) return;
-        yield event;
+        yield { kind: 'event', event };
       }
       after = batch[batch.length - 1].sequence;
       // Lets other requests in between batches, for the same reason as in `verifyChain`.

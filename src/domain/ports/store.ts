@@ -5,6 +5,7 @@
  * (SQLite, PostgreSQL) read the state it starts from and execute the plan in one transaction.
  */
 import type { AuditAction, AuditEventRecord } from '../audit/audit.model';
+import type { AuditCheckpoint, StoredHead } from '../audit/seal';
 import type { ReadScope } from '../viewer';
 import type { FaceAttempt, FaceStatus } from './face.port';
 import type {
@@ -102,8 +103,12 @@ export interface AuditRepository {
    */
   chainRange(tenant: string, window: { from?: Date; to?: Date }): Promise<{ first: number; last: number } | undefined>;
   tenants(): Promise<string[]>;
-  /** The last appended event of a tenant's chain, as recorded beside the events. */
-  head(tenant: string): Promise<{ sequence: number; hash: string } | undefined>;
+  /** The last appended event of a tenant's chain, as recorded beside the events, with its MAC. */
+  head(tenant: string): Promise<StoredHead | undefined>;
+  /** The tenant's checkpoint with the highest sequence (at most `upTo`, when given). */
+  latestCheckpoint(tenant: string, upTo?: number): Promise<AuditCheckpoint | undefined>;
+  /** Whether any session (of any status) of the tenant is stored: a tenant with sessions has events. */
+  hasSessions(tenant: string): Promise<boolean>;
 }
 
 /** One caller's idempotency key: keys are the caller's own, so the same text from another user is another key. */

@@ -166,7 +166,28 @@ const schema: { version: number; description: string; sql: (d: Dialect) => strin
       )${d.strict};
     `,
   },
+  {
+    version: 4,
+    description: 'MACs on audit heads and signed audit checkpoints, so a truncated chain shows',
+    // The heads present when this applies get their MAC from the store, in the same transaction
+    // (`HEAD_MAC_MIGRATION`): a head the gateway wrote before is trusted as it stands then.
+    sql: (d) => `
+      ALTER TABLE audit_heads ADD COLUMN mac TEXT;
+
+      CREATE TABLE audit_checkpoints (
+        tenant    TEXT NOT NULL,
+        sequence  INTEGER NOT NULL,
+        hash      TEXT NOT NULL,
+        at        ${d.millis} NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (tenant, sequence)
+      )${d.strict};
+    `,
+  },
 ];
+
+/** The migration that adds `audit_heads.mac`; the stores seal the heads already there when applying it. */
+export const HEAD_MAC_MIGRATION = 4;
 
 /** The migrations in `dialect`, in order. */
 export function migrationsFor(dialect: Dialect): Migration[] {

@@ -1,0 +1,110 @@
+/**
+ * Verifying one tenant's chain from the stored rows: every event chains to the one before; the chain
+ * ends where its MACed head says; it contains the latest stored checkpoint (signature checked) and the
+ * checkpoint an operator kept outside the database, if one is given. What each check catches, and what
+ * none of them can, is in docs/security.md ("What the audit chain proves, against whom").
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { AuditRepository } from '../ports/store';
+import { chainHash, GENESIS_HASH } from './chain';
+import { checkpointSignatureValid, type AuditCheckpoint, type AuditSeal, type ChainHead } from './seal';
+
+export interface ChainReport {
+  tenant: string;
+  valid: boolean;
+  checked: number;
+  firstBrokenSequence?: number;
+  /** Why the chain is not valid, in a sentence; absent when it is. */
+  reason?: string;
+  /** The tenant's latest stored checkpoint, when its signature verifies: what an operator keeps. */
+  latestCheckpoint?: AuditCheckpoint;
+}
+
+/** A checkpoint the operator kept outside the database: the chain must hold `hash` at `sequence`. */
+export interface KeptCheckpoint {
+  sequence: number;
+  hash: string;
+}
+
+export async function verifyTenantChain(
+  audit: AuditRepository,
+  seal: AuditSeal,
+  tenant: string,
+  batchSize: number,
+  kept?: KeptCheckpoint,
+): Promise<ChainReport> {
+  const stored = await audit.latestCheckpoint(tenant);
+  const storedValid = stored !== undefined && stored.tenant === tenant && checkpointSignatureValid(stored, seal.publicKeyPem);
+  const latestCheckpoint = storedValid ? stored : undefined;
+  const invalid = (checked: number, reason: string, firstBrokenSequence?: number): ChainReport => ({
+    tenant,
+    valid: false,
+    checked,
+    ...(firstBrokenSequence !== undefined && { firstBrokenSequence }),
+    reason,
+    ...(latestCheckpoint && { latestCheckpoint }),
+  });
+
+  // The hashes the chain holds at the checkpoints' sequences, caught on the way through.
+  const wanted = new Map<number, string | undefined>();
+  if (stored) wanted.set(stored.sequence, undefined);
+  if (kept) wanted.set(kept.sequence, undefined);
+
+  let previousHash = GENESIS_HASH;
+  let checked = 0;
+  for (;;) {
+    const batch = await audit.chainSlice(tenant, checked, batchSize);
+    for (const event of batch) {
+      const expected = checked + 1;
+      if (event.sequence !== expected || event.previousHash !== previousHash || chainHash(previousHash, event) !== event.hash) {
+        return invalid(checked, `Event ${expected} does not follow from the one before it: an event was changed, removed or inserted.`, expected);
+      }
+      if (wanted.has(expected)) wanted.set(expected, event.hash);
+      previousHash = event.hash;
+      checked = expected;
+    }
+    if (batch.length < batchSize) break;
+    // A synchronous store resolves at once: without this the whole chain is read and hashed in one
+    // turn of the event loop, and every other request (health probes too) waits for it.
+    await nextTurn();
+  }
+  const end: ChainHead = { sequence: checked, hash: previousHash };
+
+  if (kept) {
+    const problem = checkpointProblem('The kept checkpoint', kept, wanted.get(kept.sequence), end);
+    if (problem) return invalid(checked, problem, Math.min(kept.sequence, checked + 1));
+  }
+  if (stored) {
+    if (!storedValid) return invalid(checked, `The stored checkpoint at sequence ${stored.sequence} does not carry a valid signature: it was not written by the gateway.`);
+    const problem = checkpointProblem('The latest stored checkpoint', stored, wanted.get(stored.sequence), end);
+    if (problem) return invalid(checked, problem, Math.min(stored.sequence, checked + 1));
+  }
+
+  const head = await audit.head(tenant);
+  if (!head) {
+    if (checked > 0) return invalid(checked, `The chain has ${checked} events but no head row: the head was deleted, with the newest events or without them.`, checked + 1);
+    // Every session start appends an event in the same transaction: sessions without events mean a deleted trail.
+    if (stored || (await audit.hasSessions(tenant))) {
+      return invalid(0, `The tenant has ${stored ? 'checkpoints' : 'sessions'} but no events and no head: its audit trail was deleted.`, 1);
+    }
+    return { tenant, valid: true, checked: 0 };
+  }
+  if (!seal.headSealed(tenant, head)) {
+    return invalid(checked, `The head row (sequence ${head.sequence}) does not carry a valid MAC: it was written outside the gateway.`, Math.min(head.sequence, checked) + 1);
+  }
+  if (head.sequence !== checked || head.hash !== previousHash) {
+    // Events cut off the end leave a valid-looking but shorter chain: the sealed head tells.
+    return invalid(checked, `The chain ends at sequence ${checked} but its head is at sequence ${head.sequence}: events were removed from (or added to) its end.`, checked + 1);
+  }
+  return { tenant, valid: true, checked, ...(latestCheckpoint && { latestCheckpoint }) };
+}
+
+function checkpointProblem(what: string, checkpoint: KeptCheckpoint, hashThere: string | undefined, end: ChainHead): string | undefined {
+  if (checkpoint.sequence > end.sequence) {
+    return `${what} records sequence ${checkpoint.sequence}, but the chain ends at ${end.sequence}: events were removed from its end.`;
+  }
+  if (hashThere !== checkpoint.hash) {
+    return `${what} records another hash at sequence ${checkpoint.sequence} than the chain holds: the chain was rewritten up to there.`;
+  }
+  return undefined;
+}

@@ -1,0 +1,85 @@
+/**
+ * `npm run verify-export -- --key checkpoint-key.pem [--checkpoint kept.json] audit.ndjson`: checks an
+ * audit export offline, with no gateway and no server secret (docs/audit.md, "Checking an export
+ * offline"):
+ * - every event chains to the one before (the first of a whole chain to 64 zeros);
+ * - every checkpoint line is signed by the key (`GET /audit/checkpoint-key`, kept by the operator) and
+ *   the export holds its hash at its sequence;
+ * - with `--checkpoint`, a checkpoint kept earlier outside the database (a checkpoint line, or
+ *   `latestCheckpoint` from `verifyAuditChain`) is signed by the key and the export holds its hash at
+ *   its sequence: an export that ends before it, or differs there, was cut or rewritten.
+ * Prints one line; exits 0 when everything holds, 1 when something does not, 2 on a usage error.
+ */
+import fs from 'node:fs';
+import { chainHash, GENESIS_HASH } from '../../src/domain/audit/chain';
+import { checkpointSignatureValid, type AuditCheckpoint } from '../../src/domain/audit/seal';
+import type { AuditEventRecord } from '../../src/domain/audit/audit.model';
+import { parseArgs } from './args';
+
+interface CheckpointLine {
+  kind?: string;
+  tenant: string;
+  sequence: number;
+  hash: string;
+  at: string;
+  signature: string;
+}
+
+class Invalid extends Error {}
+
+function main(argv: string[]): number {
+  const file = argv[argv.length - 1];
+  let options: Record<string, string>;
+  try {
+    if (!file || file.startsWith('--')) throw new Error('name the export file last');
+    options = parseArgs(argv.slice(0, -1), ['key', 'checkpoint']);
+    if (!options.key) throw new Error('--key (the PEM of GET /audit/checkpoint-key) is required');
+  } catch (error) {
+    console.error(`usage: npm run verify-export -- --key checkpoint-key.pem [--checkpoint kept.json] audit.ndjson (${(error as Error).message})`);
+    return 2;
+  }
+  try {
+    console.log(verify(fs.readFileSync(file, 'utf8'), fs.readFileSync(options.key, 'utf8'), options.checkpoint && fs.readFileSync(options.checkpoint, 'utf8')));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof Invalid)) throw error;
+    console.log(`INVALID: ${error.message}`);
+    return 1;
+  }
+}
+
+function verify(ndjson: string, publicKeyPem: string, keptJson?: string): string {
+  const lines = ndjson.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const events = lines.filter((line) => line.kind === undefined) as unknown as (Omit<AuditEventRecord, 'at'> & { at: string })[];
+  const checkpoints = lines.filter((line) => line.kind === 'checkpoint') as unknown as CheckpointLine[];
+  if (events.length === 0) throw new Invalid('the export holds no events.');
+  const hashes = new Map<number, string>();
+  const tenant = events[0].tenant;
+  let previous = events[0].sequence === 1 ? GENESIS_HASH : events[0].previousHash;
+  let expected = events[0].sequence;
+  for (const event of events) {
+    if (event.tenant !== tenant || event.sequence !== expected || event.previousHash !== previous) {
+      throw new Invalid(`event ${expected} is missing, out of order or does not follow from the one before it.`);
+    }
+    if (chainHash(previous, { ...event, at: new Date(event.at) }) !== event.hash) throw new Invalid(`event ${event.sequence} does not hash to its recorded hash.`);
+    hashes.set(event.sequence, event.hash);
+    previous = event.hash;
+    expected += 1;
+  }
+  const first = events[0].sequence;
+  const last = expected - 1;
+  const check = (what: string, line: CheckpointLine) => {
+    const checkpoint: AuditCheckpoint = { ...line, at: new Date(line.at) };
+    if (line.tenant !== tenant) throw new Invalid(`${what} is of tenant ${line.tenant}, the export of ${tenant}.`);
+    if (!checkpointSignatureValid(checkpoint, publicKeyPem)) throw new Invalid(`${what} at sequence ${line.sequence} is not signed by this key.`);
+    if (line.sequence > last) throw new Invalid(`${what} records sequence ${line.sequence}, but the export ends at ${last}: the chain was cut.`);
+    if (line.sequence < first) throw new Invalid(`${what} records sequence ${line.sequence}, before the export's first event (${first}): export from further back.`);
+    if (hashes.get(line.sequence) !== line.hash) throw new Invalid(`${what} records another hash at sequence ${line.sequence} than the export holds: the chain was rewritten.`);
+  };
+  for (const line of checkpoints) check('the checkpoint line', line);
+  if (keptJson !== undefined) check('the kept checkpoint', JSON.parse(keptJson) as CheckpointLine);
+  const signed = [...checkpoints.map((line) => line.sequence), ...(keptJson === undefined ? [] : ['kept'])];
+  return `valid: events ${first}..${last} of tenant ${tenant} chain; checkpoints checked: ${signed.length ? signed.join(', ') : 'none'}.`;
+}
+
+process.exitCode = main(process.argv.slice(2));
