@@ -11,6 +11,7 @@
  * Prints one line; exits 0 when everything holds, 1 when something does not, 2 on a usage error.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { chainHash, GENESIS_HASH } from '../../src/domain/audit/chain';
 import { checkpointSignatureValid, type AuditCheckpoint } from '../../src/domain/audit/seal';
 import type { AuditEventRecord } from '../../src/domain/audit/audit.model';
@@ -38,8 +39,10 @@ function main(argv: string[]): number {
     console.error(`usage: npm run verify-export -- --key checkpoint-key.pem [--checkpoint kept.json] audit.ndjson (${(error as Error).message})`);
     return 2;
   }
+  // `npm run` runs scripts in the package's directory; names on the command line are the caller's.
+  const read = (name: string) => fs.readFileSync(path.resolve(process.env.INIT_CWD ?? process.cwd(), name), 'utf8');
   try {
-    console.log(verify(fs.readFileSync(file, 'utf8'), fs.readFileSync(options.key, 'utf8'), options.checkpoint && fs.readFileSync(options.checkpoint, 'utf8')));
+    console.log(verify(read(file), read(options.key), options.checkpoint && read(options.checkpoint)));
     return 0;
   } catch (error) {
     if (!(error instanceof Invalid)) throw error;

@@ -83,10 +83,9 @@ export async function verifyTenantChain(
   const head = await audit.head(tenant);
   if (!head) {
     if (checked > 0) return invalid(checked, `The chain has ${checked} events but no head row: the head was deleted, with the newest events or without them.`, checked + 1);
-    // Every session start appends an event in the same transaction: sessions without events mean a deleted trail.
-    if (stored || (await audit.hasSessions(tenant))) {
-      return invalid(0, `The tenant has ${stored ? 'checkpoints' : 'sessions'} but no events and no head: its audit trail was deleted.`, 1);
-    }
+    // Every session start appends an event in the same transaction: sessions without events mean a
+    // deleted trail. (A stored checkpoint past the empty chain was reported above.)
+    if (await audit.hasSessions(tenant)) return invalid(0, 'The tenant has sessions but no events and no head: its audit trail was deleted.', 1);
     return { tenant, valid: true, checked: 0 };
   }
   if (!seal.headSealed(tenant, head)) {
