@@ -13,6 +13,8 @@ import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainHash, GENESIS_HASH } from '../../src/domain/audit/chain';
+import { deriveAuditSeal } from '../../src/secrets/audit-keys';
+import { resolveIdempotencySecret } from '../../src/secrets/idempotency-secret';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway';
 
 const TENANT = 'long-chain';
@@ -39,7 +41,10 @@ beforeAll(async () => {
         insert.run(fields.id, TENANT, sequence, at.getTime(), fields.action, fields.actor, fields.sessionId, fields.userId, previousHash, hash);
         previousHash = hash;
       }
-      db.prepare('INSERT INTO audit_heads (tenant, sequence, hash) VALUES (?, ?, ?)').run(TENANT, EVENTS, previousHash);
+      // Sealed as the gateway seals it: with the key derived from the dev idempotency key of DATA_DIR.
+      const seal = deriveAuditSeal(resolveIdempotencySecret({ dataDir, idempotencySecret: { kind: 'devKey' } }));
+      const mac = seal.headMac(TENANT, { sequence: EVENTS, hash: previousHash });
+      db.prepare('INSERT INTO audit_heads (tenant, sequence, hash, mac) VALUES (?, ?, ?, ?)').run(TENANT, EVENTS, previousHash, mac);
     })();
   } finally {
     db.close();

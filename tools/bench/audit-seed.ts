@@ -4,7 +4,7 @@
  * go in directly, in large transactions, with the hash chain computed by `audit/chain.ts` exactly as the
  * store computes it. Each session contributes the four events of a normal life (started, completion
  * reported, attempt recorded, decision reached), and has its `sessions` row so `AuditEvent.session`
- * resolves; `audit_heads` records the chain's head.
+ * resolves; `audit_heads` records the chain's head, sealed with the serving gateway's keys.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -14,6 +14,7 @@ import { SYSTEM_ACTOR } from '../../src/domain/audit/audit.model';
 import { chainHash, GENESIS_HASH, type ChainedFields } from '../../src/domain/audit/chain';
 import { AUDIT_COLUMNS, auditValues } from '../../src/adapters/store/rows';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
+import { DEFAULT_CHECKPOINT_POLICY, type AuditSeal } from '../../src/domain/audit/seal';
 
 export interface SeedOptions {
   tenant: string;
@@ -23,6 +24,8 @@ export interface SeedOptions {
   /** Events per transaction. */
   batchSize?: number;
   log?: (message: string) => void;
+  /** The keys of the gateway that will serve the file: the head is sealed with them. */
+  seal: AuditSeal;
 }
 
 export interface SeededAudit {
@@ -49,7 +52,7 @@ const EVENT_SPACING_MILLIS = 1_000;
 export async function seedAuditHistory(file: string, options: SeedOptions): Promise<SeededAudit> {
   const startedAt = performance.now();
   const batchSize = options.batchSize ?? 50_000;
-  await openSqliteStore(file).close();
+  await openSqliteStore(file, { sealing: { seal: options.seal, checkpoints: DEFAULT_CHECKPOINT_POLICY } }).close();
 
   const db = new Database(file);
   try {
@@ -104,7 +107,7 @@ export async function seedAuditHistory(file: string, options: SeedOptions): Prom
       writeSessions(from, Math.min(sessions, from + sessionsPerBatch));
       if (options.log && (from / sessionsPerBatch) % 5 === 4) options.log(`audit: seeded ${sequence.toLocaleString('en-US')} of ${options.events.toLocaleString('en-US')} events`);
     }
-    db.prepare('INSERT INTO audit_heads (tenant, sequence, hash) VALUES (?, ?, ?)').run(options.tenant, sequence, hash);
+    db.prepare('INSERT INTO audit_heads (tenant, sequence, hash, mac) VALUES (?, ?, ?, ?)').run(options.tenant, sequence, hash, options.seal.headMac(options.tenant, { sequence, hash }));
     const newestPosition = db.prepare('SELECT max(position) FROM audit_events').pluck().get() as number;
     db.pragma('wal_checkpoint(TRUNCATE)');
     return {

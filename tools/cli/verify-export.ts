@@ -80,7 +80,13 @@ function verify(ndjson: string, publicKeyPem: string, keptJson?: string): string
     if (hashes.get(line.sequence) !== line.hash) throw new Invalid(`${what} records another hash at sequence ${line.sequence} than the export holds: the chain was rewritten.`);
   };
   for (const line of checkpoints) check('the checkpoint line', line);
-  if (keptJson !== undefined) check('the kept checkpoint', JSON.parse(keptJson) as CheckpointLine);
+  if (keptJson !== undefined) {
+    const kept = JSON.parse(keptJson) as CheckpointLine | null;
+    if (typeof kept !== 'object' || kept === null || typeof kept.signature !== 'string' || typeof kept.at !== 'string') {
+      throw new Invalid('the kept checkpoint is not a checkpoint (tenant, sequence, hash, at, signature).');
+    }
+    check('the kept checkpoint', kept);
+  }
   const signed = [...checkpoints.map((line) => line.sequence), ...(keptJson === undefined ? [] : ['kept'])];
   return `valid: events ${first}..${last} of tenant ${tenant} chain; checkpoints checked: ${signed.length ? signed.join(', ') : 'none'}.`;
 }

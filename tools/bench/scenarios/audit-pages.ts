@@ -17,6 +17,7 @@ import { CursorCodec } from '../../../src/domain/pagination';
 import { deriveCursorKey } from '../../../src/secrets/cursor-key';
 import { AuditHistoryDocument, VerifyAuditChainDocument, type AuditHistoryQuery, type AuditHistoryQueryVariables } from '../../../client/generated/graphql';
 import { openSqliteStore } from '../../../src/adapters/store/sqlite-store';
+import { deriveAuditSeal } from '../../../src/secrets/audit-keys';
 import { seedAuditHistory } from '../audit-seed';
 import { graphqlBody, graphqlHeaders } from '../clients';
 import { profileWindow, wantsProfile, type ProfileSummary } from '../cpu-profile';
@@ -45,13 +46,13 @@ export async function runAuditPages(run: BenchRun): Promise<ScenarioResult> {
   const file = path.join(dataDir, 'gateway.sqlite');
 
   run.log(`audit: seeding ${count(sizes.events)} events`);
-  const seeded = await seedAuditHistory(file, { tenant: TENANT, events: sizes.events, users: 1_000, log: run.log });
+  // Cursors and the chain's head are keyed by the gateway's idempotency secret: the bench chooses it.
+  const idempotencySecret = randomBytes(32);
+  const seeded = await seedAuditHistory(file, { tenant: TENANT, events: sizes.events, users: 1_000, log: run.log, seal: deriveAuditSeal(idempotencySecret) });
   run.log(`audit: seeded in ${seeded.seconds.toFixed(1)} s (${mib(seeded.fileBytes)})`);
 
   // Positions were assigned in chain order (one tenant, inserted by sequence), so position = sequence.
   const deepPosition = Math.max(2, seeded.newestPosition - sizes.deepOffset);
-  // Cursors are signed with a key derived from the gateway's idempotency secret: the bench chooses it.
-  const idempotencySecret = randomBytes(32);
   const store = openSqliteStore(file);
   const deepCursor = new AuditService(store.audit, { cursors: new CursorCodec(deriveCursorKey(idempotencySecret)) }).cursorOf({ position: deepPosition });
   await store.close();
