@@ -11,6 +11,8 @@
  * - `from` (inclusive) and `to` (exclusive): ISO-8601 date-times with a zone, optional; anything else
  *   is a 400. They cut a contiguous stretch of the chain (`AuditService.openExport`), whose first
  *   event's `previousHash` is where a partner's recomputation starts.
+ * - The last line, when the exported stretch contains a checkpoint, is the latest one in it
+ *   (`"kind":"checkpoint"`, signed: `checkpointLine`); event lines have no `kind`.
  * - Errors are JSON in the GraphQL error shape (`{"errors":[{"message","extensions":{"code"}}]}`),
  *   with the contract's codes. Once the 200 is sent, a failure aborts the response, so a cut-off
  *   export never looks complete.

@@ -122,8 +122,13 @@ describe.each(backends.filter((backend) => !backend.skip || process.env.CI))('$n
     const signed = JSON.stringify(['audit-checkpoint-v1', checkpoint.tenant, checkpoint.sequence, checkpoint.hash, checkpoint.at]);
     expect(verifySignature(null, Buffer.from(signed), key, Buffer.from(checkpoint.signature, 'base64'))).toBe(true);
     expect(verifySignature(null, Buffer.from(signed.replace('"intact"', '"other"')), key, Buffer.from(checkpoint.signature, 'base64'))).toBe(false);
-    // A checkpoint kept earlier that the chain still holds.
-    expect(await check('intact', { sequence: 4, hash: await hashAt('intact', 4) })).toMatchObject({ valid: true, checked: 8 });
+    // A checkpoint kept earlier that the chain still holds, asked as docs/audit.md shows.
+    const [query] = docsBlocks('Checkpoints', 'graphql');
+    type Answer = { verifyAuditChain: { valid: boolean; checked: number; reason: string | null } };
+    const asDocumented = await gateway.graphql<Answer, Record<string, unknown>>(query, { checkpoint: { sequence: 4, hash: await hashAt('intact', 4) } }, auditor('intact'));
+    expect(asDocumented).toMatchObject({ data: { verifyAuditChain: { valid: true, checked: 8, reason: null } } });
+    const other = await gateway.graphql<Answer, Record<string, unknown>>(query, { checkpoint: { sequence: 4, hash: await hashAt('intact', 3) } }, auditor('intact'));
+    expect(other.data?.verifyAuditChain).toMatchObject({ valid: false, reason: expect.stringMatching(/kept checkpoint records another hash at sequence 4/) });
   });
 
   it('deleting the newest events together with the head row (and the checkpoints past them) is reported', async () => {

@@ -3,7 +3,7 @@
  * Redis, sharing one standalone Face emulator. Needs DATABASE_URL and REDIS_URL (CI sets both);
  * without them these suites are skipped and say why, except in CI, where they fail and say why.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, verify as verifySignature } from 'node:crypto';
 import fs from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +17,7 @@ import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  CheckAuditChainDocument,
   CompleteLivenessSessionDocument,
   SessionAuditTrailDocument,
   SessionDecisionDocument,
@@ -114,6 +115,7 @@ function cluster(channelPrefix: string) {
         RATE_LIMIT_USER_STARTS: '100000',
         RATE_LIMIT_DEVICE_STARTS: '100000',
         IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
+        AUDIT_CHECKPOINT_EVERY_EVENTS: '50',
         ...env,
       });
       started.push(gateway);
@@ -253,8 +255,23 @@ describe.skipIf(!services.run)('gateway instances on PostgreSQL and Redis', () =
         expect(events[0].data?.sessionDecision.verdict).toBe(i % 3 === 0 ? 'FAIL' : 'PASS');
       }),
     );
-    const report = (await graphql(a.url, VerifyAuditChainDocument, { tenant }, token('auditor', ['auditor'], tenant))).verifyAuditChain;
+    const auditor = token('auditor', ['auditor'], tenant);
+    const report = (await graphql(a.url, VerifyAuditChainDocument, { tenant }, auditor)).verifyAuditChain;
     expect(report).toEqual({ tenant, valid: true, checked: 200 * 4, firstBrokenSequence: null });
+
+    // Both instances sealed the same head and signed checkpoints with the same derived keys, in turn
+    // under the head's lock: the last append crossed 800, a multiple of AUDIT_CHECKPOINT_EVERY_EVENTS.
+    const checked = (await graphql(b.url, CheckAuditChainDocument, { tenant }, auditor)).verifyAuditChain;
+    expect(checked).toMatchObject({ valid: true, checked: 800, reason: null, latestCheckpoint: { tenant, sequence: 800 } });
+    const [keyA, keyB] = await Promise.all([a, b].map(async (node) => (await fetch(`${node.url}/audit/checkpoint-key`)).text()));
+    expect(keyB).toBe(keyA);
+    const exported = (await (await fetch(`${a.url}/audit/export`, { headers: { authorization: `Bearer ${auditor}` } })).text()).trim().split('\n').map((line) => JSON.parse(line));
+    expect(exported).toHaveLength(801);
+    expect(exported[799].hash).toBe(checked.latestCheckpoint!.hash);
+    const line = exported[800];
+    expect(line).toEqual({ kind: 'checkpoint', ...checked.latestCheckpoint });
+    const signed = JSON.stringify(['audit-checkpoint-v1', line.tenant, line.sequence, line.hash, line.at]);
+    expect(verifySignature(null, Buffer.from(signed), keyA, Buffer.from(line.signature, 'base64'))).toBe(true);
   }, 120_000);
 
   it('when the instance holding a session lease is killed mid-poll, the other takes over and decides once', async () => {

@@ -61,6 +61,7 @@ const RUN_BY_A_TEST: Record<string, string> = {
   'docs/operations.md § Try it locally': 'test/e2e/deployment-doc.test.ts',
   "docs/audit.md § Exporting a tenant's chain": 'test/e2e/audit.test.ts',
   'docs/audit.md § Recomputing the chain offline': 'test/e2e/audit.test.ts',
+  'docs/audit.md § Checkpoints': 'test/e2e/audit-truncation.test.ts',
 };
 const RUNNABLE = new Set(['sh', 'bash', 'shell', 'console', 'js', 'javascript', 'mjs', 'ts', 'typescript']);
 
