@@ -12,7 +12,7 @@
  * hooks in `transport/websocket.ts` report each operation's start, errors and end; a subscription counts
  * as active from its start to its end, however it ended (completed, cancelled, socket closed).
  */
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { GraphQLRequestContext, GraphQLRequestListener } from '@apollo/server';
 import { getOperationAST, Kind, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { isPublicErrorCode, toPublicError } from '../errors';
 import type { Metrics } from '../observability/metrics';
@@ -80,18 +80,15 @@ export class GraphQLMetrics implements WebSocketOperationMetrics {
     };
   }
 
-  apolloPlugin<C extends object>(): ApolloServerPlugin<C> {
+  /** What an Apollo plugin's `requestDidStart` returns to count the request (`transport/apollo.ts`). */
+  apolloListener<C extends object>({ contextValue }: GraphQLRequestContext<C>): Pick<GraphQLRequestListener<C>, 'willSendResponse'> {
+    const startedAt = this.contextCreatedAt.get(contextValue) ?? performance.now();
     return {
-      requestDidStart: async ({ contextValue }) => {
-        const startedAt = this.contextCreatedAt.get(contextValue) ?? performance.now();
-        return {
-          // Errors are formatted by now: their codes are the public ones.
-          willSendResponse: async ({ document, request, response }) => {
-            const body = response.body;
-            const errors = body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors;
-            this.finish('http', this.operationOf(document, request.operationName), outcomeOf(errors?.[0]), startedAt);
-          },
-        };
+      // Errors are formatted by now: their codes are the public ones.
+      willSendResponse: async ({ document, request, response }) => {
+        const body = response.body;
+        const errors = body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors;
+        this.finish('http', this.operationOf(document, request.operationName), outcomeOf(errors?.[0]), startedAt);
       },
     };
   }

@@ -5,15 +5,15 @@
  * drains the HTTP server and then `drain` (the WebSocket server).
  */
 import type { Server } from 'node:http';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestContext, type GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { GatewayContext } from '../graphql/context';
 import type { Logger } from '../observability/logger';
 import type { GraphQLRules } from './graphql-rules';
-import { legacyJsonStatus, noStoreResponses } from './graphql-http';
+import { legacyJsonStatus, noStoreResponse } from './graphql-http';
 import { landingPageDocument, landingPageVariables } from './landing-page';
 
 export interface ApolloOptions {
@@ -42,7 +42,8 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
     // waiting forever on Apollo's stop barrier, so pollers and the store were never closed.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
-    hideSchemaDetailsFromClientErrors: options.production,
+    // "Did you mean …?" is taken out of errors in production by `rules.formatError`, on both
+    // transports; Apollo's own switch would add a plugin doing it again for HTTP.
     parseOptions: rules.queryGuard.parseOptions,
     validationRules: rules.queryGuard.validationRules,
     formatError: (formatted, error) => rules.formatError(formatted, error, logger),
@@ -52,10 +53,9 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
       // Apollo's cache-control plugin hooks every field of every operation (`willResolveField`) to
       // compute a policy that, with no cache hints in this schema, is always "no-store".
       ApolloServerPluginCacheControlDisabled(),
-      noStoreResponses(),
-      legacyJsonStatus(),
-      rules.metrics.apolloPlugin<GatewayContext>(),
-      costWithVariables(rules),
+      // Apollo adds it by default; it only ever traces a federated subgraph, which this is not.
+      ApolloServerPluginInlineTraceDisabled(),
+      gatewayRequestRules(rules),
       { serverWillStart: async () => ({ drainServer: options.drain }) },
       sandbox
         ? ApolloServerPluginLandingPageLocalDefault({
@@ -73,17 +73,31 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
 }
 
 /**
- * The cost limit again once the variables are known (validation saw only the document): the same
- * check the WebSocket transport makes, answered as a validation error (400, BAD_USER_INPUT).
+ * The gateway's own work on each request, in Apollo's pipeline as one plugin: Apollo awaits every
+ * plugin's listener at each stage of every request (a few promises each, whether or not it has a
+ * hook for that stage), so the rules below are one listener rather than one each. In order:
+ *
+ * - the cost limit again once the variables are known (validation saw only the document): the same
+ *   check the WebSocket transport makes, answered as a validation error (400, BAD_USER_INPUT);
+ * - as the answer is sent: `Cache-Control: no-store`, the status of document errors for
+ *   `application/json` (both in `graphql-http.ts`), and the request metrics (`graphql-metrics.ts`).
  */
-function costWithVariables(rules: GraphQLRules): ApolloServerPlugin<GatewayContext> {
+function gatewayRequestRules(rules: GraphQLRules): ApolloServerPlugin<GatewayContext> {
   return {
-    requestDidStart: async () => ({
-      didResolveOperation: async ({ document, request }) => {
-        const [tooCostly] = rules.queryGuard.checkCost(rules.schema, document, request.operationName, request.variables);
-        if (tooCostly) throw new GraphQLError(tooCostly.message, { extensions: { ...tooCostly.extensions, http: { status: 400 } } });
-      },
-    }),
+    requestDidStart: async (start: GraphQLRequestContext<GatewayContext>): Promise<GraphQLRequestListener<GatewayContext>> => {
+      const metrics = rules.metrics.apolloListener(start);
+      return {
+        didResolveOperation: async ({ document, request }) => {
+          const [tooCostly] = rules.queryGuard.checkCost(rules.schema, document, request.operationName, request.variables);
+          if (tooCostly) throw new GraphQLError(tooCostly.message, { extensions: { ...tooCostly.extensions, http: { status: 400 } } });
+        },
+        willSendResponse: async (sending) => {
+          noStoreResponse(sending);
+          legacyJsonStatus(sending);
+          await metrics.willSendResponse?.(sending);
+        },
+      };
+    },
   };
 }
 

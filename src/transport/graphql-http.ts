@@ -11,7 +11,7 @@
  * before, with no body read at all.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HeaderMap, type ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { HeaderMap, type ApolloServer, type BaseContext, type GraphQLRequestContextWillSendResponse } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import Negotiator from 'negotiator';
 import type { Viewer } from '../domain/viewer';
@@ -104,23 +104,18 @@ const SINGLE_RESULT_TYPES = ['application/json; charset=utf-8', 'application/gra
  * variables SHOULD be answered 200. Apollo answers 400 whatever the media type; this plugin answers
  * 200 instead when the answer will be `application/json`, and fixes that media type so that status
  * and type are decided together (`application/graphql-response+json` keeps the 400). A malformed
- * request (no query, bad JSON, CSRF) and a refused token keep their 4xx.
+ * request (no query, bad JSON, CSRF) and a refused token keep their 4xx. Run as the answer is sent
+ * (`willSendResponse`, in `apollo.ts`).
  * https://graphql.github.io/graphql-over-http/draft/#sec-application-json
  */
-export function legacyJsonStatus(): ApolloServerPlugin<BaseContext> {
-  return {
-    requestDidStart: async () => ({
-      // Errors are formatted by now: their codes and reasons are the public ones.
-      willSendResponse: async ({ request, response }) => {
-        if (response.http.status !== 400 || response.body.kind !== 'single' || !onlyDocumentErrors(response.body.singleResult.errors)) return;
-        const accept = request.http?.headers.get('accept');
-        const mediaType = accept ? new Negotiator({ headers: { accept } }).mediaType(SINGLE_RESULT_TYPES) : SINGLE_RESULT_TYPES[0];
-        if (!mediaType?.startsWith('application/json')) return;
-        response.http.status = 200;
-        response.http.headers.set('content-type', mediaType);
-      },
-    }),
-  };
+export function legacyJsonStatus({ request, response }: GraphQLRequestContextWillSendResponse<BaseContext>): void {
+  // Errors are formatted by now: their codes and reasons are the public ones.
+  if (response.http.status !== 400 || response.body.kind !== 'single' || !onlyDocumentErrors(response.body.singleResult.errors)) return;
+  const accept = request.http?.headers.get('accept');
+  const mediaType = accept ? new Negotiator({ headers: { accept } }).mediaType(SINGLE_RESULT_TYPES) : SINGLE_RESULT_TYPES[0];
+  if (!mediaType?.startsWith('application/json')) return;
+  response.http.status = 200;
+  response.http.headers.set('content-type', mediaType);
 }
 
 function onlyDocumentErrors(errors: readonly GraphQLFormattedError[] | undefined): boolean {
@@ -136,16 +131,10 @@ function onlyDocumentErrors(errors: readonly GraphQLFormattedError[] | undefined
 /**
  * `Cache-Control: no-store` on every GraphQL response, as Apollo's cache-control plugin answers when
  * no field carries a cache hint (none here does): the same header, without that plugin's work on
- * every field it resolves.
+ * every field it resolves. Run as the answer is sent (`willSendResponse`, in `apollo.ts`).
  */
-export function noStoreResponses(): ApolloServerPlugin<BaseContext> {
-  return {
-    requestDidStart: async () => ({
-      willSendResponse: async ({ response }) => {
-        if (!response.http.headers.has('cache-control')) response.http.headers.set('cache-control', 'no-store');
-      },
-    }),
-  };
+export function noStoreResponse({ response }: GraphQLRequestContextWillSendResponse<BaseContext>): void {
+  if (!response.http.headers.has('cache-control')) response.http.headers.set('cache-control', 'no-store');
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {

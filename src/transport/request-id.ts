@@ -24,7 +24,8 @@ export function withRequestIds(
   logger: RootLogger,
   handle: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const access = logger.child({ component: 'http' });
+  // Every field of the access line is set below (ids, a method, a path without its query, numbers).
+  const access = logger.fixedFieldsChild({ component: 'http' });
   return (req, res) => {
     const incoming = req.headers[REQUEST_ID_HEADER];
     const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();

@@ -162,7 +162,7 @@ describe('the Development commands of the README, run in a copy of the working t
       expect(ran.code, `npm run bench exited with ${ran.code}:\n${ran.output}`).toBe(0);
       expect(changes(committed, snapshot(copy)), 'npm run bench changed committed files').toEqual([]);
       const report = fs.readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8');
-      for (const section of ['## How to run', '## Targets', '## Latest run', '## Missed targets', '### 2. `startLivenessSession` against a standalone emulator', '### 5. Audit pages']) {
+      for (const section of ['## How to run', '## Targets', '## Latest run', '## Missed targets', '## What was tried', '### 2. `startLivenessSession` against a standalone emulator', '### 5. Audit pages']) {
         expect(report).toContain(section);
       }
       expect(report).toMatch(/^\| 2 \| gateway overhead per start, p50 \| <= 2 ms \| -?[\d.]+ ms \| (yes|\*\*no\*\*) \|$/m);

@@ -143,4 +143,17 @@ describe('the logger', () => {
     expect(entries()[0]).toMatchObject({ authorization: '[redacted]', verifyImage: '[redacted]', sessionId: 'kept' });
     expect(entries()[2]).toMatchObject({ variables: { input: { verifyImage: '[redacted]', deviceCorrelationId: 'kept-too' } } });
   });
+
+  it('writes the same line through a fixed-fields child as through a child, bindings of withBindings included', () => {
+    const { logger, lines } = capture();
+    const line = { requestId: 'same-1', method: 'POST', path: '/graphql', status: 200, durationMillis: 3 };
+    logger.withBindings({ requestId: 'same-1' }, () => {
+      logger.child({ component: 'http' }).info(line, 'http request');
+      logger.fixedFieldsChild({ component: 'http' }).info(line, 'http request');
+    });
+    const withoutTime = lines.map((written) => written.replace(/"time":"[^"]*"/, ''));
+    expect(withoutTime).toHaveLength(2);
+    expect(withoutTime[1]).toBe(withoutTime[0]);
+    expect(JSON.parse(lines[1])).toMatchObject({ component: 'http', ...line, msg: 'http request' });
+  });
 });

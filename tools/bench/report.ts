@@ -1,7 +1,8 @@
 /**
  * Writes the run as BENCHMARKS.md (how to run, the targets, this run's figure for each with met or
  * missed, the profile behind each miss, then each scenario's tables) and as JSON (every figure). The
- * file is generated whole: what it says is what this run measured.
+ * file is generated whole: what it says is what this run measured, except the account of what was
+ * tried against the missed targets (`tried.md`), which is written by hand and embedded as it is.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -96,6 +97,7 @@ function markdown(report: RunReport): string {
   for (const result of report.results) {
     for (const profile of result.profiles ?? []) lines.push(...renderProfile(result, profile, options.root));
   }
+  lines.push(...whatWasTried(options.root));
 
   lines.push('## Details', '');
   for (const result of report.results) {
@@ -105,6 +107,19 @@ function markdown(report: RunReport): string {
     if (result.notes.length) lines.push('');
   }
   return lines.join('\n');
+}
+
+/** Written by hand, not measured by this run: what was tried against the missed targets, and its effect. */
+export const TRIED_FILE = path.join('tools', 'bench', 'tried.md');
+
+/**
+ * The committed account of what was tried against the missed targets, with each attempt's effect as
+ * measured when it was made, so that a regenerated report keeps it beside the profiles of this run.
+ */
+function whatWasTried(root: string): string[] {
+  const file = path.join(root, TRIED_FILE);
+  if (!fs.existsSync(file)) return [];
+  return [fs.readFileSync(file, 'utf8').trimEnd(), ''];
 }
 
 function numberOf(result: ScenarioResult): string {
