@@ -198,29 +198,33 @@ export class AuditFeed {
     return this.everyTenantPlaced;
   }
 
-  /** Reads what the tenant appended since the tail's last sequence, once at a time, and offers it. */
+  /** Reads what the tenant appended since the tail's last sequence, one read at a time, and offers it. */
   private readTail(tail: Tail): void {
     if (tail.reading) {
       tail.again = true;
       return;
     }
-    tail.reading = (async () => {
-      do {
-        tail.again = false;
-        for (;;) {
-          const batch = await this.options.audit.chainSlice(tail.tenant, tail.last, this.batchSize);
-          for (const event of batch) {
-            if (event.sequence <= tail.last) continue;
-            tail.last = event.sequence;
-            for (const stream of tail.streams) stream.offer(event);
-            for (const stream of this.everyTenant) stream.offer(event);
-          }
-          if (batch.length < this.batchSize) break;
-        }
-      } while (tail.again);
-    })()
+    tail.again = false;
+    tail.reading = this.readNew(tail)
       .catch((error: unknown) => this.readFailed(tail.tenant, error))
-      .finally(() => (tail.reading = undefined));
+      .finally(() => {
+        tail.reading = undefined;
+        // A notice that came during the read may announce an event committed after it.
+        if (tail.again) this.readTail(tail);
+      });
+  }
+
+  private async readNew(tail: Tail): Promise<void> {
+    for (;;) {
+      const batch = await this.options.audit.chainSlice(tail.tenant, tail.last, this.batchSize);
+      for (const event of batch) {
+        if (event.sequence <= tail.last) continue;
+        tail.last = event.sequence;
+        for (const stream of tail.streams) stream.offer(event);
+        for (const stream of this.everyTenant) stream.offer(event);
+      }
+      if (batch.length < this.batchSize) return;
+    }
   }
 
   private readFailed(tenant: string, error: unknown): void {
