@@ -48,6 +48,8 @@ export interface WebSocketLimits {
    * it the subscription ends with RATE_LIMITED and the client resumes with `afterSequence`.
    */
   auditFeedBufferEvents: number;
+  /** How often the live audit feed reads its chains again without a notice: the longest delay a lost notice causes. */
+  auditFeedRecheckMillis: number;
 }
 
 /** The node:http server's limits; past a timeout a request gets 408 and its connection is closed. */
@@ -300,6 +302,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       maxConnectionsPerAddress: integer(env, 'WS_MAX_CONNECTIONS_PER_ADDRESS', 250, 1, 1_000_000),
       keepAliveMillis: integer(env, 'WS_KEEPALIVE_INTERVAL_MS', 12_000, 50, 3_600_000),
       auditFeedBufferEvents: integer(env, 'AUDIT_FEED_BUFFER_EVENTS', 1_000, 1, 1_000_000),
+      auditFeedRecheckMillis: integer(env, 'AUDIT_FEED_RECHECK_MS', 5_000, 10, 3_600_000),
     },
     http: {
       headersTimeoutMillis,

@@ -177,6 +177,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     audit: store.audit,
     logger: logger.child({ component: 'audit-feed' }),
     bufferLimit: config.webSocket.auditFeedBufferEvents,
+    recheckMillis: config.webSocket.auditFeedRecheckMillis,
   });
   const services: Services = { sessions, audit: new AuditService(store.audit, { cursors }), auditFeed };
 

@@ -91,7 +91,7 @@ describe('AuditEvent.session', () => {
     const pubsub = createInProcessPubSub();
     const services = {
       audit: new AuditService(store.audit),
-      auditFeed: new AuditFeed({ pubsub, audit: store.audit, logger, bufferLimit: 1_000 }),
+      auditFeed: new AuditFeed({ pubsub, audit: store.audit, logger, bufferLimit: 1_000, recheckMillis: 60_000 }),
       // Never called by these queries; built for real all the same (no Face call happens at construction).
       sessions: createSessionServices({
         store,

@@ -43,6 +43,11 @@ export interface AuditFeedOptions {
   bufferLimit: number;
   /** Events per store read; default `CHAIN_BATCH_SIZE`. */
   batchSize?: number;
+  /**
+   * While anyone is subscribed, every followed chain is read again this often whatever the notices
+   * say, so that events whose notice was lost (Redis down) arrive within it (`AUDIT_FEED_RECHECK_MS`).
+   */
+  recheckMillis: number;
 }
 
 /** A tenant's chain as followed here: the last sequence read, and who wants its events. */
@@ -63,6 +68,7 @@ export class AuditFeed {
   private everyTenantPlaced: Promise<void> | undefined;
   private listening: { live: Promise<void>; unsubscribe: () => void } | undefined;
   private subscribers = 0;
+  private recheck: NodeJS.Timeout | undefined;
   private readonly batchSize: number;
 
   constructor(private readonly options: AuditFeedOptions) {
@@ -121,6 +127,7 @@ export class AuditFeed {
 
   /** One pub/sub subscription serves every subscriber here; it is live before any of them reads the store. */
   private listen(): Promise<void> {
+    this.recheck ??= setInterval(() => this.recheckAll(), this.options.recheckMillis).unref();
     if (!this.listening) {
       const listening = { live: Promise.resolve(), unsubscribe: () => {} };
       listening.live = this.options.pubsub
@@ -141,6 +148,18 @@ export class AuditFeed {
       this.listening = listening;
     }
     return this.listening.live;
+  }
+
+  /** Reads every followed chain again; with admins following every tenant, finds the chains begun since too. */
+  private recheckAll(): void {
+    for (const placed of this.tails.values()) void placed.then((tail) => this.readTail(tail), () => undefined);
+    if (this.everyTenant.size === 0 || !this.everyTenantPlaced) return;
+    void this.everyTenantPlaced
+      .then(() => this.options.audit.tenants())
+      .then((tenants) => {
+        for (const tenant of tenants) if (!this.tails.has(tenant)) this.heard(tenant);
+      })
+      .catch((error: unknown) => this.readFailed('*', error));
   }
 
   private heard(tenant: string): void {
@@ -249,6 +268,10 @@ export class AuditFeed {
     if (this.everyTenant.size === 0) {
       this.everyTenantPlaced = undefined;
       for (const [chain, other] of this.tails) void other.then((tail) => prune(chain, other, tail), () => undefined);
+    }
+    if (this.subscribers === 0) {
+      clearInterval(this.recheck);
+      this.recheck = undefined;
     }
     if (this.subscribers === 0 && this.listening) {
       const { live } = this.listening;
