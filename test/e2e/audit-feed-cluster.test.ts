@@ -78,6 +78,8 @@ describe.skipIf(!services.run)('the live audit feed across two instances on Post
         RATE_LIMIT_USER_STARTS: '100000',
         RATE_LIMIT_DEVICE_STARTS: '100000',
         IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'),
+        // B must hear of A's events through Redis: its own rechecks of the chain are an hour apart.
+        AUDIT_FEED_RECHECK_MS: '3600000',
       });
     };
     [a, b] = await Promise.all([instance(), instance()]);

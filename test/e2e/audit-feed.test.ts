@@ -19,9 +19,15 @@ import {
 } from '../../client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
 
+/**
+ * An hour between the feed's rechecks of its chains: every event these tests receive came through a
+ * notice, or through a subscriber's replay; the recheck could otherwise hide a lost notice.
+ */
+const NO_RECHECK = { AUDIT_FEED_RECHECK_MS: '3600000' };
+
 let gateway: TestGateway;
 beforeAll(async () => {
-  gateway = await TestGateway.start({ env: { WS_MAX_SUBSCRIPTIONS: '2' } });
+  gateway = await TestGateway.start({ env: { WS_MAX_SUBSCRIPTIONS: '2', ...NO_RECHECK } });
 });
 afterAll(async () => {
   await gateway?.stop();
@@ -213,7 +219,7 @@ describe('a subscriber that falls behind', () => {
   let small: TestGateway;
   beforeAll(async () => {
     // One waiting event at most: a transaction appending two (a deletion and its decision) overflows it.
-    small = await TestGateway.start({ env: { AUDIT_FEED_BUFFER_EVENTS: '1' } });
+    small = await TestGateway.start({ env: { AUDIT_FEED_BUFFER_EVENTS: '1', ...NO_RECHECK } });
   });
   afterAll(async () => {
     await small?.stop();
