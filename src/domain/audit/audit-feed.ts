@@ -110,13 +110,13 @@ export class AuditFeed {
         this.everyTenant.add(stream);
         await this.placeEveryTenant();
       } else {
-        const tail = await this.joinTail(tenant, stream);
-        if (afterSequence !== undefined && afterSequence > tail.last) {
-          // The tail may lag a commit it has not heard of yet: only the stored head can refuse.
+        if (afterSequence !== undefined) {
+          // A chain only grows: a resume point within it now stays within it.
           const head = (await this.options.audit.head(tenant))?.sequence ?? 0;
           if (afterSequence > head) throw badInput(`afterSequence ${afterSequence} is past the end of the chain (${head}).`);
         }
-        stream.startAt(afterSequence ?? tail.last, afterSequence !== undefined);
+        // Placed in the same turn as it joins the tail, before the tail can offer it anything.
+        await this.joinTail(tenant, stream, (tail) => stream.startAt(afterSequence ?? tail.last, afterSequence !== undefined));
       }
     } catch (error) {
       await stream.return();
@@ -178,13 +178,14 @@ export class AuditFeed {
   }
 
   /** Adds a subscriber to the tenant's tail, which a subscriber leaving meanwhile may have dropped. */
-  private async joinTail(tenant: string, stream: FeedStream): Promise<Tail> {
+  private async joinTail(tenant: string, stream: FeedStream, joined: (tail: Tail) => void): Promise<void> {
     for (;;) {
       const placed = this.tail(tenant);
       const tail = await placed;
       if (this.tails.get(tenant) !== placed) continue;
       tail.streams.add(stream);
-      return tail;
+      joined(tail);
+      return;
     }
   }
 
