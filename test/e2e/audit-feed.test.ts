@@ -68,17 +68,20 @@ async function sequencesOnce(subscription: Feed, count: number): Promise<number[
 }
 
 /**
- * The errors a subscription ended with: an `error` message (refused before it ran, or ended while
- * running), or the one `next` carrying errors that a refusal by its subscribe function becomes.
+ * The errors a subscription ended with, and checks how they came: as an `error` message (`'error'`:
+ * refused before it ran, or ended while running), or as the one result carrying errors that a
+ * refusal by its subscribe function becomes, followed by `complete` (`'result'`).
  */
-async function refusal(subscription: Feed): Promise<readonly GraphQLFormattedError[]> {
-  return subscription.done.then(
+async function refusal(subscription: Feed, as: 'result' | 'error'): Promise<readonly GraphQLFormattedError[]> {
+  const [how, errors] = await subscription.done.then(
     (events) => {
       if (events.length !== 1 || !events[0].errors || events[0].data) throw new Error(`the subscription ended without a refusal: ${JSON.stringify(events)}`);
-      return events[0].errors;
+      return ['result', events[0].errors] as const;
     },
-    (errors: GraphQLFormattedError[]) => errors,
+    (errors: GraphQLFormattedError[]) => ['error', errors] as const,
   );
+  expect(how).toBe(as);
+  return errors;
 }
 
 describe('the live audit feed', () => {
@@ -196,13 +199,13 @@ describe('the live audit feed', () => {
   it('a user is refused FORBIDDEN, an auditor naming another tenant too, and a resume point needs a chain', async () => {
     const tenant = `refused-${randomUUID()}`;
     const asUser = feed(gateway.wsClient(gateway.token({ sub: 'alice', roles: ['user'], tenant })), {});
-    expect((await refusal(asUser)).map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect((await refusal(asUser, 'result')).map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
     const elsewhere = feed(gateway.wsClient(auditorOf(tenant)), { filter: { tenant: 'someone-else' } });
-    expect((await refusal(elsewhere)).map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect((await refusal(elsewhere, 'result')).map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
     const everywhere = feed(gateway.wsClient(adminToken()), { afterSequence: 0 });
-    expect((await refusal(everywhere)).map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect((await refusal(everywhere, 'result')).map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     const pastTheEnd = feed(gateway.wsClient(auditorOf(tenant)), { afterSequence: 1 });
-    expect((await refusal(pastTheEnd)).map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect((await refusal(pastTheEnd, 'result')).map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
   });
 
   it("the socket's operation cap applies to the feed", async () => {
@@ -210,7 +213,7 @@ describe('the live audit feed', () => {
     const client = gateway.wsClient(auditorOf(tenant));
     const open = [feed(client, {}), feed(client, {})];
     const third = feed(client, {});
-    expect((await refusal(third)).map((error) => [error.extensions?.code, error.extensions?.reason])).toEqual([['RATE_LIMITED', 'TOO_MANY_SUBSCRIPTIONS']]);
+    expect((await refusal(third, 'error')).map((error) => [error.extensions?.code, error.extensions?.reason])).toEqual([['RATE_LIMITED', 'TOO_MANY_SUBSCRIPTIONS']]);
     for (const subscription of open) subscription.cancel();
   });
 });
@@ -231,7 +234,7 @@ describe('a subscriber that falls behind', () => {
     const session = await startSession(tenant, 'alice', small);
     expect(await sequencesOnce(subscription, 1)).toEqual([1]);
     await small.ok(DeleteLivenessSessionDocument, { id: session.id }, session.token);
-    const [error] = await refusal(subscription);
+    const [error] = await refusal(subscription, 'error');
     expect(error.extensions).toMatchObject({ code: 'RATE_LIMITED', reason: 'AUDIT_FEED_BEHIND', afterSequence: 1 });
     expect(error.message).toMatch(/afterSequence/);
 
