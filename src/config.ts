@@ -43,6 +43,13 @@ export interface WebSocketLimits {
   maxConnectionsPerAddress: number;
   /** A ping this often; a socket whose pong does not come within the same time is terminated. */
   keepAliveMillis: number;
+  /**
+   * Live events one `auditEvents` subscription may have waiting for a client that reads slowly; past
+   * it the subscription ends with RATE_LIMITED and the client resumes with `afterSequence`.
+   */
+  auditFeedBufferEvents: number;
+  /** How often the live audit feed reads its chains again without a notice: the longest delay a lost notice causes. */
+  auditFeedRecheckMillis: number;
 }
 
 /** The node:http server's limits; past a timeout a request gets 408 and its connection is closed. */
@@ -300,6 +307,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       maxSubscriptionsPerConnection: integer(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 10_000),
       maxConnectionsPerAddress: integer(env, 'WS_MAX_CONNECTIONS_PER_ADDRESS', 250, 1, 1_000_000),
       keepAliveMillis: integer(env, 'WS_KEEPALIVE_INTERVAL_MS', 12_000, 50, 3_600_000),
+      auditFeedBufferEvents: integer(env, 'AUDIT_FEED_BUFFER_EVENTS', 1_000, 1, 1_000_000),
+      auditFeedRecheckMillis: integer(env, 'AUDIT_FEED_RECHECK_MS', 5_000, 10, 3_600_000),
     },
     http: {
       headersTimeoutMillis,

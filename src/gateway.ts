@@ -9,7 +9,9 @@ import 'reflect-metadata';
 import { createAuthenticate } from './auth/authenticate';
 import { createTokenVerifier, signDevToken } from './auth/jwt';
 import type { GatewayConfig } from './config';
+import { AuditFeed } from './domain/audit/audit-feed';
 import { AuditService } from './domain/audit/audit.service';
+import { auditNoticePublisher } from './domain/audit/feed-notices';
 import { IdempotencyService } from './domain/idempotency/idempotency.service';
 import { TokenSealer } from './domain/idempotency/token-sealer';
 import { RateLimits } from './domain/limits/limits';
@@ -161,6 +163,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     limits,
     cursors,
+    onAuditAppended: auditNoticePublisher(pubsub, logger.child({ component: 'audit-feed' })),
     idempotency: new IdempotencyService({
       repository: store.idempotency,
       sealer: new TokenSealer(idempotencySecret),
@@ -171,7 +174,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       findSession: (id) => store.sessions.findById(id),
     }),
   });
-  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors, seal: auditSeal }) };
+  const auditFeed = new AuditFeed({
+    pubsub,
+    audit: store.audit,
+    logger: logger.child({ component: 'audit-feed' }),
+    bufferLimit: config.webSocket.auditFeedBufferEvents,
+    recheckMillis: config.webSocket.auditFeedRecheckMillis,
+  });
+  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors, seal: auditSeal }), auditFeed };
 
   const schema = await buildGatewaySchema();
   const graphqlMetrics = new GraphQLMetrics(metrics, schema);

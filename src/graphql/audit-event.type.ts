@@ -60,6 +60,18 @@ export class AuditCheckpointInput {
   @Field() hash!: string;
 }
 
+@InputType({ description: "What the live feed selects: AuditFilter's criteria that make sense for events yet to come." })
+export class AuditFeedFilter {
+  @Field(() => ID, { nullable: true }) sessionId?: string | null;
+  @Field(() => String, { nullable: true, description: "The session owner's id" }) userId?: string | null;
+  @Field(() => String, {
+    nullable: true,
+    description: "The chain to follow: default the auditor's own tenant (naming another is FORBIDDEN); an admin without one follows every tenant.",
+  })
+  tenant?: string | null;
+  @Field(() => [Enums.AuditAction], { nullable: true }) actions?: AuditAction[] | null;
+}
+
 @ObjectType({ simpleResolvers: true })
 export class AuditChainReport {
   @Field() tenant!: string;

@@ -1,4 +1,5 @@
 /** What every resolver gets: the viewer (null when no token was sent), the services, and the request's DataLoaders. */
+import type { AuditFeed } from '../domain/audit/audit-feed';
 import type { AuditService } from '../domain/audit/audit.service';
 import type { SessionServices } from '../domain/sessions';
 import type { Viewer } from '../domain/viewer';
@@ -8,6 +9,8 @@ export interface Services {
   /** What resolvers call; polling and the decision bus run beneath them. */
   sessions: Pick<SessionServices, 'commands' | 'queries'>;
   audit: AuditService;
+  /** The live audit feed (`auditEvents`). */
+  auditFeed: AuditFeed;
 }
 
 export interface GatewayContext {

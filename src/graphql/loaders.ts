@@ -11,6 +11,8 @@ export interface Loaders {
   session: Loader<SessionRecord | undefined>;
   attempts: Loader<AttemptRecord[]>;
   decision: Loader<DecisionRecord | undefined>;
+  /** Drops what the loaders hold: a long-lived subscription does so before each event, or its cache would only grow. */
+  forget(): void;
 }
 
 /** What resolvers use of a DataLoader. */
@@ -19,15 +21,24 @@ export interface Loader<V> {
 }
 
 /** A DataLoader made on first use: most requests need one kind of read or none, not all three. */
-function lazyLoader<V>(batch: DataLoader.BatchLoadFn<string, V>): Loader<V> {
+function lazyLoader<V>(batch: DataLoader.BatchLoadFn<string, V>): Loader<V> & { forget(): void } {
   let loader: DataLoader<string, V> | undefined;
-  return { load: (id) => (loader ??= new DataLoader(batch)).load(id) };
+  return {
+    load: (id) => (loader ??= new DataLoader(batch)).load(id),
+    forget: () => loader?.clearAll(),
+  };
 }
 
 export function createLoaders(store: Store): Loaders {
+  const session = lazyLoader((ids) => store.sessions.findByIds(ids));
+  const attempts = lazyLoader((ids) => store.sessions.attemptsFor(ids));
+  const decision = lazyLoader((ids) => store.sessions.decisionsFor(ids));
   return {
-    session: lazyLoader((ids) => store.sessions.findByIds(ids)),
-    attempts: lazyLoader((ids) => store.sessions.attemptsFor(ids)),
-    decision: lazyLoader((ids) => store.sessions.decisionsFor(ids)),
+    session,
+    attempts,
+    decision,
+    forget() {
+      for (const loader of [session, attempts, decision]) loader.forget();
+    },
   };
 }

@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AuditFeedResolver } from './audit-feed.resolver';
 import { AuditResolver, SessionAuditTrailResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
 import { ViewerResolver } from './viewer.resolver';
@@ -10,12 +11,12 @@ import { DateTimeScalar } from './date-time.scalar';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver],
+    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver, AuditFeedResolver],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,
     // type-graphql insists on a pubSub as soon as a subscription exists, even though ours brings its
-    // own `subscribe` (SessionQueries.decision, on the gateway's PubSub). This one is never used.
+    // own `subscribe` (SessionQueries.decision and AuditFeed.open, on the gateway's PubSub). This one is never used.
     pubSub: {
       publish: () => {
         throw new Error('type-graphql topics are not used: publish through the gateway PubSub');

@@ -84,6 +84,11 @@ query VerifyAuditChain($tenant: String) {
   verifyAuditChain(tenant: $tenant) { tenant valid checked firstBrokenSequence }
 }
 
+# The live audit feed (run it in a second tab): the chain's stored events after afterSequence, then each new one.
+subscription AuditEvents($afterSequence: Int) {
+  auditEvents(afterSequence: $afterSequence) { sequence at action actor sessionId verdict hash previousHash }
+}
+
 # Revoke the session at Face: the device token stops working; an undecided session is decided EXPIRED.
 mutation DeleteLivenessSession($id: ID!) {
   deleteLivenessSession(id: $id) { id status decision { verdict } }
@@ -100,4 +105,5 @@ export const landingPageVariables = {
   sessionFilter: { kind: 'LIVENESS' },
   auditFilter: { actions: ['SESSION_STARTED', 'DECISION_REACHED'] },
   tenant: null,
+  afterSequence: 0,
 };

@@ -33,6 +33,7 @@ import { AuditHistoryDocument, type AuditHistoryQuery } from '../../client/gener
 import { createAzureFace } from '../../src/adapters/face/azure-face';
 import type { GatewayContext } from '../../src/graphql/context';
 import { createLoaders } from '../../src/graphql/loaders';
+import { AuditFeed } from '../../src/domain/audit/audit-feed';
 import { buildGatewaySchema } from '../../src/graphql/schema';
 import { createLogger } from '../../src/observability/logger';
 import { createInProcessPubSub } from '../../src/adapters/pubsub/in-process';
@@ -90,13 +91,15 @@ describe('AuditEvent.session', () => {
 
     const schema = await buildGatewaySchema();
     const logger = createLogger('silent');
+    const pubsub = createInProcessPubSub();
     const services = {
       audit: new AuditService(store.audit, { seal }),
+      auditFeed: new AuditFeed({ pubsub, audit: store.audit, logger, bufferLimit: 1_000, recheckMillis: 60_000 }),
       // Never called by these queries; built for real all the same (no Face call happens at construction).
       sessions: createSessionServices({
         store,
         face: createAzureFace({ endpoint: 'http://127.0.0.1:9', apiKey: 'unused', maxRetries: 0 }),
-        pubsub: createInProcessPubSub(),
+        pubsub,
         logger,
         now: Date.now,
         pollIntervalMillis: 1_000,

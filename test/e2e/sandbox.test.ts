@@ -69,6 +69,21 @@ describe('the Sandbox collection', () => {
 
     for (const operation of operations) {
       const operationName = operation.name!.value;
+      if (operationName === 'AuditEvents') {
+        // From afterSequence 0: the tenant's chain from its first event, the session started above.
+        const first = await new Promise((resolve, reject) => {
+          const cancel = ws.subscribe({ query: initialState.document, operationName, variables }, {
+            next: (value) => {
+              cancel();
+              resolve(value);
+            },
+            error: reject,
+            complete: () => undefined,
+          });
+        });
+        expect(first).toMatchObject({ data: { auditEvents: { sequence: 1, action: 'SESSION_STARTED' } } });
+        continue;
+      }
       if (operation.operation === 'subscription') {
         decision = new Promise((resolve, reject) => {
           ws.subscribe({ query: initialState.document, operationName, variables }, { next: resolve, error: reject, complete: () => undefined });
@@ -107,6 +122,7 @@ describe('the Sandbox collection', () => {
       'Sessions',
       'AuditHistory',
       'VerifyAuditChain',
+      'AuditEvents',
       'DeleteLivenessSession',
     ]);
   });

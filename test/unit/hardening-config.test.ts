@@ -22,6 +22,8 @@ const NAMES = [
   'WS_MAX_SUBSCRIPTIONS',
   'WS_MAX_CONNECTIONS_PER_ADDRESS',
   'WS_KEEPALIVE_INTERVAL_MS',
+  'AUDIT_FEED_BUFFER_EVENTS',
+  'AUDIT_FEED_RECHECK_MS',
   'JWT_CLOCK_TOLERANCE_SECONDS',
   'JWT_MAX_AGE_SECONDS',
 ];
@@ -30,7 +32,7 @@ describe('hardening settings', () => {
   it('default to limits every documented operation fits, a 30 s clock tolerance and no maximum token age', () => {
     const config = loadConfig({});
     expect(config.queryLimits).toEqual({ maxDepth: 10, maxAliases: 15, maxDirectives: 10, maxTokens: 1_000, maxCost: 15_000 });
-    expect(config.webSocket).toEqual({ maxPayloadBytes: 65_536, maxSubscriptionsPerConnection: 100, maxConnectionsPerAddress: 250, keepAliveMillis: 12_000 });
+    expect(config.webSocket).toEqual({ maxPayloadBytes: 65_536, maxSubscriptionsPerConnection: 100, maxConnectionsPerAddress: 250, keepAliveMillis: 12_000, auditFeedBufferEvents: 1_000, auditFeedRecheckMillis: 5_000 });
     expect(config.jwtClockToleranceSeconds).toBe(30);
     expect(config.jwtMaxAgeSeconds).toBeUndefined();
     expect([config.jwtJwksRefreshSeconds, config.jwtJwksMissRefetchSeconds]).toEqual([300, 5]);
@@ -47,6 +49,8 @@ describe('hardening settings', () => {
       WS_MAX_SUBSCRIPTIONS: '10',
       WS_MAX_CONNECTIONS_PER_ADDRESS: '20',
       WS_KEEPALIVE_INTERVAL_MS: '30000',
+      AUDIT_FEED_BUFFER_EVENTS: '50',
+      AUDIT_FEED_RECHECK_MS: '250',
       JWT_CLOCK_TOLERANCE_SECONDS: '0',
       JWT_MAX_AGE_SECONDS: '3600',
       JWT_JWKS_REFRESH_SECONDS: '60',
@@ -54,7 +58,7 @@ describe('hardening settings', () => {
     });
     expect([config.jwtJwksRefreshSeconds, config.jwtJwksMissRefetchSeconds]).toEqual([60, 2]);
     expect(config.queryLimits).toEqual({ maxDepth: 7, maxAliases: 0, maxDirectives: 3, maxTokens: 500, maxCost: 2_000 });
-    expect(config.webSocket).toEqual({ maxPayloadBytes: 8_192, maxSubscriptionsPerConnection: 10, maxConnectionsPerAddress: 20, keepAliveMillis: 30_000 });
+    expect(config.webSocket).toEqual({ maxPayloadBytes: 8_192, maxSubscriptionsPerConnection: 10, maxConnectionsPerAddress: 20, keepAliveMillis: 30_000, auditFeedBufferEvents: 50, auditFeedRecheckMillis: 250 });
     expect(config.jwtClockToleranceSeconds).toBe(0);
     expect(config.jwtMaxAgeSeconds).toBe(3_600);
   });
@@ -81,6 +85,8 @@ describe('hardening settings', () => {
     ['WS_MAX_CONNECTIONS_PER_ADDRESS', '0'],
     ['READINESS_CACHE_MS', '60001'],
     ['WS_KEEPALIVE_INTERVAL_MS', '10'],
+    ['AUDIT_FEED_BUFFER_EVENTS', '0'],
+    ['AUDIT_FEED_RECHECK_MS', '5'],
     ['JWT_CLOCK_TOLERANCE_SECONDS', '301'],
     ['JWT_MAX_AGE_SECONDS', '0'],
     ['JWT_MAX_AGE_SECONDS', 'a day'],

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
+import { noticingAppends } from '../audit/feed-notices';
 import { DecisionBus } from '../decisions/decision-bus';
 import { processLocalIdempotency, type IdempotencyService } from '../idempotency/idempotency.service';
 import type { RateLimits } from '../limits/limits';
@@ -41,6 +42,8 @@ export interface SessionServicesOptions {
   metrics?: Pick<Metrics, 'decision'>;
   /** Signs the listing's cursors; absent: a key made up for these services (the gateway passes one from the configuration). */
   cursors?: CursorCodec;
+  /** Told the tenant after each write that may have appended audit events, once it has committed (the live audit feed). */
+  onAuditAppended?: (tenant: string) => void;
 }
 
 export interface SessionServices {
@@ -56,7 +59,7 @@ export interface SessionServices {
 
 export function createSessionServices(options: SessionServicesOptions): SessionServices {
   const { store, face, pubsub, logger, now } = options;
-  const sessions = store.sessions;
+  const sessions = options.onAuditAppended ? noticingAppends(store.sessions, options.onAuditAppended) : store.sessions;
   const decisions: DecisionBus = new DecisionBus({
     pubsub,
     sessions,
