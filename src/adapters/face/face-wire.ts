@@ -44,6 +44,8 @@ export function verifyCreationParts(request: CreateLivenessWithVerifySessionRequ
       : { name: 'deviceCorrelationIdSetInClient', body: true },
     { name: 'authTokenTimeToLiveInSeconds', body: request.authTokenTimeToLiveSeconds },
     { name: 'enableSessionImage', body: request.enableSessionImage },
+    // Face then reports the SHA-256 of the image it compared, to set beside the gateway's own.
+    { name: 'returnVerifyImageHash', body: true },
     ...(request.verifyConfidenceThreshold === undefined
       ? []
       : [{ name: 'verifyConfidenceThreshold' as const, body: request.verifyConfidenceThreshold }]),

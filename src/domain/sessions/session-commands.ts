@@ -15,7 +15,7 @@ import type { SessionRepository } from '../ports/store';
 import { canAct, canRead, hasRole, type Viewer } from '../viewer';
 import { deriveDecision } from './decision';
 import { FINAL_STATUSES, type OperationMode, type SessionKind, type SessionRecord } from './session.model';
-import { decodeVerifyImage } from './verify-image';
+import { checkVerifyImageSize, decodeVerifyImage } from './verify-image';
 
 const MIN_TOKEN_TTL_SECONDS = 60;
 const MAX_TOKEN_TTL_SECONDS = 86_400;
@@ -71,6 +71,7 @@ export class SessionCommands {
       throw badInput('verifyConfidenceThreshold must be between 0 and 1.');
     }
     const { bytes } = decodeVerifyImage(input.verifyImage);
+    checkVerifyImageSize(bytes);
     const normalized = {
       ...normalizedStart('LIVENESS_WITH_VERIFY', input),
       verifyConfidenceThreshold: threshold ?? null,
