@@ -6,7 +6,7 @@ import type { Loaders } from './loaders';
 
 export interface Services {
   /** What resolvers call; polling and the decision bus run beneath them. */
-  sessions: Pick<SessionServices, 'commands' | 'queries'>;
+  sessions: Pick<SessionServices, 'commands' | 'queries' | 'correlations'>;
   audit: AuditService;
 }
 

@@ -5,12 +5,13 @@ import { buildSchema } from 'type-graphql';
 import { AuditResolver, SessionAuditTrailResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
 import { ViewerResolver } from './viewer.resolver';
+import { DeviceCorrelationResolver } from './device-correlation.resolver';
 import { DecisionResolver, SessionResolver } from './session.resolver';
 import { DateTimeScalar } from './date-time.scalar';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver],
+    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver, DeviceCorrelationResolver],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

@@ -101,6 +101,7 @@ function toAttempt(value: unknown): FaceAttempt[] {
       ...(typeof result?.digest === 'string' && { digest: result.digest }),
       ...(typeof result?.sessionImageId === 'string' && { sessionImageId: result.sessionImageId }),
       ...(verifyResult && { verifyResult }),
+      ...(typeof result?.verifyImageHash === 'string' && result.verifyImageHash !== '' && { verifyImageHash: result.verifyImageHash }),
       ...(typeof failureCode === 'string' && {
         error: { code: failureCode, message: typeof error?.message === 'string' ? error.message : '' },
       }),

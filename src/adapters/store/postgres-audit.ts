@@ -7,7 +7,7 @@ import type { AuditFilter, Page } from '../../domain/ports/store';
 import type { ReadScope } from '../../domain/viewer';
 import type { AuditRows } from './counted-audit';
 import { binder, placeholders, type Queryable } from './postgres-sql';
-import { AUDIT_COLUMNS, auditConditions, auditValues, toAuditEvent, where, type Row } from './rows';
+import { AUDIT_COLUMN_COUNT, AUDIT_COLUMNS, auditConditions, auditValues, toAuditEvent, where, type Row } from './rows';
 
 /**
  * Appends to a tenant's chain inside the caller's transaction, holding the tenant's head locked, so
@@ -19,7 +19,7 @@ export async function appendAudit(client: Queryable, tenant: string, drafts: rea
   const head = (await client.query<{ sequence: number; hash: string }>('SELECT sequence, hash FROM audit_heads WHERE tenant = $1 FOR UPDATE', [tenant])).rows[0];
   const events = chainEvents(tenant, head, drafts, at, randomUUID);
   for (const event of events) {
-    await client.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${placeholders(13)})`, auditValues(event));
+    await client.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${placeholders(AUDIT_COLUMN_COUNT)})`, auditValues(event));
   }
   const last = events[events.length - 1];
   await client.query('UPDATE audit_heads SET sequence = $2, hash = $3 WHERE tenant = $1', [tenant, last.sequence, last.hash]);

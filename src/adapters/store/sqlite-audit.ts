@@ -6,7 +6,7 @@ import { chainEvents, GENESIS_HASH } from '../../domain/audit/chain';
 import type { AuditFilter, Page } from '../../domain/ports/store';
 import type { ReadScope } from '../../domain/viewer';
 import type { AuditRows } from './counted-audit';
-import { AUDIT_COLUMNS, auditConditions, auditValues, toAuditEvent, where, type Row } from './rows';
+import { AUDIT_COLUMN_COUNT, AUDIT_COLUMNS, auditConditions, auditValues, toAuditEvent, where, type Row } from './rows';
 import { namedBinder, questionMarks, type StatementCache } from './sqlite-statements';
 
 /** Appends events to a tenant's chain; only ever called inside a write transaction. */
@@ -17,7 +17,7 @@ export class AuditChainWriter {
 
   constructor(db: Database.Database) {
     this.head = db.prepare('SELECT sequence, hash FROM audit_heads WHERE tenant = ?');
-    this.insert = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${questionMarks(13)})`);
+    this.insert = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${questionMarks(AUDIT_COLUMN_COUNT)})`);
     this.advance = db.prepare(`
       INSERT INTO audit_heads (tenant, sequence, hash) VALUES (?, ?, ?)
       ON CONFLICT (tenant) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`);
