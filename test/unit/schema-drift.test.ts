@@ -23,14 +23,20 @@ describe('schema and codegen drift', () => {
     const contract = buildSchema(read('test/fixtures/contract-schema.graphql'));
     const ours = buildSchema(read('schema.graphql'));
     expect(findBreakingChanges(contract, ours)).toEqual([]);
-    expect(findDangerousChanges(contract, ours)).toEqual([]);
+    // graphql-js calls these additions "dangerous"; each is one the project chose on purpose and
+    // documents in docs/api.md (a client switching over AuditAction must expect the new value).
+    const chosenAdditions = [
+      'DEVICE_CORRELATION_ID_ROTATED was added to enum type AuditAction.',
+      'An optional arg digest on Mutation.completeLivenessSession was added.',
+    ];
+    expect(findDangerousChanges(contract, ours).filter((change) => !chosenAdditions.includes(change.description))).toEqual([]);
   });
 
   it('every public operation has a typed document: each root field is called by an operation in client/operations', () => {
     const operationsDir = path.join(root, 'client/operations');
     const documents = fs.readdirSync(operationsDir).filter((name) => name.endsWith('.graphql')).map((name) => parse(read(`client/operations/${name}`)));
     const schema = buildSchema(read('schema.graphql'));
-    expect(publicOperations(schema)).toHaveLength(10);
+    expect(publicOperations(schema)).toHaveLength(11);
     expect(operationsCalled(...documents)).toEqual(publicOperations(schema));
   });
 
