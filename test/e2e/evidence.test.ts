@@ -30,12 +30,15 @@ async function evidenceOf(target: TestGateway, id: string, token: string) {
   return (await target.ok(SessionEvidenceDocument, { id }, token)).session;
 }
 
-/** Waits for the session's decision and answers its evidence. */
+/**
+ * Waits for the session's decision, then reads its evidence once more: one read of a session is
+ * several store reads, and the one that saw the decision may have come after the others did.
+ */
 async function decided(target: TestGateway, id: string, token: string): Promise<Evidence> {
-  return eventually(async () => {
-    const session = await evidenceOf(target, id, token);
-    return session?.decision ? session : undefined;
-  });
+  await eventually(async () => ((await evidenceOf(target, id, token))?.decision ? true : undefined));
+  const session = await evidenceOf(target, id, token);
+  if (!session) throw new Error(`session ${id} vanished`);
+  return session;
 }
 
 const events = (evidence: Evidence, action: string) => evidence.auditTrail.edges.map((edge) => edge.node).filter((node) => node.action === action);
