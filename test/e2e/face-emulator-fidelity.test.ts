@@ -6,9 +6,11 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StartLivenessSessionDocument } from '../../client/generated/graphql';
 import { createAzureFace } from '../../src/adapters/face/azure-face';
 import { FaceRequestError } from '../../src/domain/ports/face.port';
 import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
+import { TestGateway } from '../helpers/gateway';
 import { PNG_1X1, referencePng, TINY_PNG } from '../helpers/images';
 
 const KEY = 'emulator-fidelity-key-0123456789';
@@ -188,5 +190,25 @@ describe('the Face emulator with another attempts limit', () => {
     expect(read.body.results.attempts).toHaveLength(2);
     expect(third.status).toBe(403);
     expect(third.body.error.code).toBe('MaxAttemptsReached');
+  });
+});
+
+describe('a gateway whose embedded emulator throttles (FACE_EMULATOR_TPS=1)', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await TestGateway.start({ env: { FACE_EMULATOR_TPS: '1', FACE_MAX_RETRIES: '5', FACE_TIMEOUT_MS: '5000' } });
+  });
+  afterAll(() => gateway.stop());
+
+  it("meets Azure's 429 and still starts every session, waiting as Retry-After says", async () => {
+    const token = gateway.token({ sub: 'throttled' });
+
+    const starts = await Promise.all([1, 2, 3].map(() => gateway.graphql(StartLivenessSessionDocument, { input: {} }, token)));
+    const burst = await Promise.all([1, 2, 3].map(() => fetch(`${gateway.emulatorUrl}/face/v1.2/detectLiveness-sessions/${randomUUID()}`, { headers: { 'Ocp-Apim-Subscription-Key': 'any' } })));
+
+    for (const start of starts) expect(start.errors).toBeUndefined();
+    expect(new Set(starts.map((start) => start.data?.startLivenessSession.session.id)).size).toBe(3);
+    expect(burst.map((answer) => answer.status)).toContain(429);
+    expect(burst.find((answer) => answer.status === 429)?.headers.get('retry-after')).toBe('1');
   });
 });
