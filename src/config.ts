@@ -18,7 +18,16 @@ export type JwtKeyConfig =
 
 export type FaceConfig =
   /** The built-in emulator, served under `/emulator` on the gateway's own port. */
-  | { mode: 'emulator'; emulatorKey?: string; /** Sessions it keeps; past it, the oldest is forgotten. */ emulatorMaxSessions: number }
+  | {
+      mode: 'emulator';
+      emulatorKey?: string;
+      /** Sessions it keeps; past it, the oldest is forgotten. */
+      emulatorMaxSessions: number;
+      /** Management calls per second it answers before `429` (as Azure throttles); undefined: no cap. */
+      emulatorTransactionsPerSecond?: number;
+      /** Device attempts per session it takes (Face: 3). */
+      emulatorMaxAttempts: number;
+    }
   | { mode: 'azure'; endpoint: string; apiKey?: string };
 
 /** Limits every GraphQL document must keep, over HTTP and WebSocket alike (see `http/query-limits.ts`). */
@@ -87,6 +96,10 @@ export interface GatewayConfig {
   faceMaxCallsPerSecond: number;
   /** The circuit breaker around Face (`face/circuit-breaker.ts`); a threshold of 0 switches it off. */
   faceBreaker: { failureThreshold: number; coolDownMillis: number };
+  /** Attempts a session may use; failed attempts up to it decide the session (Face allows 3). */
+  livenessMaxAttempts: number;
+  /** Whether `completeLivenessSession` must carry the device's digest (a tenant policy may override it later). */
+  requireDeviceDigest: boolean;
   /** How long one `/readyz` answer is reused, so a flood of probes costs one check (`transport/health.ts`). */
   readinessCacheMillis: number;
   /** Abuse limits (`limits/limits.ts`); a `limit` of 0 switches a rule off. */
@@ -184,7 +197,13 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   }
   const face: FaceConfig = faceEndpoint
     ? { mode: 'azure', endpoint: faceEndpoint, apiKey: read(env, 'FACE_APIKEY') }
-    : { mode: 'emulator', emulatorKey: read(env, 'FACE_EMULATOR_KEY'), emulatorMaxSessions: integer(env, 'FACE_EMULATOR_MAX_SESSIONS', 10_000, 1, 10_000_000) };
+    : {
+        mode: 'emulator',
+        emulatorKey: read(env, 'FACE_EMULATOR_KEY'),
+        emulatorMaxSessions: integer(env, 'FACE_EMULATOR_MAX_SESSIONS', 10_000, 1, 10_000_000),
+        emulatorTransactionsPerSecond: optionalInteger(env, 'FACE_EMULATOR_TPS', 1, 100_000),
+        emulatorMaxAttempts: integer(env, 'FACE_EMULATOR_MAX_ATTEMPTS', 3, 1, 100),
+      };
 
   const jwtSecret = read(env, 'JWT_SECRET');
   const jwtPublicKey = read(env, 'JWT_PUBLIC_KEY');
@@ -271,6 +290,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       failureThreshold: integer(env, 'FACE_BREAKER_FAILURES', 5, 0, 1_000),
       coolDownMillis: integer(env, 'FACE_BREAKER_COOLDOWN_MS', 30_000, 10, 3_600_000),
     },
+    livenessMaxAttempts: integer(env, 'LIVENESS_MAX_ATTEMPTS', 3, 1, 100),
+    requireDeviceDigest: boolean(env, 'REQUIRE_DEVICE_DIGEST', false),
     readinessCacheMillis: integer(env, 'READINESS_CACHE_MS', 2_000, 0, 60_000),
     rateLimits: {
       userStarts: { limit: integer(env, 'RATE_LIMIT_USER_STARTS', 10, 0, 1_000_000), windowMillis: integer(env, 'RATE_LIMIT_USER_WINDOW_MS', 60_000, 10, 86_400_000) },

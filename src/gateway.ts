@@ -32,6 +32,7 @@ import { createLogger } from './observability/logger';
 import { Metrics } from './observability/metrics';
 import { resolveJwtKey } from './secrets/dev-jwt-secret';
 import { deriveCursorKey } from './secrets/cursor-key';
+import { deriveDeviceCorrelationKey } from './secrets/device-correlation-key';
 import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { createAuditExportHandler, createCheckpointKeyHandler } from './transport/audit-export';
@@ -164,6 +165,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     limits,
     cursors,
     onAuditAppended: auditNoticePublisher(pubsub, logger.child({ component: 'audit-feed' })),
+    deviceCorrelationKey: deriveDeviceCorrelationKey(idempotencySecret),
+    maxAttempts: config.livenessMaxAttempts,
+    requireDeviceDigest: config.requireDeviceDigest,
     idempotency: new IdempotencyService({
       repository: store.idempotency,
       sealer: new TokenSealer(idempotencySecret),

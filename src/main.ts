@@ -11,6 +11,8 @@ async function main(): Promise<void> {
       ? (await import('../tools/face-emulator/index.js')).createFaceEmulator({
           apiKey: config.face.emulatorKey,
           maxSessions: config.face.emulatorMaxSessions,
+          transactionsPerSecond: config.face.emulatorTransactionsPerSecond,
+          maxAttempts: config.face.emulatorMaxAttempts,
           faults: !config.production,
         })
       : undefined;

@@ -7,7 +7,7 @@ import type { Loaders } from './loaders';
 
 export interface Services {
   /** What resolvers call; polling and the decision bus run beneath them. */
-  sessions: Pick<SessionServices, 'commands' | 'queries'>;
+  sessions: Pick<SessionServices, 'commands' | 'queries' | 'correlations'>;
   audit: AuditService;
   /** The live audit feed (`auditEvents`). */
   auditFeed: AuditFeed;

@@ -20,7 +20,10 @@ export const AuditAction = values(
   'DECISION_REACHED',
   'SESSION_DELETED',
   'SESSION_EXPIRED',
+  'DEVICE_CORRELATION_ID_ROTATED',
 );
+export const DecisionReason = values('DIGEST_MISMATCH');
+export const AuditReason = values('DIGEST_MISMATCH', 'VERIFY_IMAGE_HASH_MISMATCH');
 
 registerEnumType(LivenessOperationMode, { name: 'LivenessOperationMode', description: 'PASSIVE, or PASSIVE_ACTIVE (adds an active challenge on the device).' });
 registerEnumType(SessionKind, { name: 'SessionKind' });
@@ -38,3 +41,16 @@ registerEnumType(Verdict, {
 });
 registerEnumType(Role, { name: 'Role' });
 registerEnumType(AuditAction, { name: 'AuditAction' });
+registerEnumType(DecisionReason, {
+  name: 'DecisionReason',
+  description: 'Why a verdict is not what Face reported alone.',
+  valuesConfig: { DIGEST_MISMATCH: { description: "the digest the device reported differs from Face's: the result is not trusted (FAIL)" } },
+});
+registerEnumType(AuditReason, {
+  name: 'AuditReason',
+  description: 'What an audit event records as amiss.',
+  valuesConfig: {
+    DIGEST_MISMATCH: { description: "the device's digest differs from Face's (on DECISION_REACHED)" },
+    VERIFY_IMAGE_HASH_MISMATCH: { description: 'Face hashed another verify image than the one the gateway sent (on ATTEMPT_RECORDED)' },
+  },
+});

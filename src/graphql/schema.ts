@@ -6,12 +6,13 @@ import { AuditFeedResolver } from './audit-feed.resolver';
 import { AuditResolver, SessionAuditTrailResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
 import { ViewerResolver } from './viewer.resolver';
+import { DeviceCorrelationResolver } from './device-correlation.resolver';
 import { DecisionResolver, SessionResolver } from './session.resolver';
 import { DateTimeScalar } from './date-time.scalar';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver, AuditFeedResolver],
+    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver, AuditFeedResolver, DeviceCorrelationResolver],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

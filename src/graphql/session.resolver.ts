@@ -59,8 +59,13 @@ export class SessionResolver {
 
   @Authorized('USER')
   @Mutation(() => LivenessSession, { description: 'The client reports the device is done; polling starts at once.' })
-  completeLivenessSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<SessionRecord> {
-    return ctx.services.sessions.commands.complete(requireViewer(ctx), id);
+  completeLivenessSession(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: GatewayContext,
+    @Arg('digest', () => String, { nullable: true, description: "The digest the Face SDK returned on the device; a different one from Face's makes the verdict FAIL." })
+    digest?: string | null,
+  ): Promise<SessionRecord> {
+    return ctx.services.sessions.commands.complete(requireViewer(ctx), id, digest);
   }
 
   @Authorized('USER')

@@ -8,7 +8,14 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import type { FaceQualityForRecognition } from '../domain/ports/face.port';
 import * as Enums from './enums';
-import type { LivenessDecision as LivenessDecisionValue, OperationMode, SessionKind, SessionStatus, Verdict } from '../domain/sessions/session.model';
+import type {
+  DecisionReason,
+  LivenessDecision as LivenessDecisionValue,
+  OperationMode,
+  SessionKind,
+  SessionStatus,
+  Verdict,
+} from '../domain/sessions/session.model';
 
 @ObjectType({ simpleResolvers: true })
 export class FaceRectangle {
@@ -22,6 +29,9 @@ export class FaceRectangle {
 export class VerifyReference {
   @Field(() => FaceRectangle) faceRectangle!: FaceRectangle;
   @Field(() => Enums.QualityForRecognition) qualityForRecognition!: FaceQualityForRecognition;
+  @Field(() => String, { nullable: true, description: 'Hex SHA-256 of the image bytes the gateway sent to Face.' }) verifyImageSha256?: string;
+  @Field(() => String, { nullable: true, description: "Face's verifyImageHash of the image it compared, once an attempt reported it." })
+  faceVerifyImageHash?: string;
 }
 
 @ObjectType({ simpleResolvers: true })
@@ -45,6 +55,8 @@ export class LivenessAttempt {
   @Field(() => FaceRectangle, { nullable: true }) faceRectangle?: FaceRectangle;
   @Field(() => String, { nullable: true, description: "Face's digest of the attempt, for reconciling with the device." }) digest?: string;
   @Field(() => String, { nullable: true }) sessionImageId?: string;
+  @Field(() => String, { nullable: true, description: "Liveness-with-verify: Face's hash of the verify image this attempt was compared with." })
+  verifyImageHash?: string;
   @Field(() => AttemptError, { nullable: true }) error?: AttemptError;
 }
 
@@ -71,6 +83,8 @@ export class Decision {
   @Field(() => Enums.LivenessDecision, { nullable: true }) livenessDecision?: LivenessDecisionValue;
   @Field(() => VerifyResult, { nullable: true }) verifyResult?: VerifyResult;
   @Field(() => Int, { nullable: true, description: 'The attempt the decision rests on, if any.' }) attemptId?: number;
+  @Field(() => Enums.DecisionReason, { nullable: true, description: "Set when the verdict is not Face's result alone (e.g. DIGEST_MISMATCH: FAIL)." })
+  reason?: DecisionReason;
   @Field() decidedAt!: Date;
   // session is a field resolver (decision.resolver.ts).
 }

@@ -104,6 +104,12 @@ export function exportLine(event: AuditEventRecord): string {
       attemptId: event.attemptId ?? null,
       verdict: event.verdict ?? null,
       digest: event.digest ?? null,
+      // An "audit-v2" event's own fields (docs/audit.md); events without them export as before.
+      ...((event.reason !== undefined || event.verifyImageSha256 !== undefined || event.faceVerifyImageHash !== undefined) && {
+        reason: event.reason ?? null,
+        verifyImageSha256: event.verifyImageSha256 ?? null,
+        faceVerifyImageHash: event.faceVerifyImageHash ?? null,
+      }),
       previousHash: event.previousHash,
       hash: event.hash,
     }) + '\n'

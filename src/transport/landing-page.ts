@@ -14,8 +14,9 @@
 /** What `$id` holds until a session's id is pasted in (answers NOT_FOUND, as any unknown id does). */
 export const SESSION_ID_PLACEHOLDER = 'paste-the-session-id-here';
 
-/** A valid 1x1 PNG, base64: enough for the emulator's verify reference. */
-const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+/** A valid 1x1 PNG, base64, padded with a text chunk over Face's 1 KB minimum: enough for the emulator's verify reference. */
+const PNG_1X1 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAADyHRFWHRDb21tZW50AHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eJg6bF0AAAANSURBVHjaY2Rg+F8PAAKHAYDrR7qSAAAAAElFTkSuQmCC';
 
 export const landingPageDocument = `# Every operation of the gateway. Pick one to run; the Variables panel is shared by all of them.
 # 1. Who am I? (with the generated development secret, the Authorization header holds a dev token)
@@ -48,8 +49,9 @@ subscription SessionDecision($id: ID!) {
 }
 
 # 4. The device is done (play it against the emulator first, see docs/api.md): the gateway polls Face.
-mutation CompleteLivenessSession($id: ID!) {
-  completeLivenessSession(id: $id) { id status }
+# "digest" is the one the Face SDK returned on the device; if it differs from Face's, the verdict is FAIL.
+mutation CompleteLivenessSession($id: ID!, $digest: String) {
+  completeLivenessSession(id: $id, digest: $digest) { id status }
 }
 
 # 5. The session, its attempts, its decision and its audit trail.
@@ -93,6 +95,11 @@ subscription AuditEvents($afterSequence: Int) {
 mutation DeleteLivenessSession($id: ID!) {
   deleteLivenessSession(id: $id) { id status decision { verdict } }
 }
+
+# Admin only (the dev token is not an admin's: FORBIDDEN): a new derived device correlation id for a user.
+mutation RotateDeviceCorrelationId($userTenant: String!, $userId: String!) {
+  rotateDeviceCorrelationId(tenant: $userTenant, userId: $userId) { tenant userId generation rotatedAt }
+}
 `;
 
 /** The Variables panel: a value for every variable of the document above. */
@@ -106,4 +113,7 @@ export const landingPageVariables = {
   auditFilter: { actions: ['SESSION_STARTED', 'DECISION_REACHED'] },
   tenant: null,
   afterSequence: 0,
+  digest: null,
+  userTenant: 'default',
+  userId: 'dev-user',
 };

@@ -26,6 +26,7 @@ import {
   type AuditHistoryQuery,
 } from '../../client/generated/graphql';
 import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
+import type { AuditReason } from '../../src/domain/audit/audit.model';
 import { docsBlocks, documentedHash, EXPORT_FIELDS, parseNdjson, ZERO_HASH, type ExportedEvent } from '../helpers/audit';
 import { eventually, TestGateway, type DeviceOutcome } from '../helpers/gateway';
 
@@ -108,6 +109,9 @@ function expectChainRecomputes(events: ExportedEvent[], startHash = ZERO_HASH) {
       attemptId: event.attemptId ?? undefined,
       verdict: (event.verdict ?? undefined) as NonNullable<HistoryNode['verdict']> | undefined,
       digest: event.digest ?? undefined,
+      reason: (event.reason ?? undefined) as AuditReason | undefined,
+      verifyImageSha256: event.verifyImageSha256 ?? undefined,
+      faceVerifyImageHash: event.faceVerifyImageHash ?? undefined,
     });
     expect(ours, `chain.ts hash of sequence ${event.sequence}`).toBe(event.hash);
     expect(documentedHash(previousHash, event), `documented hash of sequence ${event.sequence}`).toBe(event.hash);

@@ -14,6 +14,7 @@ import {
   FaceRequestError,
   FaceUnavailableError,
 } from '../../src/domain/ports/face.port';
+import { PNG_1X1 } from '../helpers/images';
 
 // Azure's bodies, as in /work/shared/fixtures/face-v1.2 (the REST spec's v1.2 examples and the liveness tutorial).
 const fixtures = {
@@ -91,16 +92,24 @@ const fixtures = {
   },
 };
 
-/** A valid 1x1 RGBA PNG (70 bytes). */
-const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
-  'base64',
+/** A valid 1x1 RGBA PNG with a text chunk that brings it over Face's 1 KB minimum. */
+const PNG = Buffer.from(PNG_1X1, 'base64');
+/** A valid 8x8 grey baseline JPEG (160 bytes), with a comment segment that brings it over 1 KB. */
+const JPEG = withJpegComment(
+  Buffer.from(
+    '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQH/wAALCAAIAAgBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAAAP/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAAA/AD//2Q==',
+    'base64',
+  ),
+  'A grey square standing in for a reference photo. '.repeat(24),
 );
-/** A valid 8x8 grey baseline JPEG (160 bytes). */
-const JPEG = Buffer.from(
-  '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQH/wAALCAAIAAgBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAAAP/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAAA/AD//2Q==',
-  'base64',
-);
+
+/** `jpeg` with a COM segment right after its start-of-image marker. */
+function withJpegComment(jpeg: Buffer, text: string): Buffer {
+  const comment = Buffer.from(text, 'latin1');
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(comment.length + 2);
+  return Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xfe]), length, comment, jpeg.subarray(2)]);
+}
 
 const KEY = 'emulator-test-key-0123456789';
 const HOUR_MILLIS = 60 * 60 * 1000;
@@ -302,7 +311,13 @@ describe('device attempts', () => {
     const answer = await raw('GET', `/face/v1.2/detectLivenessWithVerify-sessions/${created.sessionId}`);
     const session = await face.getSession('LIVENESS_WITH_VERIFY', created.sessionId);
 
-    expectSameShape(answer.body, fixtures.getVerifySucceeded);
+    // The gateway asks for the verify image's hash; Face then adds `verifyImageHash` after `verifyResult`.
+    const [azureAttempt] = fixtures.getVerifySucceeded.results.attempts;
+    const withHash = {
+      ...fixtures.getVerifySucceeded,
+      results: { ...fixtures.getVerifySucceeded.results, attempts: [{ ...azureAttempt, result: { ...azureAttempt?.result, verifyImageHash: '' } }] },
+    };
+    expectSameShape(answer.body, withHash);
     expect(session.status).toBe('SUCCEEDED');
     expect(session.attempts[0]).toMatchObject({
       livenessDecision: 'REAL_FACE',
@@ -543,7 +558,7 @@ describe('validation', () => {
 
   it('refuses a verify image that is not an image with InvalidImage', async () => {
     const error = await rejectionOf(
-      adapter().createLivenessWithVerifySession(verifyRequest({ verifyImage: Buffer.from('this is not an image, just text') })),
+      adapter().createLivenessWithVerifySession(verifyRequest({ verifyImage: Buffer.from('this is not an image, just text. '.repeat(64)) })),
     );
 
     expect(error).toBeInstanceOf(FaceRequestError);

@@ -184,6 +184,7 @@ function variablesFor(operation: DocumentedOperation, sessionId: string): Record
     if (type === 'ID!') values[name] = sessionId;
     else if (type === 'StartLivenessWithVerifySessionInput!') values[name] = { verifyImage: PNG_1X1 };
     else if (type === 'StartLivenessSessionInput!') values[name] = {};
+    else if (type === 'String!') values[name] = 'hardening';
   }
   return values;
 }
@@ -198,7 +199,8 @@ describe('query limits', () => {
 
   for (const operation of documented) {
     it(`${operation.label} passes the default limits over HTTP and WebSocket`, async () => {
-      const token = userToken(gateway);
+      // Rotating a device correlation id is an admin's operation.
+      const token = userToken(gateway, operation.query.includes('rotateDeviceCorrelationId') ? { roles: ['user', 'auditor', 'admin'] } : {});
       const newSession = async () => (await gateway.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession.session.id;
       const raw = await socket(gateway, bearer(token));
 

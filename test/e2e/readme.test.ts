@@ -284,7 +284,8 @@ describe('the README, as a newcomer follows it', () => {
   it('npm run face-emulator, as docs/api.md gives it, serves the emulator alone', async () => {
     const [command] = blocks('docs/api.md', 'The Face emulator', 'sh');
     expect(command.trim()).toBe('npm run face-emulator');
-    const emulator = await npm(command.trim().split(' ').slice(1), { FACE_EMULATOR_PORT: '0' }, /listening on (http:\/\/\S+)/);
+    // With the throttle of docs/configuration.md ("The tools' settings"), as a bench run would set it.
+    const emulator = await npm(command.trim().split(' ').slice(1), { FACE_EMULATOR_PORT: '0', FACE_EMULATOR_TPS: '1' }, /listening on (http:\/\/\S+)/);
     try {
       const created = await fetch(`${emulator.match[1]}/face/v1.2/detectLiveness-sessions`, {
         method: 'POST',
@@ -293,6 +294,12 @@ describe('the README, as a newcomer follows it', () => {
       });
       expect(created.status).toBe(200);
       expect(await created.json()).toMatchObject({ status: 'NotStarted', results: { attempts: [] } });
+      // One call a second: of three more at once, at least one is throttled as Azure throttles.
+      const reads = await Promise.all(
+        [1, 2, 3].map(() => fetch(`${emulator.match[1]}/face/v1.2/detectLiveness-sessions/readme`, { headers: { 'Ocp-Apim-Subscription-Key': 'any-key' } })),
+      );
+      const throttled = reads.find((read) => read.status === 429);
+      expect(throttled?.headers.get('retry-after')).toBe('1');
     } finally {
       await stopProcessGroup(emulator.child);
     }

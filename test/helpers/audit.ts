@@ -20,6 +20,10 @@ export interface ExportedEvent {
   attemptId: number | null;
   verdict: string | null;
   digest: string | null;
+  /** Only on lines of "audit-v2" events. */
+  reason?: string | null;
+  verifyImageSha256?: string | null;
+  faceVerifyImageHash?: string | null;
   previousHash: string;
   hash: string;
 }
@@ -39,6 +43,9 @@ export const EXPORT_FIELDS = [
   'previousHash',
   'hash',
 ] as const;
+
+/** The keys of an "audit-v2" event's line: after `digest`, its three fields. */
+export const EXPORT_FIELDS_V2 = [...EXPORT_FIELDS.slice(0, 11), 'reason', 'verifyImageSha256', 'faceVerifyImageHash', 'previousHash', 'hash'] as const;
 
 export const ZERO_HASH = '0'.repeat(64);
 
@@ -71,12 +78,10 @@ export function parseCheckpoints(body: string): ExportedCheckpoint[] {
 
 /** docs/audit.md, "The hash chain": hex SHA-256 of previousHash, "\n" and the canonical JSON array. */
 export function documentedHash(previousHash: string, event: Omit<ExportedEvent, 'previousHash' | 'hash'>): string {
-  const canonical =
-    '["audit-v1",' +
-    [event.id, event.tenant, event.sequence, event.at, event.action, event.actor, event.sessionId, event.userId, event.attemptId, event.verdict, event.digest]
-      .map((value) => JSON.stringify(value))
-      .join(',') +
-    ']';
+  const v2 = 'reason' in event;
+  const fields: unknown[] = [event.id, event.tenant, event.sequence, event.at, event.action, event.actor, event.sessionId, event.userId, event.attemptId, event.verdict, event.digest];
+  if (v2) fields.push(event.reason, event.verifyImageSha256, event.faceVerifyImageHash);
+  const canonical = (v2 ? '["audit-v2",' : '["audit-v1",') + fields.map((value) => JSON.stringify(value)).join(',') + ']';
   return createHash('sha256').update(Buffer.from(previousHash + '\n' + canonical, 'utf8')).digest('hex');
 }
 

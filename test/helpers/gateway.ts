@@ -233,7 +233,14 @@ export class TestGateway {
       now,
       logSink: (line) => this.logs.push(line),
       // As main.ts wires it, with the gateway's clock so that advanceClock moves the emulator too.
-      faceEmulator: config.face.mode === 'emulator' ? createFaceEmulator({ apiKey: config.face.emulatorKey, maxSessions: config.face.emulatorMaxSessions, now, faults: !config.production }) : undefined,
+      faceEmulator: config.face.mode === 'emulator' ? createFaceEmulator({
+              apiKey: config.face.emulatorKey,
+              maxSessions: config.face.emulatorMaxSessions,
+              transactionsPerSecond: config.face.emulatorTransactionsPerSecond,
+              maxAttempts: config.face.emulatorMaxAttempts,
+              now,
+              faults: !config.production,
+            }) : undefined,
     });
   }
 }

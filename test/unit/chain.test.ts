@@ -98,3 +98,24 @@ describe('the audit hash chain', () => {
     );
   });
 });
+
+describe('the audit-v2 encoding', () => {
+  it('an event with evidence fields is encoded as audit-v2 with them appended, others stay audit-v1', () => {
+    const flagged: ChainedFields = { ...second, reason: 'VERIFY_IMAGE_HASH_MISMATCH', verifyImageSha256: 'ab'.repeat(32), faceVerifyImageHash: 'CD'.repeat(32) };
+    const encoded = JSON.parse(canonicalEncoding(flagged)) as unknown[];
+
+    expect(encoded[0]).toBe('audit-v2');
+    expect(encoded.slice(1, 12)).toEqual((JSON.parse(SECOND_CANONICAL) as unknown[]).slice(1));
+    expect(encoded.slice(12)).toEqual(['VERIFY_IMAGE_HASH_MISMATCH', 'ab'.repeat(32), 'CD'.repeat(32)]);
+    expect(canonicalEncoding(second)).toBe(SECOND_CANONICAL);
+  });
+
+  it('a v2 field absent beside a present one is null, and each of them changes the hash', () => {
+    const started: ChainedFields = { ...first, verifyImageSha256: 'ab'.repeat(32) };
+    expect(JSON.parse(canonicalEncoding(started))).toEqual(['audit-v2', ...JSON.parse(FIRST_CANONICAL).slice(1), null, 'ab'.repeat(32), null]);
+    const base = chainHash(GENESIS_HASH, started);
+    expect(chainHash(GENESIS_HASH, { ...started, verifyImageSha256: 'ac'.repeat(32) })).not.toBe(base);
+    expect(chainHash(GENESIS_HASH, { ...started, reason: 'DIGEST_MISMATCH' })).not.toBe(base);
+    expect(chainHash(GENESIS_HASH, { ...started, faceVerifyImageHash: 'AB'.repeat(32) })).not.toBe(base);
+  });
+});

@@ -182,7 +182,13 @@ describe('production', () => {
   it('runs the built-in emulator only when FACE_EMULATOR=true says so', () => {
     const { FACE_ENDPOINT: _endpoint, ...withoutFace } = PRODUCTION;
     expect(refusal({ ...withoutFace, FACE_EMULATOR: 'false' }).message).toMatch(/^FACE_ENDPOINT /);
-    expect(loadConfig({ ...withoutFace, FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: 'k' }).face).toEqual({ mode: 'emulator', emulatorKey: 'k', emulatorMaxSessions: 10_000 });
+    expect(loadConfig({ ...withoutFace, FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: 'k' }).face).toEqual({
+      mode: 'emulator',
+      emulatorKey: 'k',
+      emulatorMaxSessions: 10_000,
+      emulatorTransactionsPerSecond: undefined,
+      emulatorMaxAttempts: 3,
+    });
     expect(refusal({ ...withoutFace, FACE_EMULATOR: 'true' }).message).toMatch(/^FACE_EMULATOR_KEY must be set when NODE_ENV=production/);
   });
 

@@ -1,7 +1,7 @@
 /** The verdict rules of docs/api.md, as `deriveDecision` applies them. */
 import { describe, expect, it } from 'vitest';
 import type { FaceAttempt, FaceStatus } from '../../src/domain/ports/face.port';
-import { deriveDecision, MAX_ATTEMPTS, type DecisionInput } from '../../src/domain/sessions/decision';
+import { checkDigest, deriveDecision, MAX_ATTEMPTS, sha256Hex, type DecisionInput } from '../../src/domain/sessions/decision';
 
 const NOW = Date.parse('2030-01-01T12:00:00Z');
 const IN_TEN_MINUTES = NOW + 600_000;
@@ -156,5 +156,45 @@ describe('sessions without a result', () => {
   it('exhausted attempts decide INCONCLUSIVE rather than EXPIRED after the expiry', () => {
     const outcome = deriveDecision(input({ attempts: [failure(1), failure(2), failure(3)], nowMillis: IN_TEN_MINUTES + 1 }));
     expect(outcome?.decision.verdict).toBe('INCONCLUSIVE');
+  });
+});
+
+describe('the attempts limit from configuration', () => {
+  it('fewer failed attempts than the configured limit leave the session undecided, as many decide it', () => {
+    expect(deriveDecision(input({ attempts: [failure(1)], maxAttempts: 2 }))).toBeUndefined();
+    expect(deriveDecision(input({ attempts: [failure(1), failure(2)], maxAttempts: 2 }))).toEqual({
+      status: 'FAILED',
+      decision: { verdict: 'INCONCLUSIVE', attemptId: 2 },
+    });
+  });
+
+  it("Face's own FAILED status decides even below the configured limit", () => {
+    expect(deriveDecision(input({ faceStatus: 'FAILED', attempts: [failure(1)], maxAttempts: 5 }))?.decision).toEqual({ verdict: 'INCONCLUSIVE', attemptId: 1 });
+  });
+});
+
+describe("the device's digest", () => {
+  const passed = { verdict: 'PASS', livenessDecision: 'REAL_FACE', attemptId: 2 } as const;
+  const attempts = [failure(1), result(2, 'REAL_FACE', { digest: 'ABCDEF01' })];
+
+  it.each([
+    ['no reported digest', undefined, passed],
+    ['the same digest', 'ABCDEF01', passed],
+    ['the same digest in lower case', 'abcdef01', passed],
+    ['another digest', 'ABCDEF02', { ...passed, verdict: 'FAIL', reason: 'DIGEST_MISMATCH' }],
+  ])('%s: %o', (_case, reported, expected) => {
+    expect(checkDigest(passed, attempts, reported)).toEqual(expected);
+  });
+
+  it('a reported digest against an attempt without one is a mismatch; a decision on no result is left alone', () => {
+    expect(checkDigest({ ...passed }, [result(2, 'REAL_FACE', { digest: undefined })], 'ABCDEF01')).toMatchObject({ verdict: 'FAIL', reason: 'DIGEST_MISMATCH' });
+    expect(checkDigest({ verdict: 'INCONCLUSIVE', attemptId: 1 }, attempts, 'ABCDEF01')).toEqual({ verdict: 'INCONCLUSIVE', attemptId: 1 });
+  });
+
+  it('reads a SHA-256 given as hex or base64 as lower-case hex, and nothing else', () => {
+    const hex = 'ab'.repeat(32);
+    expect(sha256Hex(hex.toUpperCase())).toBe(hex);
+    expect(sha256Hex(Buffer.from(hex, 'hex').toString('base64'))).toBe(hex);
+    expect(sha256Hex('not a hash')).toBeUndefined();
   });
 });

@@ -23,7 +23,10 @@ function classifyFaceCall(method: string, path: string): FaceCallKind {
 
 async function main(): Promise<void> {
   let counts = emptyCounts();
+  // FACE_EMULATOR_TPS, as for `npm run face-emulator`: a bench run may meet Azure's throttling (S0: 10).
+  const tps = Number(process.env.FACE_EMULATOR_TPS?.trim() || Number.NaN);
   const emulator = createFaceEmulator({
+    ...(Number.isInteger(tps) && tps > 0 && { transactionsPerSecond: tps }),
     onRequest: (method, path) => {
       counts[classifyFaceCall(method, path)] += 1;
     },

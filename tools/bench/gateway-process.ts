@@ -10,7 +10,13 @@ import { serveParent } from './child';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const faceEmulator = config.face.mode === 'emulator' ? createFaceEmulator({ apiKey: config.face.emulatorKey, maxSessions: config.face.emulatorMaxSessions, faults: !config.production }) : undefined;
+  const faceEmulator = config.face.mode === 'emulator' ? createFaceEmulator({
+          apiKey: config.face.emulatorKey,
+          maxSessions: config.face.emulatorMaxSessions,
+          transactionsPerSecond: config.face.emulatorTransactionsPerSecond,
+          maxAttempts: config.face.emulatorMaxAttempts,
+          faults: !config.production,
+        }) : undefined;
   const gateway = await createGateway({ config, faceEmulator });
   serveParent({ url: gateway.url, emulatorUrl: gateway.emulatorUrl }, { stop: () => gateway.stop() });
 }

@@ -86,10 +86,13 @@ async function main(): Promise<void> {
     body: JSON.stringify({ livenessDecision: outcome }),
   });
   if (!device.ok) throw new Error(`the emulator refused the device call: ${device.status}`);
+  // The Face SDK hands the app the attempt's digest; the app reports it, and the gateway holds it against Face's.
+  const attempt = (await device.json()) as { result?: { digest?: string } };
+  const digest = attempt.result?.digest;
   step(4, `the device (simulated by the emulator) finished with "${outcome}"`);
 
-  const { completeLivenessSession } = await graphql(CompleteLivenessSessionDocument, { id: sessionId }, token);
-  step(5, `reported completion (status ${completeLivenessSession.status}); the gateway polls Face now`);
+  const { completeLivenessSession } = await graphql(CompleteLivenessSessionDocument, { id: sessionId, digest }, token);
+  step(5, `reported completion with the device's digest (status ${completeLivenessSession.status}); the gateway polls Face now`);
 
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no decision within 30 s')), 30_000).unref());
   const reached = await Promise.race([decision, timeout]);

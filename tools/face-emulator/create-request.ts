@@ -15,6 +15,8 @@ export interface CreateSessionParams {
   modelVersion: string;
   authTokenTimeToLiveSeconds: number;
   verifyConfidenceThreshold?: number;
+  /** With-verify only: answer the verify image's SHA-256 in each attempt's result. */
+  returnVerifyImageHash: boolean;
 }
 
 const DEFAULT_TTL_SECONDS = 600;
@@ -70,8 +72,7 @@ function validate(fields: RawFields, fromText: boolean): CreateSessionParams {
   if (verifyConfidenceThreshold !== undefined && !(verifyConfidenceThreshold >= 0 && verifyConfidenceThreshold <= 1)) {
     throw faceErrors.invalidRequestBody();
   }
-  // returnVerifyImageHash is accepted and ignored.
-  read.boolean(fields.returnVerifyImageHash);
+  const returnVerifyImageHash = read.boolean(fields.returnVerifyImageHash) ?? false;
 
   return {
     operationMode,
@@ -80,6 +81,7 @@ function validate(fields: RawFields, fromText: boolean): CreateSessionParams {
     enableSessionImage,
     modelVersion,
     authTokenTimeToLiveSeconds: ttl,
+    returnVerifyImageHash,
     ...(verifyConfidenceThreshold !== undefined && { verifyConfidenceThreshold }),
   };
 }

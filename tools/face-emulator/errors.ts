@@ -59,6 +59,8 @@ export const faceErrors = {
     "Invalid livenessModelVersion specified. Must be '2024-11-15'.",
   ),
   invalidImage: error(400, 'InvalidImage', 'Decoding error, image format unsupported.'),
+  noFaceInImage: error(400, 'InvalidImage', 'No face detected in the image.'),
+  multipleFacesInImage: error(400, 'InvalidImage', 'Multiple faces detected in the image; the verify image must contain exactly one face.'),
   imageTooSmall: error(400, 'InvalidImageSize', 'Image size is too small.'),
   imageTooBig: error(400, 'InvalidImageSize', 'Image size is too big.'),
 
@@ -68,8 +70,12 @@ export const faceErrors = {
     '401',
     'Access denied due to an invalid or expired session authorization token.',
   ),
-  attemptsExhausted: error(403, 'MaxAttemptsReached', 'The session allows at most 3 attempts.'),
+  attemptsExhausted: (maxAttempts: number) =>
+    new EmulatorHttpError(403, 'MaxAttemptsReached', `The session allows at most ${maxAttempts} attempts.`),
   sessionCompleted: error(403, 'SessionCompleted', 'The session already has a result.'),
+  // Azure's answer beyond a resource's calls per second (S0: 10), with the wait in `Retry-After`.
+  throttled: (retryAfterSeconds: number) =>
+    new EmulatorHttpError(429, '429', 'Rate limit is exceeded. Try again later.', { 'Retry-After': String(retryAfterSeconds) }),
 } as const;
 
 /** The JSON body of an error answer. */

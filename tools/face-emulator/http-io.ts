@@ -60,8 +60,9 @@ export function sendNoContent(res: ServerResponse): void {
   res.end();
 }
 
+/** Azure names the error code in the `x-ms-error-code` header as well as in the body. */
 export function sendError(res: ServerResponse, error: EmulatorHttpError): void {
-  sendJson(res, error.status, errorBody(error), error.headers);
+  sendJson(res, error.status, errorBody(error), { 'x-ms-error-code': error.code, ...error.headers });
 }
 
 /** A header's single value (the first, when repeated). */

@@ -40,6 +40,13 @@ export interface FaceEmulatorOptions {
    * had passed Face's retention.
    */
   maxSessions?: number;
+  /**
+   * Management requests (create, get, delete) answered per second at most; beyond it `429` with
+   * `Retry-After`, as Azure throttles a resource (S0: 10 per second). Absent: no cap.
+   */
+  transactionsPerSecond?: number;
+  /** Device attempts a session takes (default 3, as Face). */
+  maxAttempts?: number;
 }
 
 export interface FaceEmulator {
@@ -61,9 +68,10 @@ const FAULTS_PATH = '/_faults';
 export function createFaceEmulator(options: FaceEmulatorOptions = {}): FaceEmulator {
   const pendingDelays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   const context: EmulatorContext = {
-    store: createSessionStore(options.now ?? Date.now, options.maxSessions),
+    store: createSessionStore(options.now ?? Date.now, options.maxSessions, options.maxAttempts),
     faults: createFaultQueue(),
     ...(options.apiKey !== undefined && { apiKey: options.apiKey }),
+    ...(options.transactionsPerSecond !== undefined && { throttle: createThrottle(options.transactionsPerSecond, Date.now) }),
     delay: (ms) =>
       new Promise((resolve) => {
         const pending = {
@@ -132,5 +140,27 @@ export function createFaceEmulator(options: FaceEmulatorOptions = {}): FaceEmula
         closing.closeAllConnections();
       });
     },
+  };
+}
+
+/**
+ * A fixed one-second window: up to `perSecond` requests in the current second, then the rest wait for
+ * the next one (answered with the whole seconds to wait, at least 1, as Azure's `Retry-After`).
+ */
+function createThrottle(perSecond: number, now: () => number): () => number | undefined {
+  let windowStart = 0;
+  let used = 0;
+  return () => {
+    const at = now();
+    const second = Math.floor(at / 1000) * 1000;
+    if (second !== windowStart) {
+      windowStart = second;
+      used = 0;
+    }
+    if (used < perSecond) {
+      used += 1;
+      return undefined;
+    }
+    return Math.max(1, Math.ceil((windowStart + 1000 - at) / 1000));
   };
 }

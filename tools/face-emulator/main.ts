@@ -4,7 +4,9 @@
  *
  * Reads `FACE_EMULATOR_PORT` (default 4100), `FACE_EMULATOR_HOST` (default 127.0.0.1) and
  * `FACE_EMULATOR_KEY` (when set, the only accepted `Ocp-Apim-Subscription-Key`) and
- * `FACE_EMULATOR_MAX_SESSIONS` (sessions kept in memory, default 10,000). Under
+ * `FACE_EMULATOR_MAX_SESSIONS` (sessions kept in memory, default 10,000), `FACE_EMULATOR_TPS`
+ * (management calls per second before `429`, default none) and `FACE_EMULATOR_MAX_ATTEMPTS` (device
+ * attempts per session, default 3). Under
  * `NODE_ENV=production` it has no `/_faults` route.
  */
 import { createFaceEmulator } from './';
@@ -17,6 +19,8 @@ interface EmulatorSettings {
   host: string;
   apiKey?: string;
   maxSessions?: number;
+  transactionsPerSecond?: number;
+  maxAttempts?: number;
 }
 
 /** The settings from the environment; an empty variable counts as unset. */
@@ -32,7 +36,23 @@ function readSettings(env: NodeJS.ProcessEnv): EmulatorSettings {
   if (rawMaxSessions !== undefined && (!/^\d+$/.test(rawMaxSessions) || Number(rawMaxSessions) < 1)) {
     throw new Error(`FACE_EMULATOR_MAX_SESSIONS must be a whole number of at least 1, not "${rawMaxSessions}".`);
   }
-  return { port, host, ...(apiKey !== undefined && { apiKey }), ...(rawMaxSessions !== undefined && { maxSessions: Number(rawMaxSessions) }) };
+  const transactionsPerSecond = positiveWhole(env, 'FACE_EMULATOR_TPS');
+  const maxAttempts = positiveWhole(env, 'FACE_EMULATOR_MAX_ATTEMPTS');
+  return {
+    port,
+    host,
+    ...(apiKey !== undefined && { apiKey }),
+    ...(rawMaxSessions !== undefined && { maxSessions: Number(rawMaxSessions) }),
+    ...(transactionsPerSecond !== undefined && { transactionsPerSecond }),
+    ...(maxAttempts !== undefined && { maxAttempts }),
+  };
+}
+
+function positiveWhole(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name]?.trim() || undefined;
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a whole number of at least 1, not "${raw}".`);
+  return Number(raw);
 }
 
 async function main(): Promise<void> {
@@ -46,7 +66,13 @@ async function main(): Promise<void> {
 
   // No fault injection under NODE_ENV=production, as for the emulator embedded in a gateway.
   const faults = process.env.NODE_ENV !== 'production';
-  const emulator = createFaceEmulator({ ...(settings.apiKey !== undefined && { apiKey: settings.apiKey }), maxSessions: settings.maxSessions, faults });
+  const emulator = createFaceEmulator({
+    ...(settings.apiKey !== undefined && { apiKey: settings.apiKey }),
+    maxSessions: settings.maxSessions,
+    transactionsPerSecond: settings.transactionsPerSecond,
+    maxAttempts: settings.maxAttempts,
+    faults,
+  });
   let stopping = false;
   const stop = () => {
     if (stopping) return;

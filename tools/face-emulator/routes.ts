@@ -12,6 +12,8 @@ import { attemptBody, createdSessionBody, sessionResultBody } from './wire';
 
 /** Face refuses verify images larger than 6 MB. */
 export const MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024;
+/** ... and smaller than 1 KB (Azure's `InvalidImageSize`, "Image size is too small"). */
+export const MIN_VERIFY_IMAGE_BYTES = 1024;
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
 const MAX_MULTIPART_FIELDS_BYTES = 64 * 1024;
 
@@ -20,6 +22,8 @@ export interface EmulatorContext {
   readonly store: SessionStore;
   readonly faults: FaultQueue;
   readonly apiKey?: string;
+  /** Answers how many seconds to wait when a management request is over the calls-per-second cap, else undefined. */
+  readonly throttle?: () => number | undefined;
   delay(ms: number): Promise<void>;
 }
 
@@ -50,11 +54,17 @@ export async function serveFaceApi(
 
   await applyFault(context, req);
   checkSubscriptionKey(context, req);
+  const retryAfterSeconds = context.throttle?.();
+  if (retryAfterSeconds !== undefined) throw faceErrors.throttled(retryAfterSeconds);
   if (route.type === 'create') {
-    const session =
-      route.kind === 'liveness'
-        ? context.store.create('liveness', parseJsonCreateBody(await readJsonBody(req)))
-        : context.store.create('livenessWithVerify', await readVerifyCreateParams(req));
+    let session;
+    if (route.kind === 'liveness') {
+      session = context.store.create('liveness', parseJsonCreateBody(await readJsonBody(req)));
+    } else {
+      const { params, image } = await readVerifyCreateParams(req);
+      const verifyImageHash = params.returnVerifyImageHash ? createHash('sha256').update(image).digest('hex').toUpperCase() : undefined;
+      session = context.store.create('livenessWithVerify', params, { verifyImageHash });
+    }
     sendJson(res, 200, createdSessionBody(session));
   } else if (req.method === 'GET') {
     const session = context.store.get(route.kind, route.sessionId);
@@ -168,10 +178,23 @@ async function readVerifyCreateParams(req: IncomingMessage) {
   const params = parseMultipartCreateFields(fields);
 
   if (!image) throw faceErrors.invalidRequestBody();
-  if (image.length === 0) throw faceErrors.imageTooSmall();
+  if (image.length < MIN_VERIFY_IMAGE_BYTES) throw faceErrors.imageTooSmall();
   if (image.length > MAX_VERIFY_IMAGE_BYTES) throw faceErrors.imageTooBig();
   if (!sniffImageFormat(image)) throw faceErrors.invalidImage();
-  return params;
+  const faces = markedFaceCount(image);
+  if (faces === 0) throw faceErrors.noFaceInImage();
+  if (faces > 1) throw faceErrors.multipleFacesInImage();
+  return { params, image };
+}
+
+/**
+ * The emulator detects no faces: a test image says how many it shows with the text
+ * `face-emulator:faces=<n>` anywhere in its bytes (a PNG tEXt chunk, a JPEG comment, a GIF comment).
+ * An image without the mark shows one face.
+ */
+export function markedFaceCount(image: Buffer): number {
+  const match = /face-emulator:faces=(\d{1,3})/.exec(image.toString('latin1'));
+  return match?.[1] === undefined ? 1 : Number(match[1]);
 }
 
 async function serveDeviceAttempt(

@@ -27,6 +27,8 @@ export interface EmulatedAttempt {
     digest: string;
     sessionImageId?: string;
     verifyResult?: { matchConfidence: number; isIdentical: boolean };
+    /** With-verify sessions created with `returnVerifyImageHash`: SHA-256 of the verify image. */
+    verifyImageHash?: string;
   };
   error?: { code: string; message: string };
 }
@@ -44,6 +46,8 @@ export interface EmulatedSession {
   readonly verifyConfidenceThreshold?: number;
   /** With-verify sessions only: the face found in the verify image. */
   readonly verifyReference?: { faceRectangle: FaceRectangle; qualityForRecognition: 'high' };
+  /** Upper-case hex SHA-256 of the verify image, when the session was created with `returnVerifyImageHash`. */
+  readonly verifyImageHash?: string;
   status: SessionStatus;
   readonly attempts: EmulatedAttempt[];
 }
@@ -55,7 +59,8 @@ export type DeviceOutcome =
 
 /** Face keeps a session for 48 hours after its creation. */
 export const SESSION_RETENTION_MILLIS = 48 * 60 * 60 * 1000;
-export const MAX_ATTEMPTS = 3;
+/** Face allows three attempts per session; the emulator may be told otherwise (`maxAttempts`). */
+export const DEFAULT_MAX_ATTEMPTS = 3;
 const SWEEP_INTERVAL_MILLIS = 60_000;
 const DEFAULT_MATCH_CONFIDENCE = 0.9;
 
@@ -63,8 +68,13 @@ const DEFAULT_MATCH_CONFIDENCE = 0.9;
 export const DEFAULT_MAX_SESSIONS = 10_000;
 
 /** The emulator's sessions, in memory, forgotten 48 hours after creation or, past `maxSessions`, oldest first. */
+/** What a with-verify session is created from besides its fields: the verify image's hash, if asked for. */
+export interface VerifyImageFacts {
+  verifyImageHash?: string;
+}
+
 export interface SessionStore {
-  create(kind: SessionKind, params: CreateSessionParams): EmulatedSession;
+  create(kind: SessionKind, params: CreateSessionParams, verify?: VerifyImageFacts): EmulatedSession;
   /** The session, or `undefined` when unknown, deleted, of the other kind, or past retention. */
   get(kind: SessionKind, id: string): EmulatedSession | undefined;
   /** Returns whether a session was deleted. */
@@ -77,7 +87,7 @@ export interface SessionStore {
   readonly size: number;
 }
 
-export function createSessionStore(now: () => number, maxSessions = DEFAULT_MAX_SESSIONS): SessionStore {
+export function createSessionStore(now: () => number, maxSessions = DEFAULT_MAX_SESSIONS, maxAttempts = DEFAULT_MAX_ATTEMPTS): SessionStore {
   const sessions = new Map<string, EmulatedSession>();
   const sessionIdByToken = new Map<string, string>();
   let lastSweepMillis = now();
@@ -111,7 +121,7 @@ export function createSessionStore(now: () => number, maxSessions = DEFAULT_MAX_
   };
 
   return {
-    create(kind, params) {
+    create(kind, params, verify) {
       sweep();
       const session: EmulatedSession = {
         id: randomUUID(),
@@ -129,6 +139,7 @@ export function createSessionStore(now: () => number, maxSessions = DEFAULT_MAX_
         ...(kind === 'livenessWithVerify' && {
           verifyReference: { faceRectangle: randomFaceRectangle(), qualityForRecognition: 'high' as const },
         }),
+        ...(verify?.verifyImageHash !== undefined && { verifyImageHash: verify.verifyImageHash }),
         status: 'NotStarted',
         attempts: [],
       };
@@ -163,12 +174,12 @@ export function createSessionStore(now: () => number, maxSessions = DEFAULT_MAX_
 
     recordAttempt(session, outcome) {
       if (session.status === 'Succeeded') throw faceErrors.sessionCompleted();
-      if (session.attempts.length >= MAX_ATTEMPTS) throw faceErrors.attemptsExhausted();
+      if (session.attempts.length >= maxAttempts) throw faceErrors.attemptsExhausted(maxAttempts);
 
       const attempt = buildAttempt(session, outcome);
       session.attempts.push(attempt);
       if (attempt.status === 'Succeeded') session.status = 'Succeeded';
-      else session.status = session.attempts.length >= MAX_ATTEMPTS ? 'Failed' : 'Running';
+      else session.status = session.attempts.length >= maxAttempts ? 'Failed' : 'Running';
       return attempt;
     },
 
@@ -193,6 +204,7 @@ function buildAttempt(session: EmulatedSession, outcome: DeviceOutcome): Emulate
       digest: randomBytes(32).toString('hex').toUpperCase(),
       ...(session.enableSessionImage && { sessionImageId: randomSessionImageId() }),
       ...(session.kind === 'livenessWithVerify' && { verifyResult: verifyResultFor(session, outcome) }),
+      ...(session.verifyImageHash !== undefined && { verifyImageHash: session.verifyImageHash }),
     },
   };
 }

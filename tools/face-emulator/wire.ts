@@ -40,6 +40,7 @@ export function attemptBody(attempt: EmulatedAttempt): object {
             isIdentical: result.verifyResult.isIdentical,
           },
         }),
+        ...(result.verifyImageHash !== undefined && { verifyImageHash: result.verifyImageHash }),
       },
     }),
   };

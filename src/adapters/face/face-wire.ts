@@ -44,6 +44,8 @@ export function verifyCreationParts(request: CreateLivenessWithVerifySessionRequ
       : { name: 'deviceCorrelationIdSetInClient', body: true },
     { name: 'authTokenTimeToLiveInSeconds', body: request.authTokenTimeToLiveSeconds },
     { name: 'enableSessionImage', body: request.enableSessionImage },
+    // Face then reports the SHA-256 of the image it compared, to set beside the gateway's own.
+    { name: 'returnVerifyImageHash', body: true },
     ...(request.verifyConfidenceThreshold === undefined
       ? []
       : [{ name: 'verifyConfidenceThreshold' as const, body: request.verifyConfidenceThreshold }]),
@@ -99,6 +101,7 @@ function toAttempt(value: unknown): FaceAttempt[] {
       ...(typeof result?.digest === 'string' && { digest: result.digest }),
       ...(typeof result?.sessionImageId === 'string' && { sessionImageId: result.sessionImageId }),
       ...(verifyResult && { verifyResult }),
+      ...(typeof result?.verifyImageHash === 'string' && result.verifyImageHash !== '' && { verifyImageHash: result.verifyImageHash }),
       ...(typeof failureCode === 'string' && {
         error: { code: failureCode, message: typeof error?.message === 'string' ? error.message : '' },
       }),

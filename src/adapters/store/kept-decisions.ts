@@ -68,8 +68,8 @@ export class KeptDecisionsRepository implements SessionRepository {
     return this.inner.list(scope, filter, first, after);
   }
 
-  reportCompletion(id: string, actor: string, at: Date): Promise<SessionRecord> {
-    return this.inner.reportCompletion(id, actor, at);
+  reportCompletion(id: string, actor: string, at: Date, reportedDigest?: string): Promise<SessionRecord> {
+    return this.inner.reportCompletion(id, actor, at, reportedDigest);
   }
 
   recordProgress(id: string, progress: Progress, at: Date): Promise<Transition> {

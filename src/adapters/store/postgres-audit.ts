@@ -8,7 +8,7 @@ import type { AuditFilter, Page } from '../../domain/ports/store';
 import type { ReadScope } from '../../domain/viewer';
 import type { AuditRows } from './counted-audit';
 import { binder, placeholders, type Queryable } from './postgres-sql';
-import { AUDIT_COLUMNS, auditConditions, auditValues, CHECKPOINT_COLUMNS, checkpointValues, toAuditEvent, toCheckpoint, where, type Row } from './rows';
+import { AUDIT_COLUMN_COUNT, AUDIT_COLUMNS, auditConditions, auditValues, CHECKPOINT_COLUMNS, checkpointValues, toAuditEvent, toCheckpoint, where, type Row } from './rows';
 
 /**
  * Appends to a tenant's chain inside the caller's transaction, holding the tenant's head locked, so
@@ -24,7 +24,7 @@ export async function appendAudit(client: Queryable, sealing: ChainSealing, tena
   const head = (await client.query<StoredHead>('SELECT sequence, hash, mac FROM audit_heads WHERE tenant = $1 FOR UPDATE', [tenant])).rows[0];
   const events = chainEvents(tenant, head, drafts, at, randomUUID);
   for (const event of events) {
-    await client.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${placeholders(13)})`, auditValues(event));
+    await client.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${placeholders(AUDIT_COLUMN_COUNT)})`, auditValues(event));
   }
   const last = events[events.length - 1];
   const latest = (await client.query<{ sequence: number; at: number }>('SELECT sequence, at FROM audit_checkpoints WHERE tenant = $1 ORDER BY sequence DESC LIMIT 1', [tenant]))

@@ -14,10 +14,12 @@ import { appendAudit } from './postgres-audit';
 import type { ChainSealing } from '../../domain/audit/seal';
 import { binder, placeholders, postgresBool, transaction, type Queryable } from './postgres-sql';
 import {
+  ATTEMPT_COLUMN_COUNT,
   ATTEMPT_COLUMNS,
   attemptValues,
   bySession,
   changeValues,
+  DECISION_COLUMN_COUNT,
   DECISION_COLUMNS,
   decisionValues,
   SESSION_COLUMNS,
@@ -66,8 +68,8 @@ export class PostgresSessionRepository implements SessionRepository {
     return { items: rows.slice(0, first).map(toSession), hasNextPage: rows.length > first, totalCount };
   }
 
-  async reportCompletion(id: string, actor: string, at: Date): Promise<SessionRecord> {
-    return (await this.transition(id, at, async (session) => planCompletion(session, actor, at))).session;
+  async reportCompletion(id: string, actor: string, at: Date, reportedDigest?: string): Promise<SessionRecord> {
+    return (await this.transition(id, at, async (session) => planCompletion(session, actor, at, reportedDigest))).session;
   }
 
   async recordProgress(id: string, progress: Progress, at: Date): Promise<Transition> {
@@ -148,19 +150,20 @@ async function execute(client: Queryable, sealing: ChainSealing, id: string, pla
   if (plan.changes) {
     await client.query(
       `UPDATE sessions SET status = coalesce($1, status), model_version = coalesce($2, model_version),
-         completion_reported_at = coalesce($3, completion_reported_at), decided = decided OR $4, updated_at = $5
-       WHERE id = $6`,
+         completion_reported_at = coalesce($3, completion_reported_at), reported_digest = coalesce($4, reported_digest),
+         verify_reference = coalesce($5, verify_reference), decided = decided OR $6, updated_at = $7
+       WHERE id = $8`,
       [...changeValues(plan.changes, postgresBool), id],
     );
   }
   for (const attempt of plan.attempts) {
     await client.query(
-      `INSERT INTO attempts (${ATTEMPT_COLUMNS}) VALUES (${placeholders(12)}) ON CONFLICT (session_id, attempt_id) DO NOTHING`,
+      `INSERT INTO attempts (${ATTEMPT_COLUMNS}) VALUES (${placeholders(ATTEMPT_COLUMN_COUNT)}) ON CONFLICT (session_id, attempt_id) DO NOTHING`,
       attemptValues(id, attempt, at, postgresBool),
     );
   }
   if (plan.decision) {
-    await client.query(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${placeholders(7)}) ON CONFLICT (session_id) DO NOTHING`, decisionValues(plan.decision, postgresBool));
+    await client.query(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${placeholders(DECISION_COLUMN_COUNT)}) ON CONFLICT (session_id) DO NOTHING`, decisionValues(plan.decision, postgresBool));
   }
   if (plan.dropLease) await client.query('DELETE FROM session_leases WHERE session_id = $1', [id]);
   await appendAudit(client, sealing, plan.session.tenant, plan.auditEvents, at);

@@ -6,12 +6,13 @@
  * instances starting together apply each migration once.
  */
 import pg from 'pg';
-import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { AuditRepository, DeviceCorrelationRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { HEAD_MAC_MIGRATION, migrationsFor, POSTGRES, type Migration } from './migrations';
 import { AuditSeal, DEFAULT_CHECKPOINT_POLICY, type ChainSealing } from '../../domain/audit/seal';
 import { PostgresAuditRows, sealExistingHeads } from './postgres-audit';
+import { PostgresCorrelationRepository } from './postgres-correlations';
 import { PostgresIdempotencyRepository } from './postgres-idempotency';
 import { PostgresSessionRepository } from './postgres-sessions';
 import { transaction } from './postgres-sql';
@@ -70,6 +71,7 @@ class PostgresStore implements Store {
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  readonly correlations: DeviceCorrelationRepository;
   private closed = false;
 
   constructor(
@@ -79,6 +81,7 @@ class PostgresStore implements Store {
     this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool, sealing));
     this.audit = new CountedAuditRepository(new PostgresAuditRows(pool));
     this.idempotency = new PostgresIdempotencyRepository(pool);
+    this.correlations = new PostgresCorrelationRepository(pool, sealing);
   }
 
   async ping(): Promise<void> {

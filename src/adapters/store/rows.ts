@@ -35,6 +35,7 @@ export function toSession(row: Row): SessionRecord {
     verifyReference: row.verify_reference ? JSON.parse(row.verify_reference as string) : undefined,
     enableSessionImage: flag(row.enable_session_image),
     completionReportedAt: row.completion_reported_at === null ? undefined : new Date(millis(row.completion_reported_at)),
+    reportedDigest: optional(row.reported_digest),
   };
 }
 
@@ -57,6 +58,7 @@ export function toAttempt(row: Row): AttemptRecord {
     livenessDecision: optional(row.liveness_decision),
     faceRectangle: row.face_rectangle ? (JSON.parse(row.face_rectangle as string) as FaceRectangle) : undefined,
     digest: optional(row.digest),
+    verifyImageHash: optional(row.verify_image_hash),
     sessionImageId: optional(row.session_image_id),
     verifyResult: row.is_identical === null ? undefined : { isIdentical: flag(row.is_identical), matchConfidence: row.match_confidence as number },
     error: row.error_code === null ? undefined : { code: row.error_code as string, message: (row.error_message as string | null) ?? '' },
@@ -71,6 +73,7 @@ export function toDecision(row: Row): DecisionRecord {
     livenessDecision: optional(row.liveness_decision),
     verifyResult: row.is_identical === null ? undefined : { isIdentical: flag(row.is_identical), matchConfidence: row.match_confidence as number },
     attemptId: optional(row.attempt_id),
+    reason: optional(row.reason),
     decidedAt: new Date(millis(row.decided_at)),
   };
 }
@@ -88,6 +91,9 @@ export function toAuditEvent(row: Row): AuditEventRecord {
     attemptId: optional(row.attempt_id),
     verdict: optional(row.verdict),
     digest: optional(row.digest),
+    reason: optional(row.reason),
+    verifyImageSha256: optional(row.verify_image_sha256),
+    faceVerifyImageHash: optional(row.face_verify_image_hash),
     previousHash: row.previous_hash as string,
     hash: row.hash as string,
   };
@@ -119,14 +125,17 @@ export function sessionValues(session: SessionRecord, bool: BoolValue): unknown[
 }
 
 /**
- * The values of a transition's session update, in this order: status, model version and completion
- * time (each null to keep the stored one), decided (true to set it, false to keep it), updated at.
+ * The values of a transition's session update, in this order: status, model version, completion
+ * time, reported digest and verify reference (each null to keep the stored one), decided (true to set
+ * it, false to keep it), updated at.
  */
 export function changeValues(changes: SessionChanges, bool: BoolValue): unknown[] {
   return [
     changes.status ?? null,
     changes.modelVersion ?? null,
     changes.completionReportedAt?.getTime() ?? null,
+    changes.reportedDigest ?? null,
+    changes.verifyReference ? JSON.stringify(changes.verifyReference) : null,
     bool(changes.decided === true),
     changes.updatedAt.getTime(),
   ];
@@ -149,7 +158,9 @@ export function toCheckpoint(row: Row): AuditCheckpoint {
   };
 }
 
-export const AUDIT_COLUMNS = 'id, tenant, sequence, at, action, actor, session_id, user_id, attempt_id, verdict, digest, previous_hash, hash';
+export const AUDIT_COLUMNS =
+  'id, tenant, sequence, at, action, actor, session_id, user_id, attempt_id, verdict, digest, reason, verify_image_sha256, face_verify_image_hash, previous_hash, hash';
+export const AUDIT_COLUMN_COUNT = 16;
 
 /** A chained event's column values, in the order of `AUDIT_COLUMNS`. */
 export function auditValues(event: AuditEventRecord): unknown[] {
@@ -165,6 +176,9 @@ export function auditValues(event: AuditEventRecord): unknown[] {
     event.attemptId ?? null,
     event.verdict ?? null,
     event.digest ?? null,
+    event.reason ?? null,
+    event.verifyImageSha256 ?? null,
+    event.faceVerifyImageHash ?? null,
     event.previousHash,
     event.hash,
   ];
@@ -179,6 +193,7 @@ export function attemptValues(sessionId: string, attempt: FaceAttempt, at: Date,
     attempt.livenessDecision ?? null,
     attempt.faceRectangle ? JSON.stringify(attempt.faceRectangle) : null,
     attempt.digest ?? null,
+    attempt.verifyImageHash ?? null,
     attempt.sessionImageId ?? null,
     attempt.verifyResult ? bool(attempt.verifyResult.isIdentical) : null,
     attempt.verifyResult?.matchConfidence ?? null,
@@ -189,7 +204,8 @@ export function attemptValues(sessionId: string, attempt: FaceAttempt, at: Date,
 }
 
 export const ATTEMPT_COLUMNS =
-  'session_id, attempt_id, status, liveness_decision, face_rectangle, digest, session_image_id, is_identical, match_confidence, error_code, error_message, recorded_at';
+  'session_id, attempt_id, status, liveness_decision, face_rectangle, digest, verify_image_hash, session_image_id, is_identical, match_confidence, error_code, error_message, recorded_at';
+export const ATTEMPT_COLUMN_COUNT = 13;
 
 /** A decision's column values, in the order of `DECISION_COLUMNS`. */
 export function decisionValues(decision: DecisionRecord, bool: BoolValue): unknown[] {
@@ -200,11 +216,13 @@ export function decisionValues(decision: DecisionRecord, bool: BoolValue): unkno
     decision.verifyResult ? bool(decision.verifyResult.isIdentical) : null,
     decision.verifyResult?.matchConfidence ?? null,
     decision.attemptId ?? null,
+    decision.reason ?? null,
     decision.decidedAt.getTime(),
   ];
 }
 
-export const DECISION_COLUMNS = 'session_id, verdict, liveness_decision, is_identical, match_confidence, attempt_id, decided_at';
+export const DECISION_COLUMNS = 'session_id, verdict, liveness_decision, is_identical, match_confidence, attempt_id, reason, decided_at';
+export const DECISION_COLUMN_COUNT = 8;
 
 function scopeConditions(scope: ReadScope, bind: Bind): string[] {
   if (scope.kind === 'all') return [];

@@ -7,7 +7,7 @@ import { sealAppend, type AuditCheckpoint, type AuditSeal, type ChainSealing, ty
 import type { AuditFilter, Page } from '../../domain/ports/store';
 import type { ReadScope } from '../../domain/viewer';
 import type { AuditRows } from './counted-audit';
-import { AUDIT_COLUMNS, auditConditions, auditValues, CHECKPOINT_COLUMNS, checkpointValues, toAuditEvent, toCheckpoint, where, type Row } from './rows';
+import { AUDIT_COLUMN_COUNT, AUDIT_COLUMNS, auditConditions, auditValues, CHECKPOINT_COLUMNS, checkpointValues, toAuditEvent, toCheckpoint, where, type Row } from './rows';
 import { namedBinder, questionMarks, type StatementCache } from './sqlite-statements';
 
 /** Appends events to a tenant's chain, sealing its head (`audit/seal.ts`); only ever called inside a write transaction. */
@@ -23,7 +23,7 @@ export class AuditChainWriter {
     private readonly sealing: ChainSealing,
   ) {
     this.head = db.prepare('SELECT sequence, hash, mac FROM audit_heads WHERE tenant = ?');
-    this.insert = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${questionMarks(13)})`);
+    this.insert = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${questionMarks(AUDIT_COLUMN_COUNT)})`);
     this.advance = db.prepare(`
       INSERT INTO audit_heads (tenant, sequence, hash, mac) VALUES (?, ?, ?, ?)
       ON CONFLICT (tenant) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac`);

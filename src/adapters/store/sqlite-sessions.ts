@@ -10,10 +10,12 @@ import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord } from
 import { planCompletion, planDeletion, planProgress, planStart, type TransitionPlan } from '../../domain/sessions/transitions';
 import type { ReadScope } from '../../domain/viewer';
 import {
+  ATTEMPT_COLUMN_COUNT,
   ATTEMPT_COLUMNS,
   attemptValues,
   bySession,
   changeValues,
+  DECISION_COLUMN_COUNT,
   DECISION_COLUMNS,
   decisionValues,
   SESSION_COLUMNS,
@@ -42,10 +44,11 @@ export class SqliteSessionRepository implements SessionRepository {
       attemptIds: db.prepare('SELECT attempt_id FROM attempts WHERE session_id = ?').pluck(),
       change: db.prepare(`
         UPDATE sessions SET status = coalesce(?, status), model_version = coalesce(?, model_version),
-          completion_reported_at = coalesce(?, completion_reported_at), decided = max(decided, ?), updated_at = ?
+          completion_reported_at = coalesce(?, completion_reported_at), reported_digest = coalesce(?, reported_digest),
+          verify_reference = coalesce(?, verify_reference), decided = max(decided, ?), updated_at = ?
         WHERE id = ?`),
-      insertAttempt: db.prepare(`INSERT INTO attempts (${ATTEMPT_COLUMNS}) VALUES (${questionMarks(12)}) ON CONFLICT (session_id, attempt_id) DO NOTHING`),
-      insertDecision: db.prepare(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${questionMarks(7)}) ON CONFLICT (session_id) DO NOTHING`),
+      insertAttempt: db.prepare(`INSERT INTO attempts (${ATTEMPT_COLUMNS}) VALUES (${questionMarks(ATTEMPT_COLUMN_COUNT)}) ON CONFLICT (session_id, attempt_id) DO NOTHING`),
+      insertDecision: db.prepare(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${questionMarks(DECISION_COLUMN_COUNT)}) ON CONFLICT (session_id) DO NOTHING`),
       dropLease: db.prepare('DELETE FROM session_leases WHERE session_id = ?'),
       awaitingResult: db.prepare(`SELECT * FROM sessions WHERE decided = 0 AND completion_reported_at IS NOT NULL
                                   AND status NOT IN ('DELETED', 'EXPIRED') ORDER BY completion_reported_at`),
@@ -92,8 +95,8 @@ export class SqliteSessionRepository implements SessionRepository {
     return { items: rows.slice(0, first).map(toSession), hasNextPage: rows.length > first, totalCount };
   }
 
-  async reportCompletion(id: string, actor: string, at: Date): Promise<SessionRecord> {
-    return this.transition(id, at, (session) => planCompletion(session, actor, at)).session;
+  async reportCompletion(id: string, actor: string, at: Date, reportedDigest?: string): Promise<SessionRecord> {
+    return this.transition(id, at, (session) => planCompletion(session, actor, at, reportedDigest)).session;
   }
 
   async recordProgress(id: string, progress: Progress, at: Date): Promise<Transition> {

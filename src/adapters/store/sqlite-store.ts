@@ -6,12 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { AuditRepository, DeviceCorrelationRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { HEAD_MAC_MIGRATION, migrationsFor, SQLITE, type Migration } from './migrations';
 import { AuditChainWriter, sealExistingHeads, SqliteAuditRows } from './sqlite-audit';
 import { AuditSeal, DEFAULT_CHECKPOINT_POLICY, type ChainSealing } from '../../domain/audit/seal';
+import { SqliteCorrelationRepository } from './sqlite-correlations';
 import { SqliteIdempotencyRepository } from './sqlite-idempotency';
 import { SqliteSessionRepository } from './sqlite-sessions';
 import { StatementCache } from './sqlite-statements';
@@ -55,13 +56,16 @@ class SqliteStore implements Store {
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  readonly correlations: DeviceCorrelationRepository;
 
   constructor(
     private readonly db: Database.Database,
     sealing: ChainSealing,
   ) {
     const statements = new StatementCache(db);
-    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, new AuditChainWriter(db, sealing), statements));
+    const chain = new AuditChainWriter(db, sealing);
+    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, chain, statements));
+    this.correlations = new SqliteCorrelationRepository(db, chain);
     this.audit = new CountedAuditRepository(new SqliteAuditRows(statements));
     this.idempotency = new SqliteIdempotencyRepository(db);
   }

@@ -7,7 +7,8 @@ export type AuditAction =
   | 'ATTEMPT_RECORDED'
   | 'DECISION_REACHED'
   | 'SESSION_DELETED'
-  | 'SESSION_EXPIRED';
+  | 'SESSION_EXPIRED'
+  | 'DEVICE_CORRELATION_ID_ROTATED';
 
 /** Every action once; a `Record` so that an action added to the union must be added here too. */
 const ACTION_NAMES: Record<AuditAction, true> = {
@@ -17,8 +18,18 @@ const ACTION_NAMES: Record<AuditAction, true> = {
   DECISION_REACHED: true,
   SESSION_DELETED: true,
   SESSION_EXPIRED: true,
+  DEVICE_CORRELATION_ID_ROTATED: true,
 };
 export const AUDIT_ACTIONS = Object.keys(ACTION_NAMES) as readonly AuditAction[];
+
+/**
+ * Why an event records something amiss: the device's digest differs from Face's (on the decision),
+ * or the verify image Face hashed is not the one the gateway sent (on the attempt).
+ */
+export type AuditReason = 'DIGEST_MISMATCH' | 'VERIFY_IMAGE_HASH_MISMATCH';
+
+/** The session id of events about a user rather than a session (a device correlation id rotated). */
+export const NO_SESSION = '';
 
 /** The actor of events the gateway records on its own (polls, expiry). */
 export const SYSTEM_ACTOR = 'system';
@@ -33,6 +44,11 @@ export interface AuditDraft {
   attemptId?: number;
   verdict?: Verdict;
   digest?: string;
+  reason?: AuditReason;
+  /** The gateway's SHA-256 (hex) of the verify image it sent to Face. */
+  verifyImageSha256?: string;
+  /** The verify image hash Face reported for an attempt. */
+  faceVerifyImageHash?: string;
 }
 
 export interface AuditEventRecord extends AuditDraft {

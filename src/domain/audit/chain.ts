@@ -6,6 +6,9 @@
  * array, with no whitespace:
  *   ["audit-v1", id, tenant, sequence, at (ISO-8601 UTC, milliseconds), action, actor, sessionId,
  *    userId, attemptId|null, verdict|null, digest|null]
+ * An event that carries any of reason, verifyImageSha256 or faceVerifyImageHash is encoded as
+ * "audit-v2": the same array with "audit-v2" first and those three (each or null) appended. Events
+ * without them keep the "audit-v1" encoding, so chains written before v2 verify unchanged.
  * The first event of a tenant has previousHash = 64 zeros. Every stored field is covered, so changing
  * any of them breaks the chain at that event.
  */
@@ -17,8 +20,9 @@ export const GENESIS_HASH = '0'.repeat(64);
 export type ChainedFields = Omit<AuditEventRecord, 'hash' | 'previousHash'>;
 
 export function canonicalEncoding(event: ChainedFields): string {
+  const v2 = event.reason !== undefined || event.verifyImageSha256 !== undefined || event.faceVerifyImageHash !== undefined;
   return JSON.stringify([
-    'audit-v1',
+    v2 ? 'audit-v2' : 'audit-v1',
     event.id,
     event.tenant,
     event.sequence,
@@ -30,6 +34,7 @@ export function canonicalEncoding(event: ChainedFields): string {
     event.attemptId ?? null,
     event.verdict ?? null,
     event.digest ?? null,
+    ...(v2 ? [event.reason ?? null, event.verifyImageSha256 ?? null, event.faceVerifyImageHash ?? null] : []),
   ]);
 }
 

@@ -6,11 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../observability/logger';
 import type { DecisionBus } from '../decisions/decision-bus';
-import { FaceRequestError, type FaceCallPriority, type FacePort, type FaceSession } from '../ports/face.port';
+import { type FaceAttempt, FaceRequestError, type FaceCallPriority, type FacePort, type FaceSession } from '../ports/face.port';
 import type { PubSub } from '../ports/pubsub';
 import type { SessionRepository } from '../ports/store';
 import { deriveDecision } from '../sessions/decision';
 import { FINAL_STATUSES, type SessionRecord } from '../sessions/session.model';
+import { verifyImageHashes } from '../sessions/transitions';
 import { Poller, type PollResult } from './poller';
 
 export interface PollCoordinatorOptions {
@@ -31,6 +32,8 @@ export interface PollCoordinatorOptions {
    * long after its poller died. Default 15 s.
    */
   sessionLeaseMillis?: number;
+  /** Failed attempts that end a session (`LIVENESS_MAX_ATTEMPTS`); default 3, as Face. */
+  maxAttempts?: number;
 }
 
 /** Completion reported on one instance, for the instance that holds the session's poll lease. */
@@ -140,8 +143,16 @@ export class PollCoordinator {
     }
     const snapshot = await this.fetch(session, priority);
     const outcome = snapshot
-      ? deriveDecision({ kind: session.kind, faceStatus: snapshot.status, attempts: snapshot.attempts, nowMillis: now, expiresAtMillis: session.expiresAt.getTime() })
+      ? deriveDecision({
+          kind: session.kind,
+          faceStatus: snapshot.status,
+          attempts: snapshot.attempts,
+          nowMillis: now,
+          expiresAtMillis: session.expiresAt.getTime(),
+          maxAttempts: this.options.maxAttempts,
+        })
       : ({ status: 'EXPIRED', decision: { verdict: 'EXPIRED' } } as const);
+    if (snapshot) this.warnOfForeignVerifyImage(session, snapshot.attempts);
     const transition = await sessions.recordProgress(
       id,
       {
@@ -154,6 +165,21 @@ export class PollCoordinator {
     );
     await decisions.announce(transition);
     return FINAL_STATUSES.has(transition.session.status) ? this.pollDone(id) : 'pending';
+  }
+
+  /**
+   * Face reported the hash of a verify image other than the one the gateway sent: logged the first
+   * time it is seen (the store audits it with the attempt, VERIFY_IMAGE_HASH_MISMATCH).
+   */
+  private warnOfForeignVerifyImage(session: SessionRecord, attempts: readonly FaceAttempt[]): void {
+    const reference = session.verifyReference;
+    if (!reference || reference.faceVerifyImageHash !== undefined) return;
+    const reported = attempts.find((attempt) => attempt.verifyImageHash !== undefined)?.verifyImageHash;
+    if (reported === undefined || verifyImageHashes(reference, reported).reason === undefined) return;
+    this.options.logger.warn(
+      { sessionId: session.id, verifyImageSha256: reference.verifyImageSha256, faceVerifyImageHash: reported },
+      'Face reported the hash of another verify image than the one the gateway sent',
+    );
   }
 
   /**

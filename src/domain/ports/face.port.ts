@@ -33,6 +33,9 @@ export interface FaceVerifyReference {
   qualityForRecognition: FaceQualityForRecognition;
 }
 
+/** Face refused to create a session because the device correlation id is flagged by its abuse monitoring. */
+export const FLAGGED_CORRELATION_CODES: ReadonlySet<string> = new Set(['DeviceCorrelationIdFlagged']);
+
 /** One attempt of the device at a session, as Face reports it. */
 export interface FaceAttempt {
   attemptId: number;
@@ -45,6 +48,8 @@ export interface FaceAttempt {
   sessionImageId?: string;
   /** Only for liveness-with-verify sessions. */
   verifyResult?: FaceVerifyResult;
+  /** Liveness-with-verify, when asked for: Face's SHA-256 of the verify image it compared against. */
+  verifyImageHash?: string;
   /** Present when the attempt failed (e.g. `FaceWithMaskDetected`). */
   error?: { code: string; message: string };
 }

@@ -60,8 +60,8 @@ export interface SessionRepository {
   /** In key order; undefined for unknown ids. */
   findByIds(ids: readonly string[]): Promise<(SessionRecord | undefined)[]>;
   list(scope: ReadScope, filter: SessionFilter, first: number, after?: SessionPosition): Promise<Page<SessionRecord>>;
-  /** First report only: sets `completionReportedAt` and appends COMPLETION_REPORTED. */
-  reportCompletion(id: string, actor: string, at: Date): Promise<SessionRecord>;
+  /** First report only: sets `completionReportedAt` (and the device's digest, if given) and appends COMPLETION_REPORTED. */
+  reportCompletion(id: string, actor: string, at: Date, reportedDigest?: string): Promise<SessionRecord>;
   /** Records what a poll of Face saw; see `Progress`. Ignored for sessions already ended or decided. */
   recordProgress(id: string, progress: Progress, at: Date): Promise<Transition>;
   /** Status DELETED and SESSION_DELETED; an undecided session is also given `decisionIfUndecided`. */
@@ -163,8 +163,20 @@ export interface IdempotencyRepository {
   purgeExpired(now: Date, limit: number): Promise<number>;
 }
 
+/**
+ * Generations of users' derived device correlation ids: an admin's rotation moves a user to the next
+ * generation, and so to a new id, with a DEVICE_CORRELATION_ID_ROTATED event in the same transaction.
+ */
+export interface DeviceCorrelationRepository {
+  /** The user's current generation; 0 when never rotated. */
+  generation(tenant: string, userId: string): Promise<number>;
+  /** Moves the user to the next generation and audits it; answers the new generation. */
+  rotate(tenant: string, userId: string, actor: string, at: Date): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  readonly correlations: DeviceCorrelationRepository;
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;

@@ -5,7 +5,7 @@
 import type { FaceAttempt, FaceStatus } from '../ports/face.port';
 import type { DecisionDraft, SessionKind, SessionStatus } from './session.model';
 
-/** Face allows at most three attempts per session. */
+/** Face allows at most three attempts per session: the default of `LIVENESS_MAX_ATTEMPTS`. */
 export const MAX_ATTEMPTS = 3;
 
 export interface DecisionInput {
@@ -14,6 +14,8 @@ export interface DecisionInput {
   attempts: readonly FaceAttempt[];
   nowMillis: number;
   expiresAtMillis: number;
+  /** Failed attempts that end a session Face still reports running (configuration; default `MAX_ATTEMPTS`). */
+  maxAttempts?: number;
 }
 
 export interface DecisionOutcome {
@@ -41,7 +43,9 @@ export function deriveDecision(input: DecisionInput): DecisionOutcome | undefine
   }
 
   const failed = input.attempts.filter((attempt) => attempt.status === 'FAILED');
-  if (input.faceStatus === 'FAILED' || failed.length >= MAX_ATTEMPTS) {
+  // Face's own status decides first; the limit ends a session whose attempts are used up even when
+  // Face (or a tenant's stricter policy) has not said so yet.
+  if (input.faceStatus === 'FAILED' || failed.length >= (input.maxAttempts ?? MAX_ATTEMPTS)) {
     // Every attempt ended in an error: nothing to judge the face by.
     // The last attempt by id: Face's list order is not a promise.
     const lastAttemptId = failed.length > 0 ? Math.max(...failed.map((attempt) => attempt.attemptId)) : undefined;
@@ -76,4 +80,32 @@ function verdictOf(kind: SessionKind, attempt: FaceAttempt): DecisionDraft['verd
     default:
       return 'INCONCLUSIVE';
   }
+}
+
+/**
+ * Face's digest and the one the device reported are the same value (Face writes upper-case hex; a
+ * client may not). A result whose digest differs, or that has none to compare, is not to be trusted.
+ */
+export function sameDigest(reported: string, fromFace: string | undefined): boolean {
+  return fromFace !== undefined && reported.trim().toLowerCase() === fromFace.trim().toLowerCase();
+}
+
+/**
+ * A decision held against the digest the device reported: when the attempt it rests on carries
+ * another digest, the verdict is FAIL with reason DIGEST_MISMATCH. Without a reported digest, or for a
+ * decision that rests on no attempt with a result, it stands as it is.
+ */
+export function checkDigest(decision: DecisionDraft, attempts: readonly FaceAttempt[], reportedDigest: string | undefined): DecisionDraft {
+  if (reportedDigest === undefined || decision.attemptId === undefined || decision.livenessDecision === undefined) return decision;
+  const attempt = attempts.find((candidate) => candidate.attemptId === decision.attemptId);
+  if (sameDigest(reportedDigest, attempt?.digest)) return decision;
+  return { ...decision, verdict: 'FAIL', reason: 'DIGEST_MISMATCH' };
+}
+
+/** Hex or base64 of a SHA-256, as lower-case hex; undefined when it is neither. */
+export function sha256Hex(hash: string): string | undefined {
+  const text = hash.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return text.toLowerCase();
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.length === 32 && /^[A-Za-z0-9+/]{43}=$/.test(text) ? bytes.toString('hex') : undefined;
 }

@@ -14,6 +14,8 @@ import { PollCoordinator } from '../polling/poll-coordinator';
 import type { FacePort } from '../ports/face.port';
 import type { PubSub } from '../ports/pubsub';
 import type { Store } from '../ports/store';
+import { DeviceCorrelationIds } from './device-correlation';
+import { MAX_ATTEMPTS } from './decision';
 import { SessionCommands } from './session-commands';
 import { SessionQueries } from './session-queries';
 
@@ -44,6 +46,12 @@ export interface SessionServicesOptions {
   cursors?: CursorCodec;
   /** Told the tenant after each write that may have appended audit events, once it has committed (the live audit feed). */
   onAuditAppended?: (tenant: string) => void;
+  /** Derives users' device correlation ids; absent: a key made up for these services. */
+  deviceCorrelationKey?: Buffer;
+  /** Failed attempts that end a session; default 3, as Face. */
+  maxAttempts?: number;
+  /** Whether completions must carry the device's digest; default false. */
+  requireDeviceDigest?: boolean;
 }
 
 export interface SessionServices {
@@ -51,6 +59,7 @@ export interface SessionServices {
   queries: SessionQueries;
   decisions: DecisionBus;
   polling: PollCoordinator;
+  correlations: DeviceCorrelationIds;
   /** Resumes polls left by a restart, listens to the other instances, and starts the expiry sweeper. */
   startBackgroundWork(): Promise<void>;
   /** Stops polling (waiting a little for polls in flight) and hands this instance's leases to the others. */
@@ -79,15 +88,30 @@ export function createSessionServices(options: SessionServicesOptions): SessionS
     expirySweepIntervalMillis: options.expirySweepIntervalMillis,
     instanceId: options.instanceId,
     sessionLeaseMillis: options.sessionLeaseMillis,
+    maxAttempts: options.maxAttempts ?? MAX_ATTEMPTS,
   });
+  const correlations = new DeviceCorrelationIds(store.correlations, options.deviceCorrelationKey, now);
   const idempotency =
     options.idempotency ??
     processLocalIdempotency({ repository: store.idempotency, logger, now, findSession: (id) => sessions.findById(id) });
   return {
-    commands: new SessionCommands({ sessions, face, logger, now, idempotency, polling, decisions, limits: options.limits }),
+    commands: new SessionCommands({
+      sessions,
+      face,
+      logger,
+      now,
+      idempotency,
+      polling,
+      decisions,
+      limits: options.limits,
+      correlationIds: correlations,
+      maxAttempts: options.maxAttempts ?? MAX_ATTEMPTS,
+      requireDeviceDigest: options.requireDeviceDigest ?? false,
+    }),
     queries: new SessionQueries({ sessions, decisions, cursors: options.cursors }),
     decisions,
     polling,
+    correlations,
     startBackgroundWork: () => polling.start(),
     stop: () => polling.stop(),
   };

@@ -3,23 +3,26 @@
  * against), report the device done, delete it. Starts are checked, rate limited and idempotent; a
  * session Face created but the store could not keep is deleted at Face again.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Logger } from '../../observability/logger';
 import type { DecisionBus } from '../decisions/decision-bus';
-import { badInput, conflict, forbidden, notFound } from '../errors';
+import { badInput, conflict, DomainError, forbidden, notFound } from '../errors';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
 import type { RateLimits } from '../limits/limits';
 import type { PollCoordinator } from '../polling/poll-coordinator';
-import type { CreatedFaceSession, FacePort } from '../ports/face.port';
+import { type CreatedFaceSession, FaceRequestError, type FacePort, FLAGGED_CORRELATION_CODES } from '../ports/face.port';
 import type { SessionRepository } from '../ports/store';
 import { canAct, canRead, hasRole, type Viewer } from '../viewer';
 import { deriveDecision } from './decision';
+import type { DeviceCorrelationIds } from './device-correlation';
 import { FINAL_STATUSES, type OperationMode, type SessionKind, type SessionRecord } from './session.model';
-import { decodeVerifyImage } from './verify-image';
+import { checkVerifyImageSize, decodeVerifyImage } from './verify-image';
 
 const MIN_TOKEN_TTL_SECONDS = 60;
 const MAX_TOKEN_TTL_SECONDS = 86_400;
 const MAX_CORRELATION_ID_LENGTH = 64;
+/** Face's digests are hex SHA-256 (64 characters); anything much longer is not one. */
+const MAX_DIGEST_LENGTH = 128;
 
 export interface StartSessionInput {
   deviceCorrelationId?: string | null;
@@ -51,34 +54,46 @@ export interface SessionCommandsOptions {
   decisions: Pick<DecisionBus, 'announce'>;
   /** Limits on session starts per user and per device; absent: none. */
   limits?: RateLimits;
+  /** Derives the device correlation id of a user whose client sends none. */
+  correlationIds: Pick<DeviceCorrelationIds, 'forUser'>;
+  /** Failed attempts that end a session (`LIVENESS_MAX_ATTEMPTS`). */
+  maxAttempts: number;
+  /** Whether a completion must carry the device's digest (`REQUIRE_DEVICE_DIGEST`). */
+  requireDeviceDigest: boolean;
 }
 
 export class SessionCommands {
   constructor(private readonly options: SessionCommandsOptions) {}
 
   async start(viewer: Viewer, input: StartSessionInput): Promise<StartedSession> {
-    const request = checkStart(viewer, input);
+    const request = checkStart(viewer, input, await this.correlationId(viewer, input));
     return this.startOnce(viewer, input, normalizedStart('LIVENESS', input), async () => {
-      const created = await this.options.face.createLivenessSession(request);
+      const created = await refusedIfFlagged(this.options.face.createLivenessSession(request));
       return this.keep(viewer, 'LIVENESS', input, request.deviceCorrelationId, created);
     });
   }
 
   async startWithVerify(viewer: Viewer, input: StartVerifySessionInput): Promise<StartedSession> {
-    const request = checkStart(viewer, input);
+    const request = checkStart(viewer, input, await this.correlationId(viewer, input));
     const threshold = input.verifyConfidenceThreshold ?? undefined;
     if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
       throw badInput('verifyConfidenceThreshold must be between 0 and 1.');
     }
     const { bytes } = decodeVerifyImage(input.verifyImage);
+    checkVerifyImageSize(bytes);
+    const verifyImageSha256 = createHash('sha256').update(bytes).digest('hex');
     const normalized = {
       ...normalizedStart('LIVENESS_WITH_VERIFY', input),
       verifyConfidenceThreshold: threshold ?? null,
-      verifyImageSha256: createHash('sha256').update(bytes).digest('hex'),
+      verifyImageSha256,
     };
     return this.startOnce(viewer, input, normalized, async () => {
-      const created = await this.options.face.createLivenessWithVerifySession({ ...request, verifyImage: bytes, verifyConfidenceThreshold: threshold });
-      return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, request.deviceCorrelationId, created);
+      const created = await refusedIfFlagged(
+        this.options.face.createLivenessWithVerifySession({ ...request, verifyImage: bytes, verifyConfidenceThreshold: threshold }),
+      );
+      // The gateway's own hash of the bytes it sent, kept beside the hash Face reports with the attempts.
+      const reference = created.verifyReference && { ...created.verifyReference, verifyImageSha256 };
+      return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, request.deviceCorrelationId, { ...created, verifyReference: reference });
     });
   }
 
@@ -87,13 +102,14 @@ export class SessionCommands {
    * was decided, there is nothing left to poll, but the report is still the owner's action and goes
    * into the trail (`planCompletion`).
    */
-  async complete(viewer: Viewer, id: string): Promise<SessionRecord> {
+  async complete(viewer: Viewer, id: string, digest?: string | null): Promise<SessionRecord> {
+    const reportedDigest = checkDigestInput(digest, this.options.requireDeviceDigest);
     const session = await this.actable(viewer, id);
     if (session.status === 'DELETED' || session.status === 'EXPIRED') {
       throw conflict(`The session is ${session.status.toLowerCase()}; it can no longer be completed.`);
     }
     if (FINAL_STATUSES.has(session.status) && session.completionReportedAt !== undefined) return session;
-    const updated = await this.options.sessions.reportCompletion(id, viewer.userId, new Date(this.options.now()));
+    const updated = await this.options.sessions.reportCompletion(id, viewer.userId, new Date(this.options.now()), reportedDigest);
     if (!FINAL_STATUSES.has(updated.status)) this.options.polling.completionReported(id);
     return updated;
   }
@@ -114,7 +130,14 @@ export class SessionCommands {
     // Deleted without a result: the same rules as any other ending (failed attempts only: INCONCLUSIVE).
     const [attempts] = await sessions.attemptsFor([id]);
     const now = this.options.now();
-    const ending = deriveDecision({ kind: session.kind, faceStatus: 'CANCELED', attempts, nowMillis: now, expiresAtMillis: session.expiresAt.getTime() });
+    const ending = deriveDecision({
+      kind: session.kind,
+      faceStatus: 'CANCELED',
+      attempts,
+      nowMillis: now,
+      expiresAtMillis: session.expiresAt.getTime(),
+      maxAttempts: this.options.maxAttempts,
+    });
     const transition = await sessions.markDeleted(id, viewer.userId, new Date(now), ending?.decision ?? { verdict: 'EXPIRED' });
     await this.options.decisions.announce(transition);
     return transition.session;
@@ -169,6 +192,12 @@ export class SessionCommands {
     return { session: record, authToken: created.authToken };
   }
 
+  /** The client's device correlation id, or the one derived for the user (only for callers who may start). */
+  private async correlationId(viewer: Viewer, input: StartSessionInput): Promise<string> {
+    if (input.deviceCorrelationId != null || !hasRole(viewer, 'USER')) return input.deviceCorrelationId ?? '';
+    return this.options.correlationIds.forUser(viewer.tenant, viewer.userId);
+  }
+
   private async actable(viewer: Viewer, id: string): Promise<SessionRecord> {
     const session = await this.options.sessions.findById(id);
     if (!session || !canRead(viewer, session)) throw notFound();
@@ -178,14 +207,44 @@ export class SessionCommands {
   }
 }
 
+/**
+ * Face refuses sessions for a device correlation id its abuse monitoring flagged: the caller is told
+ * so in words it can act on (an admin may review and rotate the id), not with Face's own text.
+ */
+async function refusedIfFlagged<T>(creating: Promise<T>): Promise<T> {
+  try {
+    return await creating;
+  } catch (error) {
+    if (error instanceof FaceRequestError && FLAGGED_CORRELATION_CODES.has(error.upstreamCode)) {
+      throw new DomainError(
+        'FORBIDDEN',
+        'The Face service refuses new sessions for this device: its abuse monitoring flagged the device correlation id. An administrator may review and rotate it.',
+        { reason: 'DEVICE_CORRELATION_ID_FLAGGED' },
+      );
+    }
+    throw error;
+  }
+}
+
+/** The digest a completion reports, checked; undefined when none was sent (and none is required). */
+function checkDigestInput(digest: string | null | undefined, required: boolean): string | undefined {
+  if (digest == null || digest.trim() === '') {
+    if (required) throw badInput('digest is required: report the digest the Face SDK returned on the device.');
+    return undefined;
+  }
+  if (digest.length > MAX_DIGEST_LENGTH || !/^[0-9A-Za-z+/=_-]+$/.test(digest.trim())) {
+    throw badInput('digest must be the digest the Face SDK returned (hex), as it returned it.');
+  }
+  return digest.trim();
+}
+
 /** Checks a start's input and the caller's role; answers the request for Face. */
-function checkStart(viewer: Viewer, input: StartSessionInput) {
+function checkStart(viewer: Viewer, input: StartSessionInput, deviceCorrelationId: string) {
   if (!hasRole(viewer, 'USER')) throw forbidden();
   const ttl = input.authTokenTimeToLiveSeconds;
   if (!Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
     throw badInput(`authTokenTimeToLiveSeconds must be between ${MIN_TOKEN_TTL_SECONDS} and ${MAX_TOKEN_TTL_SECONDS}.`);
   }
-  const deviceCorrelationId = input.deviceCorrelationId ?? randomUUID();
   if (deviceCorrelationId.length === 0 || deviceCorrelationId.length > MAX_CORRELATION_ID_LENGTH) {
     throw badInput(`deviceCorrelationId must be 1 to ${MAX_CORRELATION_ID_LENGTH} characters.`);
   }

@@ -4,11 +4,12 @@
  */
 import type {
   FaceAttempt,
+  FaceQualityForRecognition,
+  FaceRectangle,
   FaceLivenessDecision,
   FaceOperationMode,
   FaceSessionKind,
   FaceStatus,
-  FaceVerifyReference,
   FaceVerifyResult,
 } from '../ports/face.port';
 
@@ -18,6 +19,21 @@ export type LivenessDecision = FaceLivenessDecision;
 /** Face's states, plus the two endings only the gateway knows. */
 export type SessionStatus = FaceStatus | 'EXPIRED' | 'DELETED';
 export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'EXPIRED';
+/** Why a verdict is not what Face's result alone gives: the device's digest differs from Face's. */
+export type DecisionReason = 'DIGEST_MISMATCH';
+
+/**
+ * The reference face of a liveness-with-verify session: what Face found in the image, and the proof of
+ * which image it was: the gateway's own SHA-256 of the bytes it sent, and the hash Face reported.
+ */
+export interface VerifyReference {
+  faceRectangle: FaceRectangle;
+  qualityForRecognition: FaceQualityForRecognition;
+  /** Lower-case hex SHA-256 of the image bytes the gateway sent (absent for sessions started before it was kept). */
+  verifyImageSha256?: string;
+  /** Face's `verifyImageHash`, as Face wrote it, from the first attempt that carried one. */
+  faceVerifyImageHash?: string;
+}
 
 /** Every status once; a `Record` so that a status added to the union must be added here too. */
 const STATUS_NAMES: Record<SessionStatus, true> = { NOT_STARTED: true, RUNNING: true, SUCCEEDED: true, FAILED: true, CANCELED: true, EXPIRED: true, DELETED: true };
@@ -37,10 +53,12 @@ export interface SessionRecord {
   createdAt: Date;
   expiresAt: Date;
   modelVersion?: string;
-  verifyReference?: FaceVerifyReference;
+  verifyReference?: VerifyReference;
   enableSessionImage: boolean;
   /** When the client first reported that the device is done; polling runs from then on. */
   completionReportedAt?: Date;
+  /** The digest the device's Face SDK gave the client, reported with the completion; compared with Face's. */
+  reportedDigest?: string;
 }
 
 /** An attempt as stored: what Face reported for it, and when we first saw it. */
@@ -55,6 +73,8 @@ export interface DecisionRecord {
   livenessDecision?: LivenessDecision;
   verifyResult?: FaceVerifyResult;
   attemptId?: number;
+  /** Set when the verdict was overruled (FAIL) for a reason other than Face's result. */
+  reason?: DecisionReason;
   decidedAt: Date;
 }
 

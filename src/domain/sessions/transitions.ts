@@ -9,7 +9,8 @@ import type { AuditDraft } from '../audit/audit.model';
 import { SYSTEM_ACTOR } from '../audit/audit.model';
 import type { FaceAttempt } from '../ports/face.port';
 import type { Progress } from '../ports/store';
-import type { DecisionDraft, DecisionRecord, SessionRecord, SessionStatus } from './session.model';
+import { checkDigest, sha256Hex } from './decision';
+import type { DecisionDraft, DecisionRecord, SessionRecord, SessionStatus, VerifyReference } from './session.model';
 import { FINAL_STATUSES } from './session.model';
 
 /** What the store holds of a session when a transition begins, read under the transaction's lock. */
@@ -26,6 +27,10 @@ export interface SessionChanges {
   status?: SessionStatus;
   modelVersion?: string;
   completionReportedAt?: Date;
+  /** The digest the device reported with the completion. */
+  reportedDigest?: string;
+  /** The reference face, once Face reported the hash of the verify image. */
+  verifyReference?: VerifyReference;
   /** From now on the session is decided: polled no more, not due for expiry. */
   decided?: true;
   updatedAt: Date;
@@ -54,7 +59,15 @@ export function planStart(session: SessionRecord, actor: string): TransitionPlan
     session,
     attempts: [],
     dropLease: false,
-    auditEvents: [{ action: 'SESSION_STARTED', actor, sessionId: session.id, userId: session.userId }],
+    auditEvents: [
+      {
+        action: 'SESSION_STARTED',
+        actor,
+        sessionId: session.id,
+        userId: session.userId,
+        ...(session.verifyReference?.verifyImageSha256 !== undefined && { verifyImageSha256: session.verifyReference.verifyImageSha256 }),
+      },
+    ],
   };
 }
 
@@ -64,14 +77,15 @@ export function planStart(session: SessionRecord, actor: string): TransitionPlan
  * every actor did, whenever it came. A session that ended without a result (deleted, expired) can no
  * longer be completed; the command refuses that, and a report racing such an ending records nothing.
  */
-export function planCompletion(before: SessionRecord, actor: string, at: Date): TransitionPlan {
+export function planCompletion(before: SessionRecord, actor: string, at: Date, reportedDigest?: string): TransitionPlan {
   if (before.completionReportedAt !== undefined || before.status === 'DELETED' || before.status === 'EXPIRED') return unchanged(before);
   return {
-    session: { ...before, completionReportedAt: at },
-    changes: { completionReportedAt: at, updatedAt: at },
+    session: { ...before, completionReportedAt: at, ...(reportedDigest !== undefined && { reportedDigest }) },
+    changes: { completionReportedAt: at, updatedAt: at, ...(reportedDigest !== undefined && { reportedDigest }) },
     attempts: [],
     dropLease: false,
-    auditEvents: [{ action: 'COMPLETION_REPORTED', actor, sessionId: before.id, userId: before.userId }],
+    // The event's digest is the one the device reported; ATTEMPT_RECORDED events carry Face's.
+    auditEvents: [{ action: 'COMPLETION_REPORTED', actor, sessionId: before.id, userId: before.userId, digest: reportedDigest }],
   };
 }
 
@@ -88,24 +102,37 @@ export function planProgress(before: StoredSession, progress: Progress, at: Date
   const auditEvents: AuditDraft[] = [];
   const attempts: FaceAttempt[] = [];
   const taken = new Set(before.attemptIds);
+  let verifyReference = session.verifyReference;
   for (const attempt of progress.attempts) {
     if (attempt.status !== 'SUCCEEDED' && attempt.status !== 'FAILED') continue;
     if (taken.has(attempt.attemptId)) continue;
     taken.add(attempt.attemptId);
     attempts.push(attempt);
-    auditEvents.push({ action: 'ATTEMPT_RECORDED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId, attemptId: attempt.attemptId, digest: attempt.digest });
+    const hashes = verifyImageHashes(verifyReference, attempt.verifyImageHash);
+    if (verifyReference && attempt.verifyImageHash !== undefined && verifyReference.faceVerifyImageHash === undefined) {
+      verifyReference = { ...verifyReference, faceVerifyImageHash: attempt.verifyImageHash };
+    }
+    auditEvents.push({ action: 'ATTEMPT_RECORDED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId, attemptId: attempt.attemptId, digest: attempt.digest, ...hashes });
   }
   const modelVersion = progress.modelVersion ?? session.modelVersion;
-  const changes: SessionChanges = { status: progress.faceStatus, updatedAt: at, ...(progress.modelVersion !== undefined && { modelVersion: progress.modelVersion }) };
+  const changes: SessionChanges = {
+    status: progress.faceStatus,
+    updatedAt: at,
+    ...(progress.modelVersion !== undefined && { modelVersion: progress.modelVersion }),
+    ...(verifyReference !== session.verifyReference && { verifyReference }),
+  };
   if (!progress.outcome) {
-    return { session: { ...session, status: progress.faceStatus, modelVersion }, changes, attempts, dropLease: false, auditEvents };
+    return { session: { ...session, status: progress.faceStatus, modelVersion, verifyReference }, changes, attempts, dropLease: false, auditEvents };
   }
-  const decision: DecisionRecord = { ...progress.outcome.decision, sessionId: session.id, decidedAt: at };
+  // The digest is held against the attempt here, inside the transaction, so a completion reported
+  // while this poll was in flight is not missed.
+  const decided = checkDigest(progress.outcome.decision, progress.attempts, session.reportedDigest);
+  const decision: DecisionRecord = { ...decided, sessionId: session.id, decidedAt: at };
   const status = progress.outcome.status;
   if (status === 'EXPIRED') auditEvents.push({ action: 'SESSION_EXPIRED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId });
   auditEvents.push(decisionReached(session, decision));
   return {
-    session: { ...session, status, modelVersion },
+    session: { ...session, status, modelVersion, verifyReference },
     changes: { ...changes, status, decided: true },
     attempts,
     decision,
@@ -138,5 +165,27 @@ export function planDeletion(before: Omit<StoredSession, 'attemptIds'>, actor: s
 }
 
 function decisionReached(session: SessionRecord, decision: DecisionRecord): AuditDraft {
-  return { action: 'DECISION_REACHED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId, attemptId: decision.attemptId, verdict: decision.verdict };
+  return {
+    action: 'DECISION_REACHED',
+    actor: SYSTEM_ACTOR,
+    sessionId: session.id,
+    userId: session.userId,
+    attemptId: decision.attemptId,
+    verdict: decision.verdict,
+    ...(decision.reason !== undefined && { reason: decision.reason }),
+  };
+}
+
+/**
+ * The two hashes of the verify image for an attempt's event, when Face reported one: the gateway's own
+ * and Face's, with VERIFY_IMAGE_HASH_MISMATCH when they name different images.
+ */
+export function verifyImageHashes(reference: VerifyReference | undefined, fromFace: string | undefined): Pick<AuditDraft, 'reason' | 'verifyImageSha256' | 'faceVerifyImageHash'> {
+  if (fromFace === undefined) return {};
+  const ours = reference?.verifyImageSha256;
+  return {
+    faceVerifyImageHash: fromFace,
+    ...(ours !== undefined && { verifyImageSha256: ours }),
+    ...(ours !== undefined && sha256Hex(fromFace) !== ours && { reason: 'VERIFY_IMAGE_HASH_MISMATCH' as const }),
+  };
 }

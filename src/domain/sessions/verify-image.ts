@@ -10,6 +10,8 @@ import { readImageDimensions, type ImageFormat } from './image-dimensions';
 
 /** Face's limit for the verify image (decoded bytes). */
 export const MAX_VERIFY_IMAGE_BYTES = 6 * 1024 * 1024;
+/** Face refuses a verify image under 1 KB (`InvalidImageSize`): no photo of a face is that small. */
+export const MIN_VERIFY_IMAGE_BYTES = 1024;
 
 /** Larger than any camera's photo, far below what would exhaust a decoder's memory. */
 export const MAX_VERIFY_IMAGE_SIDE = 16_384;
@@ -28,6 +30,16 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Refuses a verify image Face would refuse as too small, before it is sent. Apart from
+ * `decodeVerifyImage`, whose format and header checks hold for images of any size.
+ */
+export function checkVerifyImageSize(bytes: Uint8Array): void {
+  if (bytes.length < MIN_VERIFY_IMAGE_BYTES) {
+    throw badInput(`verifyImage is ${bytes.length} bytes; Face needs at least ${MIN_VERIFY_IMAGE_BYTES} bytes (1 KB).`);
+  }
+}
 
 /** Decodes and checks a base64 verify image; throws BAD_USER_INPUT, never echoing the bytes. */
 export function decodeVerifyImage(base64: string): { bytes: Buffer; format: ImageFormat; width: number; height: number } {

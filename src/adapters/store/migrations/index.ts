@@ -184,6 +184,27 @@ const schema: { version: number; description: string; sql: (d: Dialect) => strin
       )${d.strict};
     `,
   },
+  {
+    version: 5,
+    description: 'evidence: the device digest, verify image hashes, decision reasons, device correlation id rotations',
+    sql: (d) => `
+      ALTER TABLE sessions ADD COLUMN reported_digest TEXT;
+      ALTER TABLE attempts ADD COLUMN verify_image_hash TEXT;
+      ALTER TABLE decisions ADD COLUMN reason TEXT;
+      ALTER TABLE audit_events ADD COLUMN reason TEXT;
+      ALTER TABLE audit_events ADD COLUMN verify_image_sha256 TEXT;
+      ALTER TABLE audit_events ADD COLUMN face_verify_image_hash TEXT;
+
+      -- How often an admin rotated a user's derived device correlation id (none: generation 0).
+      CREATE TABLE device_correlation_generations (
+        tenant     TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        rotated_at ${d.millis} NOT NULL,
+        PRIMARY KEY (tenant, user_id)
+      )${d.strict};
+    `,
+  },
 ];
 
 /** The migration that adds `audit_heads.mac`; the stores seal the heads already there when applying it. */
