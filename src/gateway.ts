@@ -10,6 +10,8 @@ import { createAuthenticate } from './auth/authenticate';
 import { createTokenVerifier, signDevToken } from './auth/jwt';
 import type { GatewayConfig } from './config';
 import { AuditService } from './domain/audit/audit.service';
+import { EvidenceService } from './domain/evidence/evidence.service';
+import { ImageSealer } from './domain/evidence/image-sealer';
 import { IdempotencyService } from './domain/idempotency/idempotency.service';
 import { TokenSealer } from './domain/idempotency/token-sealer';
 import { RateLimits } from './domain/limits/limits';
@@ -30,9 +32,11 @@ import { createLogger } from './observability/logger';
 import { Metrics } from './observability/metrics';
 import { resolveJwtKey } from './secrets/dev-jwt-secret';
 import { deriveCursorKey } from './secrets/cursor-key';
+import { resolveEvidenceKey } from './secrets/evidence-key';
 import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { createAuditExportHandler } from './transport/audit-export';
+import { createEvidenceLinkHandler } from './transport/evidence-link';
 import { createGraphQLHttpHandler } from './transport/graphql-http';
 import { clientAddress } from './transport/client-address';
 import { createGraphQLRules } from './transport/graphql-rules';
@@ -146,6 +150,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const idempotencySecret = resolveIdempotencySecret(config);
   const cursors = new CursorCodec(deriveCursorKey(idempotencySecret));
+  const sealer = new ImageSealer(resolveEvidenceKey(config));
   const sessions = createSessionServices({
     store,
     face,
@@ -159,6 +164,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     limits,
     cursors,
+    evidence: { sealer, retentionMillis: config.evidenceRetentionMillis, deleteAtFace: config.faceDeleteAfterDecision },
     idempotency: new IdempotencyService({
       repository: store.idempotency,
       sealer: new TokenSealer(idempotencySecret),
@@ -169,7 +175,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       findSession: (id) => store.sessions.findById(id),
     }),
   });
-  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors }) };
+  const services: Services = {
+    sessions,
+    audit: new AuditService(store.audit, { cursors }),
+    evidence: new EvidenceService({ evidence: store.evidence, sessions: store.sessions, sealer, now, linkTtlMillis: config.evidenceLinkTtlMillis }),
+  };
 
   const schema = await buildGatewaySchema();
   const graphqlMetrics = new GraphQLMetrics(metrics, schema);
@@ -211,6 +221,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   http.serve({
     graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES, anonymousBodyLimitBytes: config.http.anonymousBodyLimitBytes }),
     auditExport: createAuditExportHandler({ authenticate, audit: services.audit }),
+    evidence: createEvidenceLinkHandler(services.evidence),
     readiness: createReadiness(
       {
         store: () => store.ping(),

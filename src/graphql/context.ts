@@ -1,5 +1,6 @@
 /** What every resolver gets: the viewer (null when no token was sent), the services, and the request's DataLoaders. */
 import type { AuditService } from '../domain/audit/audit.service';
+import type { EvidenceService } from '../domain/evidence/evidence.service';
 import type { SessionServices } from '../domain/sessions';
 import type { Viewer } from '../domain/viewer';
 import type { Loaders } from './loaders';
@@ -8,6 +9,7 @@ export interface Services {
   /** What resolvers call; polling and the decision bus run beneath them. */
   sessions: Pick<SessionServices, 'commands' | 'queries'>;
   audit: AuditService;
+  evidence: EvidenceService;
 }
 
 export interface GatewayContext {

@@ -20,6 +20,10 @@ export const AuditAction = values(
   'DECISION_REACHED',
   'SESSION_DELETED',
   'SESSION_EXPIRED',
+  'EVIDENCE_STORED',
+  'EVIDENCE_VIEWED',
+  'EVIDENCE_PURGED',
+  'FACE_SESSION_DELETED',
 );
 
 registerEnumType(LivenessOperationMode, { name: 'LivenessOperationMode', description: 'PASSIVE, or PASSIVE_ACTIVE (adds an active challenge on the device).' });
@@ -37,4 +41,12 @@ registerEnumType(Verdict, {
   },
 });
 registerEnumType(Role, { name: 'Role' });
-registerEnumType(AuditAction, { name: 'AuditAction' });
+registerEnumType(AuditAction, {
+  name: 'AuditAction',
+  valuesConfig: {
+    EVIDENCE_STORED: { description: "an attempt's session image, fetched from Face, stored encrypted (actor: system)" },
+    EVIDENCE_VIEWED: { description: "an attempt's session image served through a one-time link (actor: who asked for the link)" },
+    EVIDENCE_PURGED: { description: "an attempt's session image deleted at the end of its retention (actor: system)" },
+    FACE_SESSION_DELETED: { description: 'the decided session deleted at Face, its device token with it; the session stays decided (actor: system)' },
+  },
+});

@@ -4,6 +4,7 @@
  * a session that another instance decides is seen as decided by the next request.
  */
 import DataLoader from 'dataloader';
+import type { EvidenceImageInfo, FollowUpRecord } from '../domain/evidence/evidence.model';
 import type { Store } from '../domain/ports/store';
 import type { AttemptRecord, DecisionRecord, SessionRecord } from '../domain/sessions/session.model';
 
@@ -11,6 +12,8 @@ export interface Loaders {
   session: Loader<SessionRecord | undefined>;
   attempts: Loader<AttemptRecord[]>;
   decision: Loader<DecisionRecord | undefined>;
+  evidenceImages: Loader<EvidenceImageInfo[]>;
+  followUp: Loader<FollowUpRecord | undefined>;
 }
 
 /** What resolvers use of a DataLoader. */
@@ -29,5 +32,7 @@ export function createLoaders(store: Store): Loaders {
     session: lazyLoader((ids) => store.sessions.findByIds(ids)),
     attempts: lazyLoader((ids) => store.sessions.attemptsFor(ids)),
     decision: lazyLoader((ids) => store.sessions.decisionsFor(ids)),
+    evidenceImages: lazyLoader((ids) => store.evidence.imagesFor(ids)),
+    followUp: lazyLoader((ids) => store.evidence.followUpsFor(ids)),
   };
 }

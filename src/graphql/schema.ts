@@ -4,13 +4,14 @@ import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { AuditResolver, SessionAuditTrailResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
+import { EvidenceResolver, SessionEvidenceResolver } from './evidence.resolver';
 import { ViewerResolver } from './viewer.resolver';
 import { DecisionResolver, SessionResolver } from './session.resolver';
 import { DateTimeScalar } from './date-time.scalar';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver],
+    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver, SessionEvidenceResolver, EvidenceResolver],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

@@ -10,6 +10,7 @@ import type { HttpServerLimits } from '../config';
 import { describeForLog } from '../errors';
 import type { RootLogger } from '../observability/logger';
 import { AUDIT_EXPORT_PATH } from './audit-export';
+import { EVIDENCE_PATH } from './evidence-link';
 import { sendJson } from './graphql-http';
 import { type Readiness, sendHealth, sendReadiness } from './health';
 import { METRICS_PATH } from './metrics-endpoint';
@@ -39,6 +40,8 @@ export interface Routes {
   webClient?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> | void;
   /** The Face emulator under `/emulator`, in emulator mode. */
   emulator?: MountedHandler;
+  /** One-time links to session images, `/evidence/<secret>`. */
+  evidence?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
 }
 
 export interface HttpServer {
@@ -107,6 +110,7 @@ function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => 
     if (pathname === '/healthz' && get) return sendHealth(res);
     if (pathname === METRICS_PATH && get && routes.metrics) return routes.metrics(req, res);
     if (pathname === '/readyz' && get) return sendReadiness(res, routes.readiness);
+    if (routes.evidence && pathname.startsWith(`${EVIDENCE_PATH}/`)) return routes.evidence(req, res, pathname);
     if (routes.webClient && under(pathname, WEB_CLIENT_PATH)) return routes.webClient(req, res, pathname);
     if (routes.emulator && under(pathname, EMULATOR_PREFIX)) {
       if (routes.emulator.handle(req, res, pathname.slice(EMULATOR_PREFIX.length) || '/')) return;

@@ -33,7 +33,8 @@ export function withRequestIds(
 
     const startedAt = performance.now();
     // The path only: a GET's query string may carry variables, and variables may carry an image.
-    const path = (req.url ?? '/').split('?')[0].slice(0, 200);
+    // A one-time evidence link is a credential while it lives: its secret is not logged.
+    const path = (req.url ?? '/').split('?')[0].slice(0, 200).replace(/^\/evidence\/.*/, '/evidence/[redacted]');
     res.once('close', () => {
       const line = {
         requestId,

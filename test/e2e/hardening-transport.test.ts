@@ -347,7 +347,7 @@ describe('query limits', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('in production (NODE_ENV=production)', () => {
-  const production = { NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: randomBytes(16).toString('hex'), IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64') };
+  const production = { NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: randomBytes(16).toString('hex'), IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'), EVIDENCE_KEY: randomBytes(32).toString('base64') };
   let prod: TestGateway;
   beforeAll(async () => {
     prod = await TestGateway.start({ env: production });

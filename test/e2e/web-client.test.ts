@@ -298,7 +298,7 @@ describe('serving /demo', () => {
   });
 
   it('/demo is not served in production, unless ENABLE_WEB_CLIENT=true, and then without a dev token', async () => {
-    const production = { NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: randomBytes(16).toString('hex'), IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64') };
+    const production = { NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: randomBytes(16).toString('hex'), IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'), EVIDENCE_KEY: randomBytes(32).toString('base64') };
     const off = await TestGateway.start({ env: production });
     try {
       expect((await fetch(`${off.url}/demo`)).status).toBe(404);

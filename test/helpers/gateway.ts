@@ -81,6 +81,9 @@ export class TestGateway {
       RATE_LIMIT_UNAUTHENTICATED_REQUESTS: '0',
       FACE_BREAKER_FAILURES: '0',
       FACE_MAX_CALLS_PER_SECOND: '1000',
+      // Deleting a decided session at Face appends FACE_SESSION_DELETED a moment after the decision;
+      // suites about other things read exact trails. test/e2e/evidence.test.ts turns it on.
+      FACE_DELETE_AFTER_DECISION: 'false',
       LOG_LEVEL: 'debug',
       ...options.env,
     };

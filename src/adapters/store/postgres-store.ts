@@ -6,11 +6,12 @@
  * instances starting together apply each migration once.
  */
 import pg from 'pg';
-import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { AuditRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { migrationsFor, POSTGRES, type Migration } from './migrations';
 import { PostgresAuditRows } from './postgres-audit';
+import { PostgresEvidenceRepository } from './postgres-evidence';
 import { PostgresIdempotencyRepository } from './postgres-idempotency';
 import { PostgresSessionRepository } from './postgres-sessions';
 import { transaction } from './postgres-sql';
@@ -65,12 +66,14 @@ class PostgresStore implements Store {
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  readonly evidence: EvidenceRepository;
   private closed = false;
 
   constructor(private readonly pool: pg.Pool) {
     this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool));
     this.audit = new CountedAuditRepository(new PostgresAuditRows(pool));
     this.idempotency = new PostgresIdempotencyRepository(pool);
+    this.evidence = new PostgresEvidenceRepository(pool);
   }
 
   async ping(): Promise<void> {

@@ -6,11 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { AuditRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { migrationsFor, SQLITE, type Migration } from './migrations';
 import { AuditChainWriter, SqliteAuditRows } from './sqlite-audit';
+import { SqliteEvidenceRepository } from './sqlite-evidence';
 import { SqliteIdempotencyRepository } from './sqlite-idempotency';
 import { SqliteSessionRepository } from './sqlite-sessions';
 import { StatementCache } from './sqlite-statements';
@@ -47,10 +48,13 @@ class SqliteStore implements Store {
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  readonly evidence: EvidenceRepository;
 
   constructor(private readonly db: Database.Database) {
     const statements = new StatementCache(db);
-    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, new AuditChainWriter(db), statements));
+    const chain = new AuditChainWriter(db);
+    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, chain, statements));
+    this.evidence = new SqliteEvidenceRepository(db, chain);
     this.audit = new CountedAuditRepository(new SqliteAuditRows(statements));
     this.idempotency = new SqliteIdempotencyRepository(db);
   }

@@ -7,7 +7,11 @@ export type AuditAction =
   | 'ATTEMPT_RECORDED'
   | 'DECISION_REACHED'
   | 'SESSION_DELETED'
-  | 'SESSION_EXPIRED';
+  | 'SESSION_EXPIRED'
+  | 'EVIDENCE_STORED'
+  | 'EVIDENCE_VIEWED'
+  | 'EVIDENCE_PURGED'
+  | 'FACE_SESSION_DELETED';
 
 /** Every action once; a `Record` so that an action added to the union must be added here too. */
 const ACTION_NAMES: Record<AuditAction, true> = {
@@ -17,6 +21,10 @@ const ACTION_NAMES: Record<AuditAction, true> = {
   DECISION_REACHED: true,
   SESSION_DELETED: true,
   SESSION_EXPIRED: true,
+  EVIDENCE_STORED: true,
+  EVIDENCE_VIEWED: true,
+  EVIDENCE_PURGED: true,
+  FACE_SESSION_DELETED: true,
 };
 export const AUDIT_ACTIONS = Object.keys(ACTION_NAMES) as readonly AuditAction[];
 

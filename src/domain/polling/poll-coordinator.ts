@@ -31,6 +31,11 @@ export interface PollCoordinatorOptions {
    * long after its poller died. Default 15 s.
    */
   sessionLeaseMillis?: number;
+  /**
+   * What follows a decision at Face (`evidence/follow-ups.ts`): started once the decision is
+   * announced, and swept with expiries; `deleteAtFace` is stored with each decision.
+   */
+  followUps?: { deleteAtFace: boolean; start(sessionId: string): void; sweep(): Promise<void> };
 }
 
 /** Completion reported on one instance, for the instance that holds the session's poll lease. */
@@ -149,10 +154,12 @@ export class PollCoordinator {
         modelVersion: snapshot?.modelVersion,
         attempts: snapshot?.attempts ?? [],
         outcome,
+        ...(this.options.followUps && { followUp: { deleteAtFace: this.options.followUps.deleteAtFace } }),
       },
       new Date(now),
     );
     await decisions.announce(transition);
+    if (transition.newDecision) this.options.followUps?.start(id);
     return FINAL_STATUSES.has(transition.session.status) ? this.pollDone(id) : 'pending';
   }
 
@@ -169,6 +176,7 @@ export class PollCoordinator {
     for (const session of [...due, ...orphans]) {
       if (!this.poller.isPolling(session.id)) this.poller.pollSoon(session.id);
     }
+    await this.options.followUps?.sweep();
   }
 
   private pollDone(id: string): PollResult {

@@ -3,7 +3,9 @@
  * carries decisions to subscribers, and the poll coordinator that reaches them. The composition root
  * builds them here so that it needs to know none of their wiring.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../observability/logger';
+import { FollowUps, type FollowUpOptions } from '../evidence/follow-ups';
 import type { Metrics } from '../../observability/metrics';
 import { DecisionBus } from '../decisions/decision-bus';
 import { processLocalIdempotency, type IdempotencyService } from '../idempotency/idempotency.service';
@@ -41,6 +43,10 @@ export interface SessionServicesOptions {
   metrics?: Pick<Metrics, 'decision'>;
   /** Signs the listing's cursors; absent: a key made up for these services (the gateway passes one from the configuration). */
   cursors?: CursorCodec;
+  /** Fetching session images and deleting sessions at Face after decisions; absent: neither happens. */
+  evidence?: Omit<FollowUpOptions, 'sessions' | 'evidence' | 'face' | 'logger' | 'now' | 'instanceId' | 'leaseMillis' | 'firstRetryMillis' | 'maxRetryMillis'> & {
+    deleteAtFace: boolean;
+  };
 }
 
 export interface SessionServices {
@@ -48,6 +54,8 @@ export interface SessionServices {
   queries: SessionQueries;
   decisions: DecisionBus;
   polling: PollCoordinator;
+  /** What follows decisions at Face; absent when not configured. */
+  followUps?: FollowUps;
   /** Resumes polls left by a restart, listens to the other instances, and starts the expiry sweeper. */
   startBackgroundWork(): Promise<void>;
   /** Stops polling (waiting a little for polls in flight) and hands this instance's leases to the others. */
@@ -64,6 +72,22 @@ export function createSessionServices(options: SessionServicesOptions): SessionS
     metrics: options.metrics,
     fallbackPoll: (sessionId) => polling.watch(sessionId),
   });
+  const instanceId = options.instanceId ?? randomUUID();
+  const leaseMillis = options.sessionLeaseMillis ?? 15_000;
+  const followUps =
+    options.evidence &&
+    new FollowUps({
+      ...options.evidence,
+      sessions,
+      evidence: store.evidence,
+      face,
+      logger,
+      now,
+      instanceId,
+      leaseMillis,
+      firstRetryMillis: options.pollIntervalMillis,
+      maxRetryMillis: options.pollMaxIntervalMillis * 60,
+    });
   const polling: PollCoordinator = new PollCoordinator({
     sessions,
     face,
@@ -74,8 +98,13 @@ export function createSessionServices(options: SessionServicesOptions): SessionS
     pollIntervalMillis: options.pollIntervalMillis,
     pollMaxIntervalMillis: options.pollMaxIntervalMillis,
     expirySweepIntervalMillis: options.expirySweepIntervalMillis,
-    instanceId: options.instanceId,
-    sessionLeaseMillis: options.sessionLeaseMillis,
+    instanceId,
+    sessionLeaseMillis: leaseMillis,
+    followUps: followUps && {
+      deleteAtFace: options.evidence?.deleteAtFace ?? false,
+      start: (id) => followUps.start(id),
+      sweep: () => followUps.sweep(),
+    },
   });
   const idempotency =
     options.idempotency ??
@@ -85,7 +114,10 @@ export function createSessionServices(options: SessionServicesOptions): SessionS
     queries: new SessionQueries({ sessions, decisions, cursors: options.cursors }),
     decisions,
     polling,
+    followUps,
     startBackgroundWork: () => polling.start(),
-    stop: () => polling.stop(),
+    stop: async () => {
+      await Promise.all([polling.stop(), followUps?.stop()]);
+    },
   };
 }
