@@ -154,7 +154,7 @@ export class TestGateway {
   }
 
   /** Queues a fault at the emulator (docs/api.md, "The Face emulator"). */
-  async fault(fault: { status: number; code?: string; retryAfterSeconds?: number; count?: number; method?: string; latencyMs?: number }): Promise<void> {
+  async fault(fault: { status: number; code?: string; retryAfterSeconds?: number; count?: number; method?: string; pathPrefix?: string; latencyMs?: number }): Promise<void> {
     const response = await fetch(`${this.emulatorUrl}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fault) });
     if (!response.ok) throw new Error(`fault injection failed: ${response.status}`);
   }
