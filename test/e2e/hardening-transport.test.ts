@@ -33,6 +33,7 @@ import {
   DeleteLivenessSessionDocument,
   SessionDecisionDocument,
   SessionDocument,
+  SessionEvidenceDocument,
   StartLivenessSessionDocument,
   StartLivenessWithVerifySessionDocument,
 } from '../../client/generated/graphql';
@@ -184,6 +185,7 @@ function variablesFor(operation: DocumentedOperation, sessionId: string): Record
     if (type === 'ID!') values[name] = sessionId;
     else if (type === 'StartLivenessWithVerifySessionInput!') values[name] = { verifyImage: PNG_1X1 };
     else if (type === 'StartLivenessSessionInput!') values[name] = {};
+    else if (name === 'attemptId') values[name] = 1;
   }
   return values;
 }
@@ -199,7 +201,17 @@ describe('query limits', () => {
   for (const operation of documented) {
     it(`${operation.label} passes the default limits over HTTP and WebSocket`, async () => {
       const token = userToken(gateway);
-      const newSession = async () => (await gateway.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession.session.id;
+      // An operation about an attempt's kept image needs a decided session whose image is kept.
+      const needsImage = operation.variables.some((definition) => definition.variable.name.value === 'attemptId');
+      const newSession = async () => {
+        const started = (await gateway.ok(StartLivenessSessionDocument, { input: { enableSessionImage: needsImage } }, token)).startLivenessSession;
+        const id = started.session.id;
+        if (!needsImage) return id;
+        expect((await gateway.device('LIVENESS', started.authToken, { livenessDecision: 'realface' })).status).toBe(200);
+        await gateway.ok(CompleteLivenessSessionDocument, { id }, token);
+        await eventually(async () => ((await gateway.ok(SessionEvidenceDocument, { id }, token)).session?.evidence?.images.length ? true : undefined));
+        return id;
+      };
       const raw = await socket(gateway, bearer(token));
 
       if (operation.operation === 'subscription') {
