@@ -89,6 +89,14 @@ export class PostgresEvidenceRepository implements EvidenceRepository {
   }
 
   async purgeExpired(now: Date, limit: number, audit: (image: EvidenceImageInfo) => AuditDraft): Promise<number> {
+    // Read first: most sweeps find nothing, and need no transaction (nor a pool client held for one).
+    const due = (
+      await this.pool.query<{ images: boolean; grants: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM evidence_images WHERE expires_at <= $1) AS images, EXISTS (SELECT 1 FROM evidence_grants WHERE expires_at <= $1) AS grants',
+        [now.getTime()],
+      )
+    ).rows[0];
+    if (!due.images && !due.grants) return 0;
     return transaction(this.pool, async (client) => {
       // SKIP LOCKED: two instances sweeping together purge different images, each once.
       const rows = (

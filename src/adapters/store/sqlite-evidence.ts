@@ -94,6 +94,13 @@ export class SqliteEvidenceRepository implements EvidenceRepository {
   }
 
   async purgeExpired(now: Date, limit: number, audit: (image: EvidenceImageInfo) => AuditDraft): Promise<number> {
+    // Read first: the sweep runs every few seconds, and a write transaction it did not need would wait
+    // (blocking the process, as better-sqlite3 is synchronous) for whoever holds the write lock.
+    const due = this.db.prepare('SELECT (SELECT 1 FROM evidence_images WHERE expires_at <= @at LIMIT 1) AS images, (SELECT 1 FROM evidence_grants WHERE expires_at <= @at LIMIT 1) AS grants').get({ at: now.getTime() }) as {
+      images: number | null;
+      grants: number | null;
+    };
+    if (due.images === null && due.grants === null) return 0;
     return this.db
       .transaction(() => {
         const rows = this.db.prepare(`SELECT ${IMAGE_INFO_COLUMNS} FROM evidence_images WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`).all(now.getTime(), limit) as Row[];
