@@ -77,6 +77,8 @@ export class SqliteEvidenceRepository implements EvidenceRepository {
   }
 
   async redeemGrant(secretHash: string, at: Date, audit: (grant: EvidenceGrant, image: EvidenceImageInfo) => AuditDraft): Promise<EvidenceImageRecord | undefined> {
+    // A made-up link costs one indexed read, never the write lock (anyone may send them, without a token).
+    if (!this.db.prepare('SELECT 1 FROM evidence_grants WHERE secret_hash = ? AND used_at IS NULL AND expires_at > ?').get(secretHash, at.getTime())) return undefined;
     return this.db
       .transaction(() => {
         const row = this.db
