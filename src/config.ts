@@ -110,6 +110,14 @@ export interface GatewayConfig {
   idempotencySecret: { kind: 'configured'; key: Buffer } | { kind: 'devKey' };
   /** When the audit chain's head is also recorded as a signed checkpoint (`audit/seal.ts`): every N events or once the last is this old. */
   auditCheckpoints: { everyEvents: number; everyMillis: number };
+  /** Seals session images kept as evidence (`EVIDENCE_KEY`); `devKey`: generated and kept in DATA_DIR (`secrets/evidence-key.ts`). */
+  evidenceKey: { kind: 'configured'; key: Buffer } | { kind: 'devKey' };
+  /** How long a stored session image is kept before the sweeper deletes it. */
+  evidenceRetentionMillis: number;
+  /** How long a one-time link to a session image stays usable. */
+  evidenceLinkTtlMillis: number;
+  /** Delete a session at Face once its decision (and its images) are stored. */
+  faceDeleteAfterDecision: boolean;
   /** Undefined means: generate one for development and keep it in DATA_DIR (resolved by `auth/dev-secret.ts`). */
   jwt: JwtKeyConfig | { kind: 'devSecret' };
   jwtIssuer?: string;
@@ -183,6 +191,16 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+/** A 32-byte key given as base64, required in production. */
+function base64Key(env: Env, name: string, production: boolean): Buffer | undefined {
+  const text = read(env, name);
+  if (production && !text) throw new ConfigError(`${name} must be set when NODE_ENV=production (base64 of 32 random bytes, e.g. \`openssl rand -base64 32\`).`);
+  if (text === undefined) return undefined;
+  const key = Buffer.from(text, 'base64');
+  if (key.length !== 32 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw new ConfigError(`${name} must be the base64 of exactly 32 bytes (e.g. \`openssl rand -base64 32\`).`);
+  return key;
+}
+
 /** Parses and validates the environment. Throws `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const production = read(env, 'NODE_ENV') === 'production';
@@ -243,6 +261,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (idempotencyKey && (idempotencyKey.length !== 32 || !/^[A-Za-z0-9+/]+={0,2}$/.test(idempotencySecretText ?? ''))) {
     throw new ConfigError('IDEMPOTENCY_KEY_SECRET must be the base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`).');
   }
+
+  const evidenceKey = base64Key(env, 'EVIDENCE_KEY', production);
 
   const pollIntervalMillis = integer(env, 'POLL_INTERVAL_MS', 500, 10, 600_000);
   const pollMaxIntervalMillis = integer(env, 'POLL_MAX_INTERVAL_MS', 5_000, 10, 3_600_000);
@@ -307,6 +327,10 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       everyEvents: integer(env, 'AUDIT_CHECKPOINT_EVERY_EVENTS', 1_000, 1, 100_000_000),
       everyMillis: integer(env, 'AUDIT_CHECKPOINT_EVERY_MINUTES', 60, 1, 525_600) * 60_000,
     },
+    evidenceKey: evidenceKey ? { kind: 'configured', key: evidenceKey } : { kind: 'devKey' },
+    evidenceRetentionMillis: integer(env, 'EVIDENCE_RETENTION_DAYS', 30, 1, 3_650) * 86_400_000,
+    evidenceLinkTtlMillis: integer(env, 'EVIDENCE_LINK_TTL_SECONDS', 60, 5, 3_600) * 1_000,
+    faceDeleteAfterDecision: boolean(env, 'FACE_DELETE_AFTER_DECISION', true),
     jwt,
     jwtIssuer: read(env, 'JWT_ISSUER'),
     jwtAudience: read(env, 'JWT_AUDIENCE'),

@@ -12,6 +12,8 @@ import type { GatewayConfig } from './config';
 import { AuditFeed } from './domain/audit/audit-feed';
 import { AuditService } from './domain/audit/audit.service';
 import { auditNoticePublisher } from './domain/audit/feed-notices';
+import { EvidenceService } from './domain/evidence/evidence.service';
+import { ImageSealer } from './domain/evidence/image-sealer';
 import { IdempotencyService } from './domain/idempotency/idempotency.service';
 import { TokenSealer } from './domain/idempotency/token-sealer';
 import { RateLimits } from './domain/limits/limits';
@@ -37,6 +39,8 @@ import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { createAuditExportHandler, createCheckpointKeyHandler } from './transport/audit-export';
 import { deriveAuditSeal } from './secrets/audit-keys';
+import { resolveEvidenceKey } from './secrets/evidence-key';
+import { createEvidenceLinkHandler } from './transport/evidence-link';
 import { createGraphQLHttpHandler } from './transport/graphql-http';
 import { clientAddress } from './transport/client-address';
 import { createGraphQLRules } from './transport/graphql-rules';
@@ -151,6 +155,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const authenticate = authenticateRequests(createAuthenticate(verifier, limits), config.trustProxyHops);
 
   const cursors = new CursorCodec(deriveCursorKey(idempotencySecret));
+  const sealer = new ImageSealer(resolveEvidenceKey(config));
   const sessions = createSessionServices({
     store,
     face,
@@ -168,6 +173,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     deviceCorrelationKey: deriveDeviceCorrelationKey(idempotencySecret),
     maxAttempts: config.livenessMaxAttempts,
     requireDeviceDigest: config.requireDeviceDigest,
+    evidence: { sealer, retentionMillis: config.evidenceRetentionMillis, deleteAtFace: config.faceDeleteAfterDecision },
     idempotency: new IdempotencyService({
       repository: store.idempotency,
       sealer: new TokenSealer(idempotencySecret),
@@ -185,7 +191,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     bufferLimit: config.webSocket.auditFeedBufferEvents,
     recheckMillis: config.webSocket.auditFeedRecheckMillis,
   });
-  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors, seal: auditSeal }), auditFeed };
+  const services: Services = {
+    sessions,
+    audit: new AuditService(store.audit, { cursors, seal: auditSeal }),
+    auditFeed,
+    evidence: new EvidenceService({ evidence: store.evidence, sessions: store.sessions, sealer, now, linkTtlMillis: config.evidenceLinkTtlMillis }),
+  };
 
   const schema = await buildGatewaySchema();
   const graphqlMetrics = new GraphQLMetrics(metrics, schema);
@@ -228,6 +239,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES, anonymousBodyLimitBytes: config.http.anonymousBodyLimitBytes }),
     auditExport: createAuditExportHandler({ authenticate, audit: services.audit }),
     auditCheckpointKey: createCheckpointKeyHandler(auditSeal.publicKeyPem),
+    evidence: createEvidenceLinkHandler(services.evidence),
     readiness: createReadiness(
       {
         store: () => store.ping(),

@@ -7,6 +7,7 @@
  * typed operations of src/client/operations.
  */
 import type { SessionAuditTrailQuery, SessionDecisionSubscription, SessionFieldsFragment, SessionQuery } from '../client/generated/graphql.js';
+import { resetEvidence, showEvidence } from './evidence-panel.js';
 import { connect, GatewayError, playDevice, request, subscribe, type DeviceOutcome, type SessionKind } from './gateway-client.js';
 import { operations } from './operations.js';
 import type { Client } from './vendor/graphql-ws.js';
@@ -120,13 +121,14 @@ async function startSession(): Promise<void> {
   const jwt = token();
   const kind = selectedKind();
   let started: { authToken: string; session: SessionFieldsFragment };
+  const enableSessionImage = element<HTMLInputElement>('session-image').checked;
   if (kind === 'LIVENESS') {
-    started = (await request(operations.StartLivenessSession, { input: {} }, jwt)).startLivenessSession;
+    started = (await request(operations.StartLivenessSession, { input: { enableSessionImage } }, jwt)).startLivenessSession;
   } else {
     const file = element<HTMLInputElement>('reference-image').files?.[0];
     if (!file) throw new Error('Choose a reference face image for a liveness-with-verify session.');
     if (file.size > MAX_VERIFY_IMAGE_BYTES) throw new Error('The reference image is larger than 6 MB.');
-    const input = { verifyImage: await base64Of(file) };
+    const input = { verifyImage: await base64Of(file), enableSessionImage };
     started = (await request(operations.StartLivenessWithVerifySession, { input }, jwt)).startLivenessWithVerifySession;
   }
 
@@ -152,6 +154,7 @@ function resetPanels(): void {
   element('decision-details').hidden = true;
   element('audit-trail').hidden = true;
   show('audit-summary', 'Shown once the decision has arrived.');
+  resetEvidence();
 }
 
 /** Subscribes at once, before the device plays: the decision is pushed the moment it is reached. */
@@ -163,6 +166,7 @@ function listenForDecision(session: CurrentSession): void {
       showDecision(data.sessionDecision);
       show('subscription', 'Decision received over graphql-ws.');
       loadSessionAndTrail(session).catch(showError);
+      showEvidence(session.id, session.token, () => current === session).catch(showError);
     },
     error: (error) => {
       if (current !== session) return;

@@ -1,6 +1,7 @@
 /** What every resolver gets: the viewer (null when no token was sent), the services, and the request's DataLoaders. */
 import type { AuditFeed } from '../domain/audit/audit-feed';
 import type { AuditService } from '../domain/audit/audit.service';
+import type { EvidenceService } from '../domain/evidence/evidence.service';
 import type { SessionServices } from '../domain/sessions';
 import type { Viewer } from '../domain/viewer';
 import type { Loaders } from './loaders';
@@ -11,6 +12,7 @@ export interface Services {
   audit: AuditService;
   /** The live audit feed (`auditEvents`). */
   auditFeed: AuditFeed;
+  evidence: EvidenceService;
 }
 
 export interface GatewayContext {

@@ -21,6 +21,10 @@ export const AuditAction = values(
   'SESSION_DELETED',
   'SESSION_EXPIRED',
   'DEVICE_CORRELATION_ID_ROTATED',
+  'EVIDENCE_STORED',
+  'EVIDENCE_VIEWED',
+  'EVIDENCE_PURGED',
+  'FACE_SESSION_DELETED',
 );
 export const DecisionReason = values('DIGEST_MISMATCH');
 export const AuditReason = values('DIGEST_MISMATCH', 'VERIFY_IMAGE_HASH_MISMATCH');
@@ -40,7 +44,16 @@ registerEnumType(Verdict, {
   },
 });
 registerEnumType(Role, { name: 'Role' });
-registerEnumType(AuditAction, { name: 'AuditAction' });
+registerEnumType(AuditAction, {
+  name: 'AuditAction',
+  valuesConfig: {
+    DEVICE_CORRELATION_ID_ROTATED: { description: "an admin rotated a user's derived device correlation id (sessionId empty)" },
+    EVIDENCE_STORED: { description: "an attempt's session image, fetched from Face, stored encrypted (actor: system)" },
+    EVIDENCE_VIEWED: { description: "an attempt's session image served through a one-time link (actor: who asked for the link)" },
+    EVIDENCE_PURGED: { description: "an attempt's session image deleted at the end of its retention (actor: system)" },
+    FACE_SESSION_DELETED: { description: 'the decided session deleted at Face, its device token with it; the session stays decided (actor: system)' },
+  },
+});
 registerEnumType(DecisionReason, {
   name: 'DecisionReason',
   description: 'Why a verdict is not what Face reported alone.',

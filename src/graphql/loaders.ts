@@ -4,6 +4,7 @@
  * a session that another instance decides is seen as decided by the next request.
  */
 import DataLoader from 'dataloader';
+import type { EvidenceImageInfo, FollowUpRecord } from '../domain/evidence/evidence.model';
 import type { Store } from '../domain/ports/store';
 import type { AttemptRecord, DecisionRecord, SessionRecord } from '../domain/sessions/session.model';
 
@@ -11,6 +12,8 @@ export interface Loaders {
   session: Loader<SessionRecord | undefined>;
   attempts: Loader<AttemptRecord[]>;
   decision: Loader<DecisionRecord | undefined>;
+  evidenceImages: Loader<EvidenceImageInfo[]>;
+  followUp: Loader<FollowUpRecord | undefined>;
   /** Drops what the loaders hold: a long-lived subscription does so before each event, or its cache would only grow. */
   forget(): void;
 }
@@ -33,12 +36,16 @@ export function createLoaders(store: Store): Loaders {
   const session = lazyLoader((ids) => store.sessions.findByIds(ids));
   const attempts = lazyLoader((ids) => store.sessions.attemptsFor(ids));
   const decision = lazyLoader((ids) => store.sessions.decisionsFor(ids));
+  const evidenceImages = lazyLoader((ids) => store.evidence.imagesFor(ids));
+  const followUp = lazyLoader((ids) => store.evidence.followUpsFor(ids));
   return {
     session,
     attempts,
     decision,
+    evidenceImages,
+    followUp,
     forget() {
-      for (const loader of [session, attempts, decision]) loader.forget();
+      for (const loader of [session, attempts, decision, evidenceImages, followUp]) loader.forget();
     },
   };
 }

@@ -5,6 +5,7 @@ import { buildSchema } from 'type-graphql';
 import { AuditFeedResolver } from './audit-feed.resolver';
 import { AuditResolver, SessionAuditTrailResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
+import { EvidenceResolver, SessionEvidenceResolver } from './evidence.resolver';
 import { ViewerResolver } from './viewer.resolver';
 import { DeviceCorrelationResolver } from './device-correlation.resolver';
 import { DecisionResolver, SessionResolver } from './session.resolver';
@@ -12,7 +13,17 @@ import { DateTimeScalar } from './date-time.scalar';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver, AuditFeedResolver, DeviceCorrelationResolver],
+    resolvers: [
+      ViewerResolver,
+      SessionResolver,
+      DecisionResolver,
+      SessionAuditTrailResolver,
+      AuditResolver,
+      AuditFeedResolver,
+      DeviceCorrelationResolver,
+      SessionEvidenceResolver,
+      EvidenceResolver,
+    ],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

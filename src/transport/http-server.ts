@@ -10,10 +10,11 @@ import type { HttpServerLimits } from '../config';
 import { describeForLog } from '../errors';
 import type { RootLogger } from '../observability/logger';
 import { AUDIT_EXPORT_PATH, CHECKPOINT_KEY_PATH } from './audit-export';
+import { EVIDENCE_PATH } from './evidence-link';
 import { sendJson } from './graphql-http';
 import { type Readiness, sendHealth, sendReadiness } from './health';
 import { METRICS_PATH } from './metrics-endpoint';
-import { withRequestIds } from './request-id';
+import { pathForLog, withRequestIds } from './request-id';
 import { WEB_CLIENT_PATH } from './web-client';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -41,6 +42,8 @@ export interface Routes {
   webClient?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void> | void;
   /** The Face emulator under `/emulator`, in emulator mode. */
   emulator?: MountedHandler;
+  /** One-time links to session images, `/evidence/<secret>`. */
+  evidence?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
 }
 
 export interface HttpServer {
@@ -74,7 +77,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
     },
     withRequestIds(logger, (req, res) => {
       route(req, res).catch((error: unknown) => {
-        logger.error({ err: describeForLog(error), path: req.url?.split('?')[0] }, 'unhandled error while serving an HTTP request');
+        logger.error({ err: describeForLog(error), path: pathForLog(req.url) }, 'unhandled error while serving an HTTP request');
         if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
         else res.destroy();
       });
@@ -110,6 +113,7 @@ function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => 
     if (pathname === '/healthz' && get) return sendHealth(res);
     if (pathname === METRICS_PATH && get && routes.metrics) return routes.metrics(req, res);
     if (pathname === '/readyz' && get) return sendReadiness(res, routes.readiness);
+    if (routes.evidence && pathname.startsWith(`${EVIDENCE_PATH}/`)) return routes.evidence(req, res, pathname);
     if (routes.webClient && under(pathname, WEB_CLIENT_PATH)) return routes.webClient(req, res, pathname);
     if (routes.emulator && under(pathname, EMULATOR_PREFIX)) {
       if (routes.emulator.handle(req, res, pathname.slice(EMULATOR_PREFIX.length) || '/')) return;

@@ -61,7 +61,14 @@ query Session($id: ID!, $first: Int) {
     attempts { attemptId status livenessDecision verifyResult { isIdentical matchConfidence } digest error { code message } }
     decision { verdict livenessDecision attemptId decidedAt }
     auditTrail(first: $first) { totalCount edges { node { sequence action actor verdict hash } } }
+    evidence { images { attemptId contentType byteLength expiresAt } imagesPending faceSessionDeleted }
   }
+}
+
+# 5b. An auditor's one-time link to the attempt's session image (started with enableSessionImage): open
+# <gateway>/evidence/… once, within a minute; the view is audited as EVIDENCE_VIEWED.
+mutation CreateEvidenceImageLink($id: ID!, $attemptId: Int!) {
+  createEvidenceImageLink(sessionId: $id, attemptId: $attemptId) { url expiresAt }
 }
 
 # Sessions, newest first: a user's own, an auditor's tenant's, an admin's all.
@@ -105,7 +112,8 @@ mutation RotateDeviceCorrelationId($userTenant: String!, $userId: String!) {
 /** The Variables panel: a value for every variable of the document above. */
 export const landingPageVariables = {
   id: SESSION_ID_PLACEHOLDER,
-  livenessInput: { operationMode: 'PASSIVE', authTokenTimeToLiveSeconds: 600 },
+  livenessInput: { operationMode: 'PASSIVE', authTokenTimeToLiveSeconds: 600, enableSessionImage: true },
+  attemptId: 1,
   verifyInput: { verifyImage: PNG_1X1, verifyConfidenceThreshold: 0.6, authTokenTimeToLiveSeconds: 600 },
   first: 20,
   after: null,

@@ -33,8 +33,7 @@ export function withRequestIds(
     res.setHeader(REQUEST_ID_HEADER, requestId);
 
     const startedAt = performance.now();
-    // The path only: a GET's query string may carry variables, and variables may carry an image.
-    const path = (req.url ?? '/').split('?')[0].slice(0, 200);
+    const path = pathForLog(req.url);
     res.once('close', () => {
       const line = {
         requestId,
@@ -49,6 +48,15 @@ export function withRequestIds(
     });
     inRequestScope(logger, requestId, () => handle(req, res));
   };
+}
+
+/**
+ * The path of a request URL as logs may show it. The path only: a GET's query string may carry
+ * variables, and variables may carry an image. A one-time evidence link is a credential while it
+ * lives: its secret is not logged.
+ */
+export function pathForLog(url: string | undefined): string {
+  return (url ?? '/').split('?')[0].slice(0, 200).replace(/^\/evidence\/.*/, '/evidence/[redacted]');
 }
 
 /** Runs `work` so that every line `logger`'s tree writes on its behalf, in what it starts too, carries `requestId`. */

@@ -11,6 +11,7 @@
  * layer is executed in-process with `graphql()` for the same reason, with the context built as
  * src/gateway.ts builds it per request. No production code carries a test hook for this.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,6 +43,8 @@ import type { SessionRecord } from '../../src/domain/sessions/session.model';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
 import type { Store } from '../../src/domain/ports/store';
 import { parseNdjson } from '../helpers/audit';
+import { EvidenceService } from '../../src/domain/evidence/evidence.service';
+import { ImageSealer } from '../../src/domain/evidence/image-sealer';
 
 let dataDir: string;
 let store: Store;
@@ -106,6 +109,7 @@ describe('AuditEvent.session', () => {
         pollMaxIntervalMillis: 1_000,
         expirySweepIntervalMillis: 60_000,
       }),
+      evidence: new EvidenceService({ evidence: store.evidence, sessions: store.sessions, sealer: new ImageSealer(randomBytes(32)), now: Date.now, linkTtlMillis: 60_000 }),
     };
     const admin: Viewer = { userId: 'operator', tenant: 'operators', roles: ['ADMIN'], expiresAtMillis: Date.now() + 3_600_000 };
     execute = async (first, after) => {

@@ -71,7 +71,7 @@ describe.skipIf(!services.run)('two instances when their Redis goes away', () =>
         FACE_ENDPOINT: faceUrl,
         FACE_APIKEY: 'key',
         JWT_SECRET: secret,
-        IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'),
+        IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'), EVIDENCE_KEY: randomBytes(32).toString('base64'),
         POLL_INTERVAL_MS: '20',
         POLL_MAX_INTERVAL_MS: '200',
         SESSION_LEASE_MS: '1000',

@@ -112,6 +112,8 @@ function cluster(channelPrefix: string) {
         POLL_MAX_INTERVAL_MS: '200',
         EXPIRY_SWEEP_INTERVAL_MS: '200',
         SESSION_LEASE_MS: String(LEASE_MILLIS),
+        // The trails asserted here end at the decision (see test/helpers/gateway.ts).
+        FACE_DELETE_AFTER_DECISION: 'false',
         RATE_LIMIT_USER_STARTS: '100000',
         RATE_LIMIT_DEVICE_STARTS: '100000',
         IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,

@@ -28,7 +28,7 @@ describe('the Face emulator on the public port', () => {
 
   it('in production it answers only its FACE_EMULATOR_KEY: another key, or none, is 401', async () => {
     const key = randomBytes(16).toString('hex');
-    const gateway = await boot({ NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: key, IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64') });
+    const gateway = await boot({ NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: key, IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'), EVIDENCE_KEY: randomBytes(32).toString('base64') });
     expect((await createSession(gateway, 'any-key-at-all')).status).toBe(401);
     expect((await createSession(gateway)).status).toBe(401);
     expect((await createSession(gateway, key)).status).toBe(200);

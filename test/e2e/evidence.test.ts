@@ -1,324 +1,313 @@
 /**
- * What proves a decision, end to end on real processes: the digest the device reports against Face's,
- * the reference image's hashes (the gateway's and Face's), the device correlation id derived per user
- * and rotated by an admin, Face refusing a flagged id, and the attempts limit from configuration.
- * The gateway runs on port 0 with its embedded emulator; the tampering case puts a real HTTP proxy
- * between the gateway and a standalone emulator, as a compromised path would sit.
+ * Evidence, end to end: a session started with `enableSessionImage` has its attempt's image fetched
+ * from Face once decided, sealed in the store (never in clear), shown to an auditor of its tenant
+ * once per one-time link (each view in the trail), refused to other tenants and to users, deleted
+ * after its retention; and the decided session is deleted at Face (its device token with it) while
+ * staying decided here. On SQLite and PostgreSQL alike, and with two instances on PostgreSQL the
+ * work at Face happens once. Real gateways on port 0, the emulator over HTTP, real JWTs.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CompleteLivenessSessionDocument,
-  RotateDeviceCorrelationIdDocument,
+  CreateEvidenceImageLinkDocument,
+  SessionAuditTrailDocument,
+  SessionDecisionDocument,
   SessionEvidenceDocument,
   StartLivenessSessionDocument,
-  StartLivenessWithVerifySessionDocument,
-  VerifyAuditChainDocument,
+  type AuditAction,
 } from '../../client/generated/graphql';
 import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
-import { eventually, TestGateway } from '../helpers/gateway';
-import { PNG_1X1, referencePng, TINY_PNG } from '../helpers/images';
-import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+import { sessionImageJpeg } from '../../tools/face-emulator/session-image';
+import { eventually, TestGateway, type DeviceOutcome, type GraphQLResponse } from '../helpers/gateway';
+import { createTestDatabase, POSTGRES_SKIP_REASON, postgresAdminUrl, servicesFor, type TestDatabase } from '../helpers/services';
 
-type Evidence = NonNullable<Awaited<ReturnType<typeof evidenceOf>>>;
+const DAY_MILLIS = 86_400_000;
+const codeOf = (result: GraphQLResponse<unknown>): unknown => result.errors?.[0]?.extensions?.code;
 
-let gateway: TestGateway;
-
-async function evidenceOf(target: TestGateway, id: string, token: string) {
-  return (await target.ok(SessionEvidenceDocument, { id }, token)).session;
+/** A user's session with session images, its device attempt done, completion reported; resolves once decided. */
+async function decidedImageSession(on: TestGateway, user: string, outcome: DeviceOutcome = { livenessDecision: 'realface' }) {
+  const started = (await on.ok(StartLivenessSessionDocument, { input: { enableSessionImage: true } }, user)).startLivenessSession;
+  const id = started.session.id;
+  const decided = on.subscribe(on.wsClient(user), SessionDecisionDocument, { sessionId: id }).done;
+  expect((await on.device('LIVENESS', started.authToken, outcome)).status).toBe(200);
+  await on.ok(CompleteLivenessSessionDocument, { id }, user);
+  const events = await decided;
+  return { id, authToken: started.authToken, decision: events[0].data!.sessionDecision };
 }
 
-/**
- * Waits for the session's decision, then reads its evidence once more: one read of a session is
- * several store reads, and the one that saw the decision may have come after the others did.
- */
-async function decided(target: TestGateway, id: string, token: string): Promise<Evidence> {
-  await eventually(async () => ((await evidenceOf(target, id, token))?.decision ? true : undefined));
-  const session = await evidenceOf(target, id, token);
-  if (!session) throw new Error(`session ${id} vanished`);
+async function evidenceOf(on: TestGateway, token: string, id: string) {
+  const session = (await on.ok(SessionEvidenceDocument, { id }, token)).session;
+  if (!session) throw new Error(`session ${id} not found`);
   return session;
 }
 
-const events = (evidence: Evidence, action: string) => evidence.auditTrail.edges.map((edge) => edge.node).filter((node) => node.action === action);
-
-/** A liveness session played by the device: answers its id, the token, and the digest the device got. */
-async function livenessPlayed(target: TestGateway, token: string, outcome: { livenessDecision: 'realface' | 'spoofface' } = { livenessDecision: 'realface' }) {
-  const started = (await target.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession;
-  const answer = await target.device('LIVENESS', started.authToken, outcome);
-  expect(answer.status).toBe(200);
-  const attempt = (await answer.json()) as { result: { digest: string } };
-  return { id: started.session.id, digest: attempt.result.digest, session: started.session };
+/** The session's trail, oldest first, as [action, actor, attemptId]. */
+async function trailOf(on: TestGateway, token: string, id: string): Promise<[AuditAction, string, number | null | undefined][]> {
+  const trail = (await on.ok(SessionAuditTrailDocument, { id, first: 100 }, token)).session!.auditTrail;
+  return trail.edges.map((edge) => [edge.node.action, edge.node.actor, edge.node.attemptId] as [AuditAction, string, number | null | undefined]).reverse();
 }
 
-const stores = [
-  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
-  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
+const storeKinds = [
+  { kind: 'sqlite' as const, services: { run: true } },
+  { kind: 'postgres' as const, services: servicesFor('evidence on PostgreSQL', [postgresAdminUrl ? undefined : POSTGRES_SKIP_REASON]) },
 ];
 
-describe.each(stores)('evidence on $store', ({ available, database }) => {
-  let testDatabase: TestDatabase | undefined;
+describe.each(storeKinds)('session images as evidence ($kind)', ({ kind, services }) => {
+  let gateway: TestGateway;
+  let database: TestDatabase | undefined;
   beforeAll(async () => {
-    if (!available) return;
-    testDatabase = await database();
-    gateway = await TestGateway.start({ env: testDatabase ? { DATABASE_URL: testDatabase.url } : {} });
+    if (!services.run) return;
+    database = kind === 'postgres' ? await createTestDatabase() : undefined;
+    gateway = await TestGateway.start({ env: { FACE_DELETE_AFTER_DECISION: 'true', ...(database && { DATABASE_URL: database.url }) } });
   });
   afterAll(async () => {
     await gateway?.stop();
-    await testDatabase?.drop();
+    await database?.drop();
   });
 
-  describe("the device's digest", () => {
-    it.skipIf(!available)("a completion with the device's digest, equal to Face's, keeps PASS and audits the reported digest", async () => {
-      const token = gateway.token({ sub: `digest-${randomUUID()}` });
-      const { id, digest } = await livenessPlayed(gateway, token);
+  const user = () => gateway.token({ sub: `user-${randomBytes(4).toString('hex')}`, tenant: 'acme' });
+  const auditor = () => gateway.token({ sub: 'audrey', roles: ['auditor'], tenant: 'acme' });
 
-      // The SDK's digest may come back in another case than Face writes it: still the same digest.
-      await gateway.ok(CompleteLivenessSessionDocument, { id, digest: digest.toLowerCase() }, token);
-      const evidence = await decided(gateway, id, token);
+  /** Every stored byte of the store, as one buffer: the SQLite files, or the PostgreSQL evidence rows. */
+  async function storedBytes(): Promise<Buffer> {
+    if (!database) {
+      const files = fs.readdirSync(gateway.dataDir).filter((name) => name.startsWith('gateway.sqlite'));
+      expect(files).toContain('gateway.sqlite');
+      return Buffer.concat(files.map((name) => fs.readFileSync(path.join(gateway.dataDir, name))));
+    }
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const rows = (await client.query('SELECT * FROM evidence_images')).rows;
+      return Buffer.from(JSON.stringify(rows));
+    } finally {
+      await client.end();
+    }
+  }
 
-      expect(evidence.decision).toMatchObject({ verdict: 'PASS', reason: null, attemptId: 1 });
-      expect(events(evidence, 'COMPLETION_REPORTED')[0]?.digest).toBe(digest.toLowerCase());
-      expect(events(evidence, 'ATTEMPT_RECORDED')[0]?.digest).toBe(digest);
-      expect(events(evidence, 'DECISION_REACHED')[0]).toMatchObject({ verdict: 'PASS', reason: null });
+  it.runIf(services.run)('fetches the image once decided, seals it, shows it to an auditor once per link and audits the view', async () => {
+    const owner = user();
+    const { id, decision } = await decidedImageSession(gateway, owner);
+    expect(decision).toMatchObject({ verdict: 'PASS', attemptId: 1 });
+
+    const kept = await eventually(async () => {
+      const session = await evidenceOf(gateway, auditor(), id);
+      return session.evidence?.images.length === 1 && session.evidence.faceSessionDeleted ? session : undefined;
     });
+    const imageId = kept.attempts[0].sessionImageId!;
+    expect(imageId).toMatch(/^[A-Za-z0-9]{44}$/);
+    const jpeg = sessionImageJpeg(imageId);
+    expect(kept.evidence).toMatchObject({ sessionImageEnabled: true, imagesPending: false, faceSessionDeleted: true });
+    expect(kept.evidence!.images[0]).toMatchObject({ attemptId: 1, contentType: 'image/jpeg', byteLength: jpeg.length });
+    expect(Date.parse(kept.evidence!.images[0].expiresAt) - Date.parse(kept.evidence!.images[0].storedAt)).toBe(30 * DAY_MILLIS);
 
-    it.skipIf(!available)("a digest that differs from Face's makes the verdict FAIL with DIGEST_MISMATCH, audited, the chain intact", async () => {
-      const token = gateway.token({ sub: `digest-${randomUUID()}`, tenant: 'digest-tenant' });
-      const { id, digest } = await livenessPlayed(gateway, token);
-      const forged = createHash('sha256').update('another attempt').digest('hex').toUpperCase();
-      expect(forged).not.toBe(digest);
+    // Encrypted at rest: neither the bytes, nor their base64 or hex, nor the id Face wrote into them.
+    const stored = await storedBytes();
+    expect(stored.includes(jpeg)).toBe(false);
+    expect(stored.includes(Buffer.from(jpeg.toString('base64')))).toBe(false);
+    expect(stored.includes(Buffer.from(jpeg.toString('base64url')))).toBe(false);
+    expect(stored.includes(Buffer.from(jpeg.toString('hex')))).toBe(false);
+    expect(stored.includes(Buffer.from(`face emulator: ${imageId}`))).toBe(false);
 
-      await gateway.ok(CompleteLivenessSessionDocument, { id, digest: forged }, token);
-      const evidence = await decided(gateway, id, token);
+    const link = (await gateway.ok(CreateEvidenceImageLinkDocument, { sessionId: id, attemptId: 1 }, auditor())).createEvidenceImageLink;
+    expect(link.url).toMatch(/^\/evidence\/[A-Za-z0-9_-]{43}$/);
+    expect(Date.parse(link.expiresAt)).toBeGreaterThan(Date.now());
+    const shown = await fetch(`${gateway.url}${link.url}`);
+    expect(shown.status).toBe(200);
+    expect(shown.headers.get('content-type')).toBe('image/jpeg');
+    expect(shown.headers.get('cache-control')).toBe('no-store');
+    expect(Buffer.from(await shown.arrayBuffer()).equals(jpeg)).toBe(true);
+    // Once per link.
+    expect((await fetch(`${gateway.url}${link.url}`)).status).toBe(404);
 
-      expect(evidence.decision).toMatchObject({ verdict: 'FAIL', reason: 'DIGEST_MISMATCH', livenessDecision: 'REAL_FACE', attemptId: 1 });
-      expect(events(evidence, 'DECISION_REACHED')[0]).toMatchObject({ verdict: 'FAIL', reason: 'DIGEST_MISMATCH' });
-      expect(events(evidence, 'COMPLETION_REPORTED')[0]?.digest).toBe(forged);
-      const admin = gateway.token({ sub: 'root', roles: ['admin'] });
-      const report = (await gateway.ok(VerifyAuditChainDocument, { tenant: 'digest-tenant' }, admin)).verifyAuditChain;
-      expect(report).toMatchObject({ valid: true, firstBrokenSequence: null });
-    });
-
-    it.skipIf(!available)('a completion without a digest behaves as before: Face decides alone', async () => {
-      const token = gateway.token({ sub: `digest-${randomUUID()}` });
-      const { id } = await livenessPlayed(gateway, token);
-
-      await gateway.ok(CompleteLivenessSessionDocument, { id }, token);
-      const evidence = await decided(gateway, id, token);
-
-      expect(evidence.decision).toMatchObject({ verdict: 'PASS', reason: null });
-      expect(events(evidence, 'COMPLETION_REPORTED')[0]?.digest).toBeNull();
-    });
-
-    it.skipIf(!available)('a spoofed face stays FAIL without a reason when the digests agree', async () => {
-      const token = gateway.token({ sub: `digest-${randomUUID()}` });
-      const { id, digest } = await livenessPlayed(gateway, token, { livenessDecision: 'spoofface' });
-
-      await gateway.ok(CompleteLivenessSessionDocument, { id, digest }, token);
-
-      expect((await decided(gateway, id, token)).decision).toMatchObject({ verdict: 'FAIL', reason: null });
-    });
+    const trail = await trailOf(gateway, auditor(), id);
+    expect(trail.map(([action]) => action)).toEqual([
+      'SESSION_STARTED',
+      'COMPLETION_REPORTED',
+      'ATTEMPT_RECORDED',
+      'DECISION_REACHED',
+      'EVIDENCE_STORED',
+      'FACE_SESSION_DELETED',
+      'EVIDENCE_VIEWED',
+    ]);
+    expect(trail.slice(4)).toEqual([
+      ['EVIDENCE_STORED', 'system', 1],
+      ['FACE_SESSION_DELETED', 'system', null],
+      ['EVIDENCE_VIEWED', 'audrey', 1],
+    ]);
+    // The link is a credential while it lives: it is in no log line (the access line says /evidence/[redacted]).
+    const secret = link.url.split('/').pop()!;
+    expect(gateway.logs.join('\n')).not.toContain(secret);
+    expect(gateway.logEntries()).toContainEqual(expect.objectContaining({ path: '/evidence/[redacted]', status: 200 }));
   });
 
-  describe("the reference image's hash", () => {
-    it.skipIf(!available)("stores the gateway's SHA-256 and Face's verifyImageHash on VerifyReference and in the audit events", async () => {
-      const token = gateway.token({ sub: `verify-${randomUUID()}` });
-      const started = (await gateway.ok(StartLivenessWithVerifySessionDocument, { input: { verifyImage: PNG_1X1 } }, token)).startLivenessWithVerifySession;
-      const ours = createHash('sha256').update(Buffer.from(PNG_1X1, 'base64')).digest('hex');
-      expect((await gateway.device('LIVENESS_WITH_VERIFY', started.authToken, { livenessDecision: 'realface' })).status).toBe(200);
+  it.runIf(services.run)("refuses links to another tenant's auditor and to users, and shows users no evidence", async () => {
+    const ownerSub = `owner-${randomBytes(4).toString('hex')}`;
+    const owner = gateway.token({ sub: ownerSub, tenant: 'acme' });
+    const { id } = await decidedImageSession(gateway, owner);
+    await eventually(async () => ((await evidenceOf(gateway, auditor(), id)).evidence?.images.length === 1 ? true : undefined));
 
-      await gateway.ok(CompleteLivenessSessionDocument, { id: started.session.id }, token);
-      const evidence = await decided(gateway, started.session.id, token);
-
-      expect(evidence.verifyReference).toEqual({ verifyImageSha256: ours, faceVerifyImageHash: ours.toUpperCase() });
-      expect(evidence.attempts[0]?.verifyImageHash).toBe(ours.toUpperCase());
-      expect(events(evidence, 'SESSION_STARTED')[0]).toMatchObject({ verifyImageSha256: ours, faceVerifyImageHash: null, reason: null });
-      expect(events(evidence, 'ATTEMPT_RECORDED')[0]).toMatchObject({ verifyImageSha256: ours, faceVerifyImageHash: ours.toUpperCase(), reason: null });
-      expect(evidence.decision?.verdict).toBe('PASS');
-    });
-
-    it.skipIf(!available)('a reference image under 1 KB is BAD_USER_INPUT, and Face is not asked', async () => {
-      const token = gateway.token({ sub: `verify-${randomUUID()}` });
-      const marker = `NotCalled${randomUUID().slice(0, 8)}`;
-      await gateway.fault({ status: 400, code: marker, count: 1 });
-
-      const refused = await gateway.graphql(StartLivenessWithVerifySessionDocument, { input: { verifyImage: TINY_PNG } }, token);
-      const probe = await gateway.graphql(StartLivenessSessionDocument, { input: {} }, token);
-
-      expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-      expect(refused.errors?.[0]?.message).toMatch(/1 KB/);
-      expect(probe.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstreamCode: marker });
-    });
-
-    it.skipIf(!available)("a reference image in which Face finds no face is Face's InvalidImage refusal", async () => {
-      const token = gateway.token({ sub: `verify-${randomUUID()}` });
-
-      const refused = await gateway.graphql(StartLivenessWithVerifySessionDocument, { input: { verifyImage: referencePng(0) } }, token);
-
-      expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstreamCode: 'InvalidImage' });
-    });
+    const otherAuditor = gateway.token({ sub: 'gus', roles: ['auditor'], tenant: 'globex' });
+    expect(codeOf(await gateway.graphql(CreateEvidenceImageLinkDocument, { sessionId: id, attemptId: 1 }, otherAuditor))).toBe('NOT_FOUND');
+    expect(codeOf(await gateway.graphql(SessionEvidenceDocument, { id }, otherAuditor))).toBe('NOT_FOUND');
+    expect(codeOf(await gateway.graphql(CreateEvidenceImageLinkDocument, { sessionId: id, attemptId: 1 }, owner))).toBe('FORBIDDEN');
+    expect((await evidenceOf(gateway, owner, id)).evidence).toBeNull();
+    // An attempt without an image, for one who may see the session: nothing to link.
+    expect(codeOf(await gateway.graphql(CreateEvidenceImageLinkDocument, { sessionId: id, attemptId: 2 }, auditor()))).toBe('NOT_FOUND');
+    // An admin of any tenant may.
+    const admin = gateway.token({ sub: 'ada', roles: ['admin'], tenant: 'operators' });
+    const link = (await gateway.ok(CreateEvidenceImageLinkDocument, { sessionId: id, attemptId: 1 }, admin)).createEvidenceImageLink;
+    expect((await fetch(`${gateway.url}${link.url}`)).status).toBe(200);
+    // A made-up link is the same 404 as a used one.
+    expect((await fetch(`${gateway.url}/evidence/${randomBytes(32).toString('base64url')}`)).status).toBe(404);
+    expect((await trailOf(gateway, auditor(), id)).filter(([action]) => action === 'EVIDENCE_VIEWED')).toEqual([['EVIDENCE_VIEWED', 'ada', 1]]);
   });
 
-  describe('the device correlation id', () => {
-    const startedBy = async (claims: { sub: string; tenant?: string }, input: { deviceCorrelationId?: string } = {}) =>
-      (await gateway.ok(StartLivenessSessionDocument, { input }, gateway.token(claims))).startLivenessSession.session.deviceCorrelationId;
+  it.runIf(services.run)('deletes the decided session at Face: the device token is refused there, the session stays decided here', async () => {
+    const owner = user();
+    const { id, authToken } = await decidedImageSession(gateway, owner, { livenessDecision: 'spoofface' });
+    await eventually(async () => ((await evidenceOf(gateway, auditor(), id)).evidence?.faceSessionDeleted ? true : undefined));
+    expect((await gateway.device('LIVENESS', authToken, { livenessDecision: 'realface' })).status).toBe(401);
+    const session = await evidenceOf(gateway, owner, id);
+    expect(session.status).toBe('SUCCEEDED');
+    expect(session.decision).toMatchObject({ verdict: 'FAIL', attemptId: 1 });
+    expect((await trailOf(gateway, auditor(), id)).filter(([action]) => action === 'FACE_SESSION_DELETED')).toEqual([['FACE_SESSION_DELETED', 'system', null]]);
+  });
 
-    it.skipIf(!available)('is derived once per user: stable across sessions, different across users and tenants, not the user id', async () => {
-      const sub = `alice-${randomUUID()}`;
-      const first = await startedBy({ sub, tenant: 'acme' });
-      const second = await startedBy({ sub, tenant: 'acme' });
-      const otherUser = await startedBy({ sub: `bob-${randomUUID()}`, tenant: 'acme' });
-      const otherTenant = await startedBy({ sub, tenant: 'globex' });
-
-      expect(first).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(second).toBe(first);
-      expect(otherUser).not.toBe(first);
-      expect(otherTenant).not.toBe(first);
-      expect(first).not.toContain(sub);
-    });
-
-    it.skipIf(!available)("a client's own id is sent as it is", async () => {
-      const mine = `device-${randomUUID().slice(0, 8)}`;
-      expect(await startedBy({ sub: `carol-${randomUUID()}` }, { deviceCorrelationId: mine })).toBe(mine);
-    });
-
-    it.skipIf(!available)("an admin's rotation gives the user a new id from the next session on, and is audited", async () => {
-      const sub = `dave-${randomUUID()}`;
-      const before = await startedBy({ sub, tenant: 'acme' });
-      const admin = gateway.token({ sub: 'root', roles: ['admin'], tenant: 'ops' });
-
-      const rotation = (await gateway.ok(RotateDeviceCorrelationIdDocument, { tenant: 'acme', userId: sub }, admin)).rotateDeviceCorrelationId;
-      const after = await startedBy({ sub, tenant: 'acme' });
-      const again = await startedBy({ sub, tenant: 'acme' });
-
-      expect(rotation).toMatchObject({ tenant: 'acme', userId: sub, generation: 1 });
-      expect(after).not.toBe(before);
-      expect(again).toBe(after);
-      const history = await gateway.graphql(
-        `query ($userId: String!) { auditHistory(filter: { userId: $userId, actions: [DEVICE_CORRELATION_ID_ROTATED] }) { edges { node { action actor tenant sessionId session { id } } } } }`,
-        { userId: sub },
-        admin,
+  it.runIf(services.run)('a failed image fetch is retried, after the decision event, and the session is deleted at Face only once the image is kept', async () => {
+    await gateway.fault({ status: 503, code: 'ServiceUnavailable', count: 100_000, method: 'GET', pathPrefix: '/sessionImages' });
+    try {
+      const owner = user();
+      const { id, decision } = await decidedImageSession(gateway, owner);
+      // The decision event came while Face refuses the image.
+      expect(decision).toMatchObject({ verdict: 'PASS' });
+      await eventually(() =>
+        gateway.logEntries().some((entry) => entry.sessionId === id && entry.msg === 'follow-up at Face failed; will retry' && Number(entry.tries) >= 2) ? true : undefined,
       );
-      expect(history.errors).toBeUndefined();
-      expect((history.data as { auditHistory: { edges: { node: unknown }[] } }).auditHistory.edges.map((edge) => edge.node)).toEqual([
-        { action: 'DEVICE_CORRELATION_ID_ROTATED', actor: 'root', tenant: 'acme', sessionId: '', session: null },
-      ]);
-      const report = (await gateway.ok(VerifyAuditChainDocument, { tenant: 'acme' }, admin)).verifyAuditChain;
-      expect(report.valid).toBe(true);
-    });
+      expect((await evidenceOf(gateway, auditor(), id)).evidence).toMatchObject({ images: [], imagesPending: true, faceSessionDeleted: false });
 
-    it.skipIf(!available)('only an admin may rotate an id', async () => {
-      const auditor = gateway.token({ sub: 'eve', roles: ['auditor'], tenant: 'acme' });
-      const user = gateway.token({ sub: 'frank', roles: ['user'], tenant: 'acme' });
-
-      for (const token of [auditor, user]) {
-        const refused = await gateway.graphql(RotateDeviceCorrelationIdDocument, { tenant: 'acme', userId: 'frank' }, token);
-        expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-      }
-    });
-
-    it.skipIf(!available)("a session Face refuses because the id is flagged gives FORBIDDEN with reason DEVICE_CORRELATION_ID_FLAGGED, not Face's text", async () => {
-      const token = gateway.token({ sub: `flagged-${randomUUID()}` });
-      const faceText = 'Device correlation id is blocked by abuse monitoring (internal ref 12345).';
-      await gateway.fault({ status: 403, code: 'DeviceCorrelationIdFlagged', message: faceText, method: 'POST', count: 1 } as never);
-
-      const refused = await gateway.graphql(StartLivenessSessionDocument, { input: {} }, token);
-
-      expect(refused.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reason: 'DEVICE_CORRELATION_ID_FLAGGED' });
-      expect(JSON.stringify(refused)).not.toContain('internal ref');
-    });
-  });
-});
-
-describe('configuration', () => {
-  it('REQUIRE_DEVICE_DIGEST=true refuses a completion without a digest with BAD_USER_INPUT', async () => {
-    const strict = await TestGateway.start({ env: { REQUIRE_DEVICE_DIGEST: 'true' } });
-    try {
-      const token = strict.token({ sub: 'grace' });
-      const { id, digest } = await livenessPlayed(strict, token);
-
-      const refused = await strict.graphql(CompleteLivenessSessionDocument, { id }, token);
-      await strict.ok(CompleteLivenessSessionDocument, { id, digest }, token);
-
-      expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-      expect((await decided(strict, id, token)).decision).toMatchObject({ verdict: 'PASS', reason: null });
+      const cleared = await fetch(`${gateway.emulatorUrl}/_faults`, { method: 'DELETE' });
+      expect(cleared.status).toBe(204);
+      const kept = await eventually(async () => {
+        const session = await evidenceOf(gateway, auditor(), id);
+        return session.evidence?.faceSessionDeleted ? session : undefined;
+      });
+      expect(kept.evidence).toMatchObject({ imagesPending: false, images: [{ attemptId: 1 }] });
+      expect((await trailOf(gateway, auditor(), id)).map(([action]) => action).slice(3)).toEqual(['DECISION_REACHED', 'EVIDENCE_STORED', 'FACE_SESSION_DELETED']);
     } finally {
-      await strict.stop();
+      await fetch(`${gateway.emulatorUrl}/_faults`, { method: 'DELETE' });
     }
   });
 
-  it('LIVENESS_MAX_ATTEMPTS=2 decides INCONCLUSIVE after two failed attempts, while Face would take a third', async () => {
-    const limited = await TestGateway.start({ env: { LIVENESS_MAX_ATTEMPTS: '2' } });
-    try {
-      const token = limited.token({ sub: 'heidi' });
-      const started = (await limited.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession;
-      for (let attempt = 0; attempt < 2; attempt += 1) {
-        const answer = await limited.device('LIVENESS', started.authToken, { error: { code: 'FaceWithMaskDetected', message: 'Mask detected.' } });
-        expect(answer.status).toBe(200);
-      }
+  it.runIf(services.run)('deletes images past EVIDENCE_RETENTION_DAYS, with EVIDENCE_PURGED, and their links die with them', async () => {
+    const owner = user();
+    const { id } = await decidedImageSession(gateway, owner);
+    await eventually(async () => ((await evidenceOf(gateway, auditor(), id)).evidence?.images.length === 1 ? true : undefined));
+    const link = (await gateway.ok(CreateEvidenceImageLinkDocument, { sessionId: id, attemptId: 1 }, auditor())).createEvidenceImageLink;
 
-      await limited.ok(CompleteLivenessSessionDocument, { id: started.session.id }, token);
-      const evidence = await decided(limited, started.session.id, token);
-
-      expect(evidence.decision).toMatchObject({ verdict: 'INCONCLUSIVE', attemptId: 2 });
-      expect(evidence.attempts.map((attempt) => attempt.status)).toEqual(['FAILED', 'FAILED']);
-    } finally {
-      await limited.stop();
-    }
+    gateway.advanceClock(30 * DAY_MILLIS + 60_000);
+    await eventually(async () => ((await evidenceOf(gateway, auditor(), id)).evidence?.images.length === 0 ? true : undefined));
+    expect((await fetch(`${gateway.url}${link.url}`)).status).toBe(404);
+    expect((await trailOf(gateway, auditor(), id)).filter(([action]) => action.startsWith('EVIDENCE_'))).toEqual([
+      ['EVIDENCE_STORED', 'system', 1],
+      ['EVIDENCE_PURGED', 'system', 1],
+    ]);
+    const session = await evidenceOf(gateway, owner, id);
+    expect(session.decision).toMatchObject({ verdict: 'PASS' });
   });
 });
 
-describe("a verify image hash that is not the gateway's", () => {
-  let emulator: FaceEmulator;
-  let proxy: Server;
-  let tampering: TestGateway;
-  let emulatorUrl = '';
-  const forgedHash = 'AB'.repeat(32);
-
+describe('FACE_DELETE_AFTER_DECISION=false', () => {
+  let gateway: TestGateway;
   beforeAll(async () => {
-    emulator = createFaceEmulator({ apiKey: 'evidence-key' });
-    emulatorUrl = await emulator.listen(0);
-    // Passes everything through, but rewrites the verify image hash in the session reads.
-    proxy = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !['host', 'content-length', 'connection'].includes(name))) as Record<string, string>;
-      const upstream = await fetch(`${emulatorUrl}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
-      let body = Buffer.from(await upstream.arrayBuffer());
-      if (req.method === 'GET' && body.length > 0) body = Buffer.from(body.toString('utf8').replace(/"verifyImageHash":"[0-9A-F]{64}"/g, `"verifyImageHash":"${forgedHash}"`));
-      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'content-length': String(body.length) });
-      res.end(body);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    tampering = await TestGateway.start({ env: { FACE_ENDPOINT: proxyUrl, FACE_APIKEY: 'evidence-key' } });
+    gateway = await TestGateway.start({ env: { FACE_DELETE_AFTER_DECISION: 'false' } });
   });
   afterAll(async () => {
-    await tampering?.stop();
-    await new Promise<void>((resolve) => proxy.close(() => resolve()));
-    proxy.closeAllConnections();
-    await emulator.close();
+    await gateway?.stop();
   });
 
-  it('is stored beside the gateway\'s own, audited as VERIFY_IMAGE_HASH_MISMATCH and logged', async () => {
-    const token = tampering.token({ sub: `ivan-${randomUUID()}` });
-    const started = (await tampering.ok(StartLivenessWithVerifySessionDocument, { input: { verifyImage: PNG_1X1 } }, token)).startLivenessWithVerifySession;
-    const device = await fetch(`${emulatorUrl}/face/v1.2/detectLivenessWithVerify/singleModal`, {
+  it('keeps the decided session at Face, images still fetched', async () => {
+    const owner = gateway.token({ sub: 'keeper', tenant: 'acme' });
+    const auditor = gateway.token({ sub: 'audrey', roles: ['auditor'], tenant: 'acme' });
+    const { id } = await decidedImageSession(gateway, owner);
+    await eventually(async () => ((await evidenceOf(gateway, auditor, id)).evidence?.images.length === 1 ? true : undefined));
+    // Give a deletion that should not come the time to come.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const atFace = await fetch(`${gateway.emulatorUrl}/face/v1.2/detectLiveness-sessions/${id}`, { headers: { 'Ocp-Apim-Subscription-Key': 'any' } });
+    expect(atFace.status).toBe(200);
+    expect((await evidenceOf(gateway, auditor, id)).evidence).toMatchObject({ faceSessionDeleted: false, imagesPending: false });
+    expect((await trailOf(gateway, auditor, id)).map(([action]) => action)).not.toContain('FACE_SESSION_DELETED');
+  });
+});
+
+describe('two instances on PostgreSQL', () => {
+  const services = servicesFor('evidence with two instances', [postgresAdminUrl ? undefined : POSTGRES_SKIP_REASON]);
+  let database: TestDatabase | undefined;
+  let emulator: FaceEmulator | undefined;
+  let faceUrl = '';
+  let instances: TestGateway[] = [];
+  beforeAll(async () => {
+    if (!services.run) return;
+    database = await createTestDatabase();
+    emulator = createFaceEmulator({ apiKey: 'cluster-face-key' });
+    faceUrl = await emulator.listen(0);
+    const shared = {
+      DATABASE_URL: database.url,
+      FACE_ENDPOINT: faceUrl,
+      FACE_APIKEY: 'cluster-face-key',
+      FACE_DELETE_AFTER_DECISION: 'true',
+      EVIDENCE_KEY: randomBytes(32).toString('base64'),
+      JWT_SECRET: randomBytes(32).toString('hex'),
+    };
+    instances = [await TestGateway.start({ env: shared }), await TestGateway.start({ env: shared })];
+  });
+  afterAll(async () => {
+    for (const instance of instances) await instance.stop();
+    await emulator?.close();
+    await database?.drop();
+  });
+
+  /** Face requests of `operation` that answered `status`, over both instances, from their /metrics. */
+  async function faceRequests(operation: string, status: string): Promise<number> {
+    let total = 0;
+    for (const instance of instances) {
+      const text = await (await fetch(`${instance.url}/metrics`)).text();
+      const line = text.split('\n').find((row) => row.startsWith(`liveness_gateway_face_requests_total{operation="${operation}",status="${status}"}`));
+      total += line ? Number(line.split(' ').pop()) : 0;
+    }
+    return total;
+  }
+
+  it.runIf(services.run)('fetch and delete at Face happen once, whichever instance decided', async () => {
+    const [a, b] = instances;
+    const owner = a.token({ sub: 'twin', tenant: 'acme' });
+    const auditor = a.token({ sub: 'audrey', roles: ['auditor'], tenant: 'acme' });
+    const started = (await a.ok(StartLivenessSessionDocument, { input: { enableSessionImage: true } }, owner)).startLivenessSession;
+    const id = started.session.id;
+    const response = await fetch(`${faceUrl}/face/v1.2/detectLiveness/singleModal`, {
       method: 'POST',
       headers: { authorization: `Bearer ${started.authToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ livenessDecision: 'realface' }),
     });
-    expect(device.status).toBe(200);
-
-    await tampering.ok(CompleteLivenessSessionDocument, { id: started.session.id }, token);
-    const evidence = await decided(tampering, started.session.id, token);
-
-    const ours = createHash('sha256').update(Buffer.from(PNG_1X1, 'base64')).digest('hex');
-    expect(evidence.verifyReference).toEqual({ verifyImageSha256: ours, faceVerifyImageHash: forgedHash });
-    expect(events(evidence, 'ATTEMPT_RECORDED')[0]).toMatchObject({ reason: 'VERIFY_IMAGE_HASH_MISMATCH', verifyImageSha256: ours, faceVerifyImageHash: forgedHash });
-    const warning = tampering.logEntries().find((entry) => entry.sessionId === started.session.id && String(entry.msg).includes('another verify image'));
-    expect(warning).toMatchObject({ verifyImageSha256: ours, faceVerifyImageHash: forgedHash });
+    expect(response.status).toBe(200);
+    // Both report completion, so both poll and both see the decision.
+    await Promise.all([a.ok(CompleteLivenessSessionDocument, { id }, owner), b.ok(CompleteLivenessSessionDocument, { id }, owner)]);
+    await eventually(async () => ((await evidenceOf(b, auditor, id)).evidence?.faceSessionDeleted ? true : undefined));
+    // Let a second run, had one started, finish and be counted.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await faceRequests('get_session_image', '200')).toBe(1);
+    expect(await faceRequests('delete_session', '204')).toBe(1);
+    const actions = (await trailOf(a, auditor, id)).map(([action]) => action);
+    expect(actions.filter((action) => action === 'EVIDENCE_STORED')).toHaveLength(1);
+    expect(actions.filter((action) => action === 'FACE_SESSION_DELETED')).toHaveLength(1);
+    // Either instance shows it, sealed under the shared key.
+    const link = (await b.ok(CreateEvidenceImageLinkDocument, { sessionId: id, attemptId: 1 }, auditor)).createEvidenceImageLink;
+    const shown = await fetch(`${a.url}${link.url}`);
+    expect(shown.status).toBe(200);
+    expect(Buffer.from(await shown.arrayBuffer()).subarray(0, 2).toString('hex')).toBe('ffd8');
   });
 });

@@ -468,6 +468,53 @@ describe('reading and deleting sessions', () => {
   });
 });
 
+describe('session images', () => {
+  it('a session with session images gives each attempt a sessionImageId whose image is a JPEG, served through the Azure client', async () => {
+    const face = adapter();
+    const created = await face.createLivenessSession(livenessRequest({ enableSessionImage: true }));
+    await device('liveness', created.authToken, { livenessDecision: 'realface' });
+    const [attempt] = (await face.getSession('LIVENESS', created.sessionId)).attempts;
+    expect(attempt.sessionImageId).toMatch(/^[A-Za-z0-9]{44}$/);
+
+    const image = await face.getSessionImage(attempt.sessionImageId!);
+    expect(image.contentType).toBe('image/jpeg');
+    // SOI, a comment naming the image, the frame, EOI: a real JPEG, different for every image.
+    expect(image.bytes.subarray(0, 4).toString('hex')).toBe('ffd8fffe');
+    expect(image.bytes.includes(Buffer.from(attempt.sessionImageId!))).toBe(true);
+    expect(image.bytes.includes(Buffer.from([0xff, 0xc0]))).toBe(true);
+    expect(image.bytes.subarray(-2).toString('hex')).toBe('ffd9');
+
+    const answer = await fetch(`${base}/face/v1.2/sessionImages/${attempt.sessionImageId}`);
+    expect(answer.status).toBe(401);
+  });
+
+  it('deleting the session makes its images and its device token unusable', async () => {
+    const face = adapter();
+    const created = await face.createLivenessSession(livenessRequest({ enableSessionImage: true }));
+    await device('liveness', created.authToken, { error: { code: 'FaceWithMaskDetected', message: 'mask' } });
+    await device('liveness', created.authToken, { livenessDecision: 'spoofface' });
+    const attempts = (await face.getSession('LIVENESS', created.sessionId)).attempts;
+    const imageId = attempts.find((attempt) => attempt.sessionImageId)!.sessionImageId!;
+    await face.deleteSession('LIVENESS', created.sessionId);
+
+    const error = await rejectionOf(face.getSessionImage(imageId));
+    expect(error).toBeInstanceOf(FaceRequestError);
+    expect(error).toMatchObject({ upstreamCode: 'SessionImageNotFound', httpStatus: 404 });
+    expect((await device('liveness', created.authToken, { livenessDecision: 'realface' })).status).toBe(401);
+  });
+
+  it('a fault with pathPrefix fails only the requests under that path', async () => {
+    const face = adapter({ maxRetries: 0 });
+    const created = await face.createLivenessSession(livenessRequest({ enableSessionImage: true }));
+    await device('liveness', created.authToken, { livenessDecision: 'realface' });
+    await queueFault({ status: 500, count: 1, method: 'GET', pathPrefix: '/sessionImages' });
+    const [attempt] = (await face.getSession('LIVENESS', created.sessionId)).attempts;
+    expect(await rejectionOf(face.getSessionImage(attempt.sessionImageId!))).toBeInstanceOf(FaceUnavailableError);
+    expect((await face.getSessionImage(attempt.sessionImageId!)).bytes.subarray(0, 2).toString('hex')).toBe('ffd8');
+    expect((await raw('POST', '/_faults', { json: { status: 500, pathPrefix: 'sessionImages' }, key: null })).status).toBe(400);
+  });
+});
+
 describe('validation', () => {
   it('refuses a missing or wrong subscription key with 401', async () => {
     const missing = await raw('GET', `/face/v1.2/detectLiveness-sessions/${randomUUID()}`, { key: null });

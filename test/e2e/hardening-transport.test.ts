@@ -33,6 +33,7 @@ import {
   DeleteLivenessSessionDocument,
   SessionDecisionDocument,
   SessionDocument,
+  SessionEvidenceDocument,
   StartLivenessSessionDocument,
   StartLivenessWithVerifySessionDocument,
 } from '../../client/generated/graphql';
@@ -185,6 +186,7 @@ function variablesFor(operation: DocumentedOperation, sessionId: string): Record
     else if (type === 'StartLivenessWithVerifySessionInput!') values[name] = { verifyImage: PNG_1X1 };
     else if (type === 'StartLivenessSessionInput!') values[name] = {};
     else if (type === 'String!') values[name] = 'hardening';
+    else if (name === 'attemptId') values[name] = 1;
   }
   return values;
 }
@@ -201,7 +203,17 @@ describe('query limits', () => {
     it(`${operation.label} passes the default limits over HTTP and WebSocket`, async () => {
       // Rotating a device correlation id is an admin's operation.
       const token = userToken(gateway, operation.query.includes('rotateDeviceCorrelationId') ? { roles: ['user', 'auditor', 'admin'] } : {});
-      const newSession = async () => (await gateway.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession.session.id;
+      // An operation about an attempt's kept image needs a decided session whose image is kept.
+      const needsImage = operation.variables.some((definition) => definition.variable.name.value === 'attemptId');
+      const newSession = async () => {
+        const started = (await gateway.ok(StartLivenessSessionDocument, { input: { enableSessionImage: needsImage } }, token)).startLivenessSession;
+        const id = started.session.id;
+        if (!needsImage) return id;
+        expect((await gateway.device('LIVENESS', started.authToken, { livenessDecision: 'realface' })).status).toBe(200);
+        await gateway.ok(CompleteLivenessSessionDocument, { id }, token);
+        await eventually(async () => ((await gateway.ok(SessionEvidenceDocument, { id }, token)).session?.evidence?.images.length ? true : undefined));
+        return id;
+      };
       const raw = await socket(gateway, bearer(token));
 
       if (operation.operationName === 'AuditEvents') {
@@ -360,7 +372,7 @@ describe('query limits', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('in production (NODE_ENV=production)', () => {
-  const production = { NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: randomBytes(16).toString('hex'), IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64') };
+  const production = { NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: randomBytes(16).toString('hex'), IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'), EVIDENCE_KEY: randomBytes(32).toString('base64') };
   let prod: TestGateway;
   beforeAll(async () => {
     prod = await TestGateway.start({ env: production });

@@ -86,7 +86,7 @@ const failedPolls = (on: TestGateway, sessionId: string) =>
   on.logEntries().filter((entry) => entry.sessionId === sessionId && entry.msg === 'poll of the Face session failed; will retry');
 
 describe('device correlation ids', () => {
-  // One id per end user, as Azure's abuse monitoring expects (test/e2e/evidence.test.ts covers the rest).
+  // One id per end user, as Azure's abuse monitoring expects (test/e2e/evidence-integrity.test.ts covers the rest).
   it("a session started without one gets the id derived for its user, the same for each of the user's sessions", async () => {
     const token = userToken(gateway);
     const first = await startSession(gateway, token);

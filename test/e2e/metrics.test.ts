@@ -248,7 +248,7 @@ describe('the /metrics endpoint settings', () => {
       NODE_ENV: 'production',
       FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com',
       JWT_SECRET: 'x'.repeat(32),
-      IDEMPOTENCY_KEY_SECRET: Buffer.alloc(32, 7).toString('base64'),
+      IDEMPOTENCY_KEY_SECRET: Buffer.alloc(32, 7).toString('base64'), EVIDENCE_KEY: Buffer.alloc(32, 7).toString('base64'),
     };
     expect(loadConfig(production).metricsEnabled).toBe(false);
     expect(loadConfig({ ...production, METRICS_TOKEN }).metricsEnabled).toBe(true);

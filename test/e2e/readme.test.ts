@@ -262,7 +262,7 @@ describe('the README, as a newcomer follows it', () => {
           LOG_LEVEL: 'warn',
           FACE_APIKEY: faceKey,
           JWT_SECRET: randomBytes(32).toString('hex'),
-          IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'),
+          IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'), EVIDENCE_KEY: randomBytes(32).toString('base64'),
           METRICS_TOKEN: metricsToken,
         },
         /Liveness gateway on (http:\/\/[^\s/]+)\/graphql/,

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { landingPageDocument, landingPageVariables, SESSION_ID_PLACEHOLDER } from '../../src/transport/landing-page';
-import { TestGateway } from '../helpers/gateway';
+import { SessionEvidenceDocument } from '../../client/generated/graphql';
+import { eventually, TestGateway } from '../helpers/gateway';
 import { operationsCalled, publicOperations } from '../helpers/root-fields';
 
 interface SandboxConfig {
@@ -92,6 +93,13 @@ describe('the Sandbox collection', () => {
         expect((await gateway.device('LIVENESS', deviceToken, { livenessDecision: 'realface' })).status).toBe(200);
         continue;
       }
+      if (operationName === 'CreateEvidenceImageLink') {
+        // The image is fetched from Face just after the decision: a Sandbox user would wait for it too.
+        await eventually(async () => {
+          const { data } = await gateway.graphql(SessionEvidenceDocument, { id: variables.id as string }, authorization.replace(/^Bearer /, ''));
+          return data?.session?.evidence?.images.length ? true : undefined;
+        });
+      }
       const response = await fetch(gateway.graphqlUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization },
@@ -113,6 +121,11 @@ describe('the Sandbox collection', () => {
       if (operationName === 'CompleteLivenessSession') {
         expect(await decision).toMatchObject({ data: { sessionDecision: { sessionId: variables.id, verdict: 'PASS' } } });
       }
+      if (operationName === 'CreateEvidenceImageLink') {
+        const shown = await fetch(`${gateway.url}${body.data!.createEvidenceImageLink.url as string}`);
+        expect(shown.status).toBe(200);
+        expect(shown.headers.get('content-type')).toBe('image/jpeg');
+      }
       if (operationName === 'Session') {
         expect(body.data!.session.auditTrail.edges.map(({ node }: { node: { action: string } }) => node.action)).toContain('DECISION_REACHED');
       }
@@ -124,6 +137,7 @@ describe('the Sandbox collection', () => {
       'SessionDecision',
       'CompleteLivenessSession',
       'Session',
+      'CreateEvidenceImageLink',
       'Sessions',
       'AuditHistory',
       'VerifyAuditChain',

@@ -98,6 +98,8 @@ class GatewayProcess {
         FACE_EMULATOR: '',
         FACE_TIMEOUT_MS: '3000',
         FACE_MAX_RETRIES: '0',
+        // The trails asserted here end at the decision (see test/helpers/gateway.ts).
+        FACE_DELETE_AFTER_DECISION: 'false',
         POLL_INTERVAL_MS: '50',
         POLL_MAX_INTERVAL_MS: '200',
         LOG_LEVEL: 'debug',

@@ -50,7 +50,7 @@ describe('a bad setting at boot', () => {
     ['a JWT secret too short to be safe', { JWT_SECRET: 'short' }, /^Configuration error: JWT_SECRET must be at least 32 bytes long/],
     [
       'production serving the emulator without its own key (anyone could use its management API on the public port)',
-      { NODE_ENV: 'production', FACE_EMULATOR: 'true', JWT_SECRET: 'a-secret-of-at-least-thirty-two-bytes!!', IDEMPOTENCY_KEY_SECRET: Buffer.alloc(32, 7).toString('base64') },
+      { NODE_ENV: 'production', FACE_EMULATOR: 'true', JWT_SECRET: 'a-secret-of-at-least-thirty-two-bytes!!', IDEMPOTENCY_KEY_SECRET: Buffer.alloc(32, 7).toString('base64'), EVIDENCE_KEY: Buffer.alloc(32, 7).toString('base64') },
       /^Configuration error: FACE_EMULATOR_KEY must be set when NODE_ENV=production and FACE_EMULATOR=true, or the emulator on the public port accepts any key\.\n$/,
     ],
     ['a request timeout shorter than the headers timeout', { HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_HEADERS_TIMEOUT_MS: '5000' }, /^Configuration error: HTTP_HEADERS_TIMEOUT_MS \(5000\) must not be larger than HTTP_REQUEST_TIMEOUT_MS \(1000\)\.\n$/],

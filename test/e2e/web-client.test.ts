@@ -12,6 +12,7 @@ import { WEB_CLIENT_CSP } from '../../src/transport/web-client';
 import { launchChromium, runBrowserTests } from '../helpers/browser';
 import { TestGateway } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
+import { SessionAuditTrailDocument } from '../../client/generated/graphql';
 
 type Outcome = 'realface' | 'spoofface' | 'uncertain' | 'different-person' | 'failed';
 
@@ -218,6 +219,35 @@ describe.skipIf(!runBrowserTests)('the web client in Chromium', () => {
     expect(opened.problems.every((problem) => /status of 40[14]/.test(problem)), opened.problems.join('\n')).toBe(true);
   });
 
+  it('with a session image: after the decision the auditor sees the image, through a one-time link, and an evidence summary', async () => {
+    const opened = await openPage();
+    await opened.page.check('#session-image');
+    const flow = await runFlow(opened, 'LIVENESS', ['realface']);
+    expect(flow.verdict).toBe('PASS');
+    const image = opened.page.locator('#evidence-images img[data-attempt="1"]');
+    await image.waitFor();
+    // The browser decoded it: the emulator's 64x80 JPEG, served by the gateway from the sealed copy.
+    await opened.page.waitForFunction("document.querySelector('#evidence-images img')?.complete === true");
+    expect(await image.evaluate((img) => [Reflect.get(img, 'naturalWidth'), Reflect.get(img, 'naturalHeight')])).toEqual([64, 80]);
+    expect(await image.getAttribute('src')).toMatch(/^\/evidence\/[A-Za-z0-9_-]{43}$/);
+    expect(await opened.page.textContent('#evidence-summary')).toMatch(/^Session image of attempt 1 kept encrypted \(image\/jpeg, \d+ bytes\) until .+\. Still at Face\.$/);
+    // Seen once, by the page; the link is spent, and the view is in the trail with the viewer as actor.
+    expect((await fetch(`${gateway.url}${await image.getAttribute('src')}`)).status).toBe(404);
+    const trail = (await gateway.ok(SessionAuditTrailDocument, { id: flow.sessionId, first: 50 }, gateway.devToken!)).session!.auditTrail.edges.map((edge) => [edge.node.action, edge.node.actor]);
+    expect(trail).toContainEqual(['EVIDENCE_VIEWED', 'dev-user']);
+    expect(trail).toContainEqual(['EVIDENCE_STORED', 'system']);
+    expect(opened.problems).toEqual([]);
+  });
+
+  it('without a session image the evidence card says none was enabled', async () => {
+    const opened = await openPage();
+    const flow = await runFlow(opened, 'LIVENESS', ['spoofface']);
+    expect(flow.verdict).toBe('FAIL');
+    await opened.page.locator('#evidence-summary', { hasText: 'not enabled' }).waitFor();
+    expect(await opened.page.textContent('#evidence-summary')).toBe('Session images were not enabled for this session. Still at Face.');
+    expect(await opened.page.locator('#evidence-images img').count()).toBe(0);
+  });
+
   it('three failed attempts: INCONCLUSIVE arrives live over graphql-ws, every attempt listed', async () => {
     const opened = await openPage();
     const flow = await runFlow(opened, 'LIVENESS', ['failed', 'failed', 'failed']);
@@ -292,13 +322,13 @@ describe('serving /demo', () => {
 
   it('the operations module holds every typed document of the client, printed', async () => {
     const text = await (await fetch(`${gateway.url}/demo/operations.js`)).text();
-    for (const name of ['Viewer', 'StartLivenessSession', 'StartLivenessWithVerifySession', 'CompleteLivenessSession', 'DeleteLivenessSession', 'Session', 'Sessions', 'SessionDecision', 'AuditHistory', 'SessionAuditTrail', 'VerifyAuditChain']) {
+    for (const name of ['Viewer', 'StartLivenessSession', 'StartLivenessWithVerifySession', 'CompleteLivenessSession', 'DeleteLivenessSession', 'Session', 'Sessions', 'SessionDecision', 'AuditHistory', 'SessionAuditTrail', 'VerifyAuditChain', 'SessionEvidence', 'CreateEvidenceImageLink']) {
       expect(text, name).toContain(`"${name}": "`);
     }
   });
 
   it('/demo is not served in production, unless ENABLE_WEB_CLIENT=true, and then without a dev token', async () => {
-    const production = { NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: randomBytes(16).toString('hex'), IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64') };
+    const production = { NODE_ENV: 'production', FACE_EMULATOR: 'true', FACE_EMULATOR_KEY: randomBytes(16).toString('hex'), IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'), EVIDENCE_KEY: randomBytes(32).toString('base64') };
     const off = await TestGateway.start({ env: production });
     try {
       expect((await fetch(`${off.url}/demo`)).status).toBe(404);

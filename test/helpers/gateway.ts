@@ -81,6 +81,9 @@ export class TestGateway {
       RATE_LIMIT_UNAUTHENTICATED_REQUESTS: '0',
       FACE_BREAKER_FAILURES: '0',
       FACE_MAX_CALLS_PER_SECOND: '1000',
+      // Deleting a decided session at Face appends FACE_SESSION_DELETED a moment after the decision;
+      // suites about other things read exact trails. test/e2e/evidence.test.ts turns it on.
+      FACE_DELETE_AFTER_DECISION: 'false',
       LOG_LEVEL: 'debug',
       ...options.env,
     };
@@ -151,7 +154,7 @@ export class TestGateway {
   }
 
   /** Queues a fault at the emulator (docs/api.md, "The Face emulator"). */
-  async fault(fault: { status: number; code?: string; retryAfterSeconds?: number; count?: number; method?: string; latencyMs?: number }): Promise<void> {
+  async fault(fault: { status: number; code?: string; retryAfterSeconds?: number; count?: number; method?: string; pathPrefix?: string; latencyMs?: number }): Promise<void> {
     const response = await fetch(`${this.emulatorUrl}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fault) });
     if (!response.ok) throw new Error(`fault injection failed: ${response.status}`);
   }

@@ -10,6 +10,7 @@ const PRODUCTION = {
   JWT_SECRET: SECRET,
   FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com',
   IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
+  EVIDENCE_KEY: Buffer.alloc(32, 9).toString('base64'),
 };
 
 /** The ConfigError `env` is refused with. */
@@ -249,6 +250,31 @@ describe('abuse limits, Face resilience and idempotency', () => {
     ['text that is not base64', 'this is not base64 but is long enough to be 32 bytes!'],
   ])('refuses an IDEMPOTENCY_KEY_SECRET of %s, naming it', (_case, value) => {
     expect(refusal({ IDEMPOTENCY_KEY_SECRET: value }).message).toMatch(/^IDEMPOTENCY_KEY_SECRET must be the base64 of exactly 32 bytes/);
+  });
+
+  it('refuses to start in production without EVIDENCE_KEY, and keeps the one given', () => {
+    const { EVIDENCE_KEY: _key, ...withoutKey } = PRODUCTION;
+    expect(refusal(withoutKey).message).toMatch(/^EVIDENCE_KEY must be set when NODE_ENV=production/);
+    expect(loadConfig(PRODUCTION).evidenceKey).toEqual({ kind: 'configured', key: Buffer.alloc(32, 9) });
+    expect(loadConfig({}).evidenceKey).toEqual({ kind: 'devKey' });
+  });
+
+  it.each([
+    ['16 bytes', Buffer.alloc(16, 1).toString('base64')],
+    ['text that is not base64', 'this is not base64 but is long enough to be 32 bytes!'],
+  ])('refuses an EVIDENCE_KEY of %s, naming it', (_case, value) => {
+    expect(refusal({ EVIDENCE_KEY: value }).message).toMatch(/^EVIDENCE_KEY must be the base64 of exactly 32 bytes/);
+  });
+
+  it('keeps session images 30 days, links 60 s, and deletes decided sessions at Face, unless told otherwise', () => {
+    expect(loadConfig({})).toMatchObject({ evidenceRetentionMillis: 30 * 86_400_000, evidenceLinkTtlMillis: 60_000, faceDeleteAfterDecision: true });
+    expect(loadConfig({ EVIDENCE_RETENTION_DAYS: '7', EVIDENCE_LINK_TTL_SECONDS: '30', FACE_DELETE_AFTER_DECISION: 'false' })).toMatchObject({
+      evidenceRetentionMillis: 7 * 86_400_000,
+      evidenceLinkTtlMillis: 30_000,
+      faceDeleteAfterDecision: false,
+    });
+    expect(refusal({ EVIDENCE_RETENTION_DAYS: '0' }).message).toMatch(/^EVIDENCE_RETENTION_DAYS must be between 1 and 3650/);
+    expect(refusal({ FACE_DELETE_AFTER_DECISION: 'maybe' }).message).toMatch(/^FACE_DELETE_AFTER_DECISION must be true or false/);
   });
 
   it.each([

@@ -81,7 +81,7 @@ export async function startGateway(
       ...GATEWAY_SETTINGS,
       DATA_DIR: dataDir,
       JWT_SECRET: jwtSecret,
-      IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'),
+      IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'), EVIDENCE_KEY: randomBytes(32).toString('base64'),
       ...env,
     },
   });

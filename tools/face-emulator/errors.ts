@@ -31,6 +31,7 @@ export const faceErrors = {
   ),
   sessionNotFound: error(404, 'SessionNotFound', 'Session ID is not found. The session ID is expired or does not exist.'),
   resourceNotFound: error(404, '404', 'Resource not found.'),
+  sessionImageNotFound: error(404, 'SessionImageNotFound', 'Session image ID is not found. The session image is expired or does not exist.'),
   invalidRequestBody: error(
     400,
     'InvalidRequestBody',

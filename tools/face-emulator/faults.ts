@@ -12,6 +12,8 @@ export interface FaultRule {
   retryAfterSeconds?: number;
   count: number;
   method?: 'GET' | 'POST' | 'DELETE';
+  /** Only requests whose path under `/face/v1.2` starts with this (case-insensitive), e.g. `/sessionImages`. */
+  pathPrefix?: string;
   latencyMs: number;
 }
 
@@ -19,8 +21,8 @@ export interface FaultRule {
 export interface FaultQueue {
   add(rules: FaultRule[]): void;
   clear(): void;
-  /** Consumes one use of the first rule matching `method`. */
-  take(method: string | undefined): FaultRule | undefined;
+  /** Consumes one use of the first rule matching `method` and `path` (under `/face/v1.2`). */
+  take(method: string | undefined, path?: string): FaultRule | undefined;
   readonly pending: number;
 }
 
@@ -35,8 +37,12 @@ export function createFaultQueue(): FaultQueue {
     clear() {
       rules = [];
     },
-    take(method) {
-      const index = rules.findIndex((rule) => rule.method === undefined || rule.method === method?.toUpperCase());
+    take(method, path = '') {
+      const index = rules.findIndex(
+        (rule) =>
+          (rule.method === undefined || rule.method === method?.toUpperCase()) &&
+          (rule.pathPrefix === undefined || path.toLowerCase().startsWith(rule.pathPrefix.toLowerCase())),
+      );
       const rule = rules[index];
       if (!rule) return undefined;
       rule.count -= 1;
@@ -71,7 +77,7 @@ export function faultError(rule: FaultRule): EmulatorHttpError {
 
 function parseRule(item: unknown): FaultRule {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) throw invalid('a fault rule must be an object');
-  const { status, code, message, retryAfterSeconds, count = 1, method, latencyMs = 0 } = item as Record<string, unknown>;
+  const { status, code, message, retryAfterSeconds, count = 1, method, pathPrefix, latencyMs = 0 } = item as Record<string, unknown>;
 
   if (!Number.isInteger(status) || !(status === 200 || (Number(status) >= 400 && Number(status) <= 599))) {
     throw invalid('status must be 200 or an integer from 400 to 599');
@@ -87,6 +93,7 @@ function parseRule(item: unknown): FaultRule {
   if (method !== undefined && methodFilter === undefined) throw invalid('method must be GET, POST or DELETE');
   if (code !== undefined && (typeof code !== 'string' || code === '')) throw invalid('code must be a non-empty string');
   if (message !== undefined && typeof message !== 'string') throw invalid('message must be a string');
+  if (pathPrefix !== undefined && (typeof pathPrefix !== 'string' || !pathPrefix.startsWith('/'))) throw invalid('pathPrefix must be a path starting with /');
 
   const statusCode = Number(status);
   return {
@@ -96,6 +103,7 @@ function parseRule(item: unknown): FaultRule {
     ...(retryAfterSeconds !== undefined && { retryAfterSeconds: Number(retryAfterSeconds) }),
     count: Number(count),
     ...(methodFilter !== undefined && { method: methodFilter }),
+    ...(typeof pathPrefix === 'string' && { pathPrefix }),
     latencyMs,
   };
 }

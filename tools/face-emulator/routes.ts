@@ -7,6 +7,7 @@ import { type FaultQueue, faultError, parseFaultRules } from './faults';
 import { discardBody, headerValue, readBody, sendError, sendJson, sendNoContent } from './http-io';
 import { sniffImageFormat } from './image-format';
 import { MultipartError, multipartBoundary, parseMultipart } from './multipart';
+import { sessionImageJpeg } from './session-image';
 import type { SessionKind, SessionStore } from './sessions';
 import { attemptBody, createdSessionBody, sessionResultBody } from './wire';
 
@@ -30,7 +31,8 @@ export interface EmulatorContext {
 type Route =
   | { type: 'create'; kind: SessionKind }
   | { type: 'session'; kind: SessionKind; sessionId: string }
-  | { type: 'device'; kind: SessionKind };
+  | { type: 'device'; kind: SessionKind }
+  | { type: 'image'; sessionImageId: string };
 
 const SESSION_COLLECTIONS: Record<string, SessionKind> = {
   'detectliveness-sessions': 'liveness',
@@ -52,11 +54,17 @@ export async function serveFaceApi(
   if (!route) throw faceErrors.resourceNotFound();
   if (route.type === 'device') return serveDeviceAttempt(context, req, res, route.kind);
 
-  await applyFault(context, req);
+  await applyFault(context, req, path);
   checkSubscriptionKey(context, req);
   const retryAfterSeconds = context.throttle?.();
   if (retryAfterSeconds !== undefined) throw faceErrors.throttled(retryAfterSeconds);
-  if (route.type === 'create') {
+  if (route.type === 'image') {
+    // Face forgets an image with its session: deleted, or past retention, it is not found.
+    if (!context.store.findByImage(route.sessionImageId)) throw faceErrors.sessionImageNotFound();
+    const jpeg = sessionImageJpeg(route.sessionImageId);
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length });
+    res.end(jpeg);
+  } else if (route.type === 'create') {
     let session;
     if (route.kind === 'liveness') {
       session = context.store.create('liveness', parseJsonCreateBody(await readJsonBody(req)));
@@ -111,6 +119,11 @@ function matchRoute(method: string, path: string): Route | undefined {
     return sessionId === undefined ? undefined : { type: 'session', kind: collectionKind, sessionId };
   }
 
+  if (first.toLowerCase() === 'sessionimages' && second !== undefined && method === 'GET') {
+    const sessionImageId = decodeSegment(second);
+    return sessionImageId === undefined ? undefined : { type: 'image', sessionImageId };
+  }
+
   const deviceKind = DEVICE_OPERATIONS[first.toLowerCase()];
   if (deviceKind && second?.toLowerCase() === 'singlemodal' && method === 'POST') return { type: 'device', kind: deviceKind };
   return undefined;
@@ -124,8 +137,8 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
-async function applyFault(context: EmulatorContext, req: IncomingMessage): Promise<void> {
-  const fault = context.faults.take(req.method);
+async function applyFault(context: EmulatorContext, req: IncomingMessage, path: string): Promise<void> {
+  const fault = context.faults.take(req.method, path);
   if (!fault) return;
   if (fault.latencyMs > 0) await context.delay(fault.latencyMs);
   if (fault.status !== 200) throw faultError(fault);

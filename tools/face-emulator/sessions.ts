@@ -81,6 +81,8 @@ export interface SessionStore {
   delete(kind: SessionKind, id: string): boolean;
   /** The session a device token authorises on `kind`'s device path, if the token is still valid. */
   authorize(kind: SessionKind, authToken: string): EmulatedSession | undefined;
+  /** The session an attempt's session image belongs to, while Face keeps that session (not deleted, not past retention). */
+  findByImage(sessionImageId: string): EmulatedSession | undefined;
   /** Records a device attempt; throws an `EmulatorHttpError` when the session takes no more attempts. */
   recordAttempt(session: EmulatedSession, outcome: DeviceOutcome): EmulatedAttempt;
   /** How many sessions are kept (for tests of the retention sweep). */
@@ -90,6 +92,7 @@ export interface SessionStore {
 export function createSessionStore(now: () => number, maxSessions = DEFAULT_MAX_SESSIONS, maxAttempts = DEFAULT_MAX_ATTEMPTS): SessionStore {
   const sessions = new Map<string, EmulatedSession>();
   const sessionIdByToken = new Map<string, string>();
+  const sessionIdByImage = new Map<string, string>();
   let lastSweepMillis = now();
 
   const isRetained = (session: EmulatedSession, at: number) => at < session.createdAtMillis + SESSION_RETENTION_MILLIS;
@@ -97,6 +100,7 @@ export function createSessionStore(now: () => number, maxSessions = DEFAULT_MAX_
   const forget = (session: EmulatedSession) => {
     sessions.delete(session.id);
     sessionIdByToken.delete(session.authToken);
+    for (const attempt of session.attempts) if (attempt.result?.sessionImageId) sessionIdByImage.delete(attempt.result.sessionImageId);
   };
 
   // Lazy: at most once a minute, on the next request, so a long benchmark does not grow without bound.
@@ -172,12 +176,19 @@ export function createSessionStore(now: () => number, maxSessions = DEFAULT_MAX_
       return now() < expiresAtMillis ? session : undefined;
     },
 
+    findByImage(sessionImageId) {
+      const id = sessionIdByImage.get(sessionImageId);
+      const session = id === undefined ? undefined : sessions.get(id);
+      return session && find(session.kind, session.id);
+    },
+
     recordAttempt(session, outcome) {
       if (session.status === 'Succeeded') throw faceErrors.sessionCompleted();
       if (session.attempts.length >= maxAttempts) throw faceErrors.attemptsExhausted(maxAttempts);
 
       const attempt = buildAttempt(session, outcome);
       session.attempts.push(attempt);
+      if (attempt.result?.sessionImageId) sessionIdByImage.set(attempt.result.sessionImageId, session.id);
       if (attempt.status === 'Succeeded') session.status = 'Succeeded';
       else session.status = session.attempts.length >= maxAttempts ? 'Failed' : 'Running';
       return attempt;

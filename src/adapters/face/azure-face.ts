@@ -16,6 +16,7 @@ import {
   type FacePort,
   FaceRequestError,
   type FaceSession,
+  type FaceSessionImage,
   type FaceSessionKind,
 } from '../../domain/ports/face.port';
 import { FaceCallBudgetError } from './call-scheduler';
@@ -115,6 +116,19 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
       return toSession(response.body);
     },
 
+    async getSessionImage(sessionImageId: string): Promise<FaceSessionImage> {
+      const operation = 'get session image';
+      // The body is binary: read as a stream, since the client would decode it as text otherwise.
+      const response = await callFace(settings, operation, 'background', async (abortSignal) => {
+        const streamed = await client.path('/sessionImages/{sessionImageId}', sessionImageId).get({ abortSignal }).asNodeStream();
+        const bytes = await readStream(streamed.body, MAX_SESSION_IMAGE_BYTES);
+        const headers = streamed.headers as Record<string, string>;
+        return { status: streamed.status, headers, body: streamed.status === '200' ? bytes : parseJson(bytes) };
+      });
+      if (response.status !== '200') throw requestError(settings.scrub, operation, response);
+      return { bytes: response.body as Buffer, contentType: response.headers['content-type']?.split(';')[0]?.trim() || 'application/octet-stream' };
+    },
+
     async deleteSession(kind: FaceSessionKind, sessionId: string): Promise<void> {
       const response = await callFace(settings, 'delete session', 'interactive', (abortSignal) =>
         sessionPath(kind, sessionId).delete({ abortSignal }),
@@ -162,6 +176,30 @@ function lazyDefaultAzureCredential(): TokenCredential {
       return (await credential).getToken(scopes, options);
     },
   };
+}
+
+/** Larger than any selfie Face keeps; a longer body is refused rather than held in memory. */
+const MAX_SESSION_IMAGE_BYTES = 8 * 1024 * 1024;
+
+async function readStream(stream: NodeJS.ReadableStream | undefined, maxBytes: number): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    length += buffer.length;
+    if (length > maxBytes) throw new FaceRequestError('ImageTooLarge', 502, `Face sent a session image over ${maxBytes} bytes.`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 function positiveOr(value: number | undefined, fallback: number): number {

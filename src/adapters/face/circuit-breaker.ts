@@ -107,6 +107,7 @@ export function withCircuitBreaker(face: FacePort, breaker: CircuitBreaker): Fac
     createLivenessSession: (request) => breaker.run(() => face.createLivenessSession(request)),
     createLivenessWithVerifySession: (request) => breaker.run(() => face.createLivenessWithVerifySession(request)),
     getSession: (kind, sessionId, options) => breaker.run(() => face.getSession(kind, sessionId, options)),
+    getSessionImage: (sessionImageId) => breaker.run(() => face.getSessionImage(sessionImageId)),
     deleteSession: (kind, sessionId) => breaker.run(() => face.deleteSession(kind, sessionId)),
     ping: (options) => breaker.run(() => face.ping(options)),
   };

@@ -10,6 +10,7 @@ import type { Page, Progress, SessionFilter, SessionPosition, SessionRepository,
 import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord } from '../../domain/sessions/session.model';
 import { planCompletion, planDeletion, planProgress, planStart, type TransitionPlan } from '../../domain/sessions/transitions';
 import type { ReadScope } from '../../domain/viewer';
+import { FOLLOW_UP_INSERT_COLUMNS, followUpValues } from './evidence-rows';
 import { appendAudit } from './postgres-audit';
 import type { ChainSealing } from '../../domain/audit/seal';
 import { binder, placeholders, postgresBool, transaction, type Queryable } from './postgres-sql';
@@ -166,5 +167,11 @@ async function execute(client: Queryable, sealing: ChainSealing, id: string, pla
     await client.query(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${placeholders(DECISION_COLUMN_COUNT)}) ON CONFLICT (session_id) DO NOTHING`, decisionValues(plan.decision, postgresBool));
   }
   if (plan.dropLease) await client.query('DELETE FROM session_leases WHERE session_id = $1', [id]);
+  if (plan.followUp) {
+    await client.query(
+      `INSERT INTO session_follow_ups (${FOLLOW_UP_INSERT_COLUMNS}) VALUES (${placeholders(4)}) ON CONFLICT (session_id) DO NOTHING`,
+      followUpValues(id, plan.followUp, at, postgresBool),
+    );
+  }
   await appendAudit(client, sealing, plan.session.tenant, plan.auditEvents, at);
 }

@@ -6,13 +6,14 @@
  * instances starting together apply each migration once.
  */
 import pg from 'pg';
-import type { AuditRepository, DeviceCorrelationRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { AuditRepository, DeviceCorrelationRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { HEAD_MAC_MIGRATION, migrationsFor, POSTGRES, type Migration } from './migrations';
 import { AuditSeal, DEFAULT_CHECKPOINT_POLICY, type ChainSealing } from '../../domain/audit/seal';
 import { PostgresAuditRows, sealExistingHeads } from './postgres-audit';
 import { PostgresCorrelationRepository } from './postgres-correlations';
+import { PostgresEvidenceRepository } from './postgres-evidence';
 import { PostgresIdempotencyRepository } from './postgres-idempotency';
 import { PostgresSessionRepository } from './postgres-sessions';
 import { transaction } from './postgres-sql';
@@ -72,6 +73,7 @@ class PostgresStore implements Store {
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
   readonly correlations: DeviceCorrelationRepository;
+  readonly evidence: EvidenceRepository;
   private closed = false;
 
   constructor(
@@ -82,6 +84,7 @@ class PostgresStore implements Store {
     this.audit = new CountedAuditRepository(new PostgresAuditRows(pool));
     this.idempotency = new PostgresIdempotencyRepository(pool);
     this.correlations = new PostgresCorrelationRepository(pool, sealing);
+    this.evidence = new PostgresEvidenceRepository(pool, sealing);
   }
 
   async ping(): Promise<void> {

@@ -26,6 +26,7 @@ import {
   where,
   type Row,
 } from './rows';
+import { FOLLOW_UP_INSERT_COLUMNS, followUpValues } from './evidence-rows';
 import type { AuditChainWriter } from './sqlite-audit';
 import { namedBinder, questionMarks, sqliteBool, type StatementCache } from './sqlite-statements';
 
@@ -50,6 +51,7 @@ export class SqliteSessionRepository implements SessionRepository {
       insertAttempt: db.prepare(`INSERT INTO attempts (${ATTEMPT_COLUMNS}) VALUES (${questionMarks(ATTEMPT_COLUMN_COUNT)}) ON CONFLICT (session_id, attempt_id) DO NOTHING`),
       insertDecision: db.prepare(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${questionMarks(DECISION_COLUMN_COUNT)}) ON CONFLICT (session_id) DO NOTHING`),
       dropLease: db.prepare('DELETE FROM session_leases WHERE session_id = ?'),
+      insertFollowUp: db.prepare(`INSERT INTO session_follow_ups (${FOLLOW_UP_INSERT_COLUMNS}) VALUES (${questionMarks(4)}) ON CONFLICT (session_id) DO NOTHING`),
       awaitingResult: db.prepare(`SELECT * FROM sessions WHERE decided = 0 AND completion_reported_at IS NOT NULL
                                   AND status NOT IN ('DELETED', 'EXPIRED') ORDER BY completion_reported_at`),
       lease: db.prepare(`
@@ -162,6 +164,7 @@ export class SqliteSessionRepository implements SessionRepository {
     for (const attempt of plan.attempts) this.statements.insertAttempt.run(...attemptValues(id, attempt, at, sqliteBool));
     if (plan.decision) this.statements.insertDecision.run(...decisionValues(plan.decision, sqliteBool));
     if (plan.dropLease) this.statements.dropLease.run(id);
+    if (plan.followUp) this.statements.insertFollowUp.run(...followUpValues(id, plan.followUp, at, sqliteBool));
     this.chain.append(plan.session.tenant, plan.auditEvents, at);
   }
 

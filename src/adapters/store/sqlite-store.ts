@@ -6,13 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditRepository, DeviceCorrelationRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { AuditRepository, DeviceCorrelationRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { HEAD_MAC_MIGRATION, migrationsFor, SQLITE, type Migration } from './migrations';
 import { AuditChainWriter, sealExistingHeads, SqliteAuditRows } from './sqlite-audit';
 import { AuditSeal, DEFAULT_CHECKPOINT_POLICY, type ChainSealing } from '../../domain/audit/seal';
 import { SqliteCorrelationRepository } from './sqlite-correlations';
+import { SqliteEvidenceRepository } from './sqlite-evidence';
 import { SqliteIdempotencyRepository } from './sqlite-idempotency';
 import { SqliteSessionRepository } from './sqlite-sessions';
 import { StatementCache } from './sqlite-statements';
@@ -57,6 +58,7 @@ class SqliteStore implements Store {
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
   readonly correlations: DeviceCorrelationRepository;
+  readonly evidence: EvidenceRepository;
 
   constructor(
     private readonly db: Database.Database,
@@ -66,6 +68,7 @@ class SqliteStore implements Store {
     const chain = new AuditChainWriter(db, sealing);
     this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, chain, statements));
     this.correlations = new SqliteCorrelationRepository(db, chain);
+    this.evidence = new SqliteEvidenceRepository(db, chain);
     this.audit = new CountedAuditRepository(new SqliteAuditRows(statements));
     this.idempotency = new SqliteIdempotencyRepository(db);
   }

@@ -8,7 +8,11 @@ export type AuditAction =
   | 'DECISION_REACHED'
   | 'SESSION_DELETED'
   | 'SESSION_EXPIRED'
-  | 'DEVICE_CORRELATION_ID_ROTATED';
+  | 'DEVICE_CORRELATION_ID_ROTATED'
+  | 'EVIDENCE_STORED'
+  | 'EVIDENCE_VIEWED'
+  | 'EVIDENCE_PURGED'
+  | 'FACE_SESSION_DELETED';
 
 /** Every action once; a `Record` so that an action added to the union must be added here too. */
 const ACTION_NAMES: Record<AuditAction, true> = {
@@ -19,6 +23,10 @@ const ACTION_NAMES: Record<AuditAction, true> = {
   SESSION_DELETED: true,
   SESSION_EXPIRED: true,
   DEVICE_CORRELATION_ID_ROTATED: true,
+  EVIDENCE_STORED: true,
+  EVIDENCE_VIEWED: true,
+  EVIDENCE_PURGED: true,
+  FACE_SESSION_DELETED: true,
 };
 export const AUDIT_ACTIONS = Object.keys(ACTION_NAMES) as readonly AuditAction[];
 

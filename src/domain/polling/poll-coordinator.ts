@@ -34,6 +34,11 @@ export interface PollCoordinatorOptions {
   sessionLeaseMillis?: number;
   /** Failed attempts that end a session (`LIVENESS_MAX_ATTEMPTS`); default 3, as Face. */
   maxAttempts?: number;
+  /**
+   * What follows a decision at Face (`evidence/follow-ups.ts`): started once the decision is
+   * announced, and swept with expiries; `deleteAtFace` is stored with each decision.
+   */
+  followUps?: { deleteAtFace: boolean; start(sessionId: string): void; sweep(): Promise<void> };
 }
 
 /** Completion reported on one instance, for the instance that holds the session's poll lease. */
@@ -160,10 +165,12 @@ export class PollCoordinator {
         modelVersion: snapshot?.modelVersion,
         attempts: snapshot?.attempts ?? [],
         outcome,
+        ...(this.options.followUps && { followUp: { deleteAtFace: this.options.followUps.deleteAtFace } }),
       },
       new Date(now),
     );
     await decisions.announce(transition);
+    if (transition.newDecision) this.options.followUps?.start(id);
     return FINAL_STATUSES.has(transition.session.status) ? this.pollDone(id) : 'pending';
   }
 
@@ -195,6 +202,7 @@ export class PollCoordinator {
     for (const session of [...due, ...orphans]) {
       if (!this.poller.isPolling(session.id)) this.poller.pollSoon(session.id);
     }
+    await this.options.followUps?.sweep();
   }
 
   private pollDone(id: string): PollResult {

@@ -69,6 +69,13 @@ export interface CreatedFaceSession extends FaceSession {
   authToken: string;
 }
 
+/** An attempt's session image as Face serves it. */
+export interface FaceSessionImage {
+  bytes: Buffer;
+  /** e.g. `image/jpeg`. */
+  contentType: string;
+}
+
 export interface CreateLivenessSessionRequest {
   operationMode: FaceOperationMode;
   deviceCorrelationId: string;
@@ -93,6 +100,11 @@ export interface FacePort {
   createLivenessWithVerifySession(request: CreateLivenessWithVerifySessionRequest): Promise<CreatedFaceSession>;
   /** A poll: `background` unless said otherwise (a delete reads the session first, as `interactive`). */
   getSession(kind: FaceSessionKind, sessionId: string, options?: { priority?: FaceCallPriority }): Promise<FaceSession>;
+  /**
+   * A session image Face kept for an attempt (`GET /sessionImages/{id}`), while it keeps the session.
+   * A `background` call: it runs after the decision, and yields to starts and deletes.
+   */
+  getSessionImage(sessionImageId: string): Promise<FaceSessionImage>;
   /** Revokes the session (its device token stops working). Deleting an unknown session is not an error. */
   deleteSession(kind: FaceSessionKind, sessionId: string): Promise<void>;
   /**

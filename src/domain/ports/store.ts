@@ -4,8 +4,9 @@
  * transition changes and which events it appends is decided by `sessions/transitions.ts`; adapters
  * (SQLite, PostgreSQL) read the state it starts from and execute the plan in one transaction.
  */
-import type { AuditAction, AuditEventRecord } from '../audit/audit.model';
+import type { AuditAction, AuditDraft, AuditEventRecord } from '../audit/audit.model';
 import type { AuditCheckpoint, StoredHead } from '../audit/seal';
+import type { EvidenceGrant, EvidenceImageInfo, EvidenceImageRecord, FollowUpDraft, FollowUpRecord } from '../evidence/evidence.model';
 import type { ReadScope } from '../viewer';
 import type { FaceAttempt, FaceStatus } from './face.port';
 import type {
@@ -51,6 +52,8 @@ export interface Progress {
   attempts: readonly FaceAttempt[];
   /** Set when the rules reached a decision; stored only if the session has none yet. */
   outcome?: { decision: DecisionDraft; status: SessionStatus };
+  /** What to do at Face once the outcome is stored (a pending follow-up, written with the decision). */
+  followUp?: Omit<FollowUpDraft, 'fetchImages'>;
 }
 
 export interface SessionRepository {
@@ -174,12 +177,49 @@ export interface DeviceCorrelationRepository {
   rotate(tenant: string, userId: string, actor: string, at: Date): Promise<number>;
 }
 
+/** Changes to a follow-up; what is absent stays. */
+export interface FollowUpChanges {
+  imagesDone?: true;
+  faceDeleted?: true;
+  /** Finished: its poll lease is dropped too. */
+  done?: true;
+  tries?: number;
+  nextAt?: Date;
+}
+
+/**
+ * Session images kept as evidence, the follow-ups that fetch them and delete sessions at Face, and
+ * the one-time links that show them. Every write that the trail must know of appends its audit events
+ * in the same transaction, as session transitions do.
+ */
+export interface EvidenceRepository {
+  /** Follow-ups not done whose `nextAt` is at or before `now`, oldest first. */
+  dueFollowUps(now: Date, limit: number): Promise<FollowUpRecord[]>;
+  /** In key order; undefined where a session has none. */
+  followUpsFor(sessionIds: readonly string[]): Promise<(FollowUpRecord | undefined)[]>;
+  /** Applies `changes` and appends `audit` (for the session's tenant) in one transaction. */
+  updateFollowUp(sessionId: string, changes: FollowUpChanges, audit: readonly AuditDraft[], at: Date): Promise<void>;
+  /** Stores an image once (a second store of the same attempt is ignored) with its EVIDENCE_STORED event; true when stored now. */
+  storeImage(image: EvidenceImageRecord, audit: AuditDraft, at: Date): Promise<boolean>;
+  /** The images stored for each session, without bytes, by attempt. */
+  imagesFor(sessionIds: readonly string[]): Promise<EvidenceImageInfo[][]>;
+  createGrant(grant: EvidenceGrant): Promise<void>;
+  /**
+   * Uses a link once: when `secretHash` names a grant not used and not expired at `at`, marks it used,
+   * appends `audit(grant, image)` and answers the image, in one transaction; otherwise undefined.
+   */
+  redeemGrant(secretHash: string, at: Date, audit: (grant: EvidenceGrant, image: EvidenceImageInfo) => AuditDraft): Promise<EvidenceImageRecord | undefined>;
+  /** Deletes up to `limit` images past their `expiresAt` (each with `audit(image)`) and the grants past theirs; answers how many images. */
+  purgeExpired(now: Date, limit: number, audit: (image: EvidenceImageInfo) => AuditDraft): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly correlations: DeviceCorrelationRepository;
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  readonly evidence: EvidenceRepository;
   /** Resolves when the store answers a trivial query; for `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -3,7 +3,9 @@
  * carries decisions to subscribers, and the poll coordinator that reaches them. The composition root
  * builds them here so that it needs to know none of their wiring.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../observability/logger';
+import { FollowUps, type FollowUpOptions } from '../evidence/follow-ups';
 import type { Metrics } from '../../observability/metrics';
 import { noticingAppends } from '../audit/feed-notices';
 import { DecisionBus } from '../decisions/decision-bus';
@@ -52,6 +54,10 @@ export interface SessionServicesOptions {
   maxAttempts?: number;
   /** Whether completions must carry the device's digest; default false. */
   requireDeviceDigest?: boolean;
+  /** Fetching session images and deleting sessions at Face after decisions; absent: neither happens. */
+  evidence?: Omit<FollowUpOptions, 'sessions' | 'evidence' | 'face' | 'logger' | 'now' | 'instanceId' | 'leaseMillis' | 'firstRetryMillis' | 'maxRetryMillis'> & {
+    deleteAtFace: boolean;
+  };
 }
 
 export interface SessionServices {
@@ -60,6 +66,8 @@ export interface SessionServices {
   decisions: DecisionBus;
   polling: PollCoordinator;
   correlations: DeviceCorrelationIds;
+  /** What follows decisions at Face; absent when not configured. */
+  followUps?: FollowUps;
   /** Resumes polls left by a restart, listens to the other instances, and starts the expiry sweeper. */
   startBackgroundWork(): Promise<void>;
   /** Stops polling (waiting a little for polls in flight) and hands this instance's leases to the others. */
@@ -76,6 +84,22 @@ export function createSessionServices(options: SessionServicesOptions): SessionS
     metrics: options.metrics,
     fallbackPoll: (sessionId) => polling.watch(sessionId),
   });
+  const instanceId = options.instanceId ?? randomUUID();
+  const leaseMillis = options.sessionLeaseMillis ?? 15_000;
+  const followUps =
+    options.evidence &&
+    new FollowUps({
+      ...options.evidence,
+      sessions,
+      evidence: store.evidence,
+      face,
+      logger,
+      now,
+      instanceId,
+      leaseMillis,
+      firstRetryMillis: options.pollIntervalMillis,
+      maxRetryMillis: options.pollMaxIntervalMillis * 60,
+    });
   const polling: PollCoordinator = new PollCoordinator({
     sessions,
     face,
@@ -86,9 +110,14 @@ export function createSessionServices(options: SessionServicesOptions): SessionS
     pollIntervalMillis: options.pollIntervalMillis,
     pollMaxIntervalMillis: options.pollMaxIntervalMillis,
     expirySweepIntervalMillis: options.expirySweepIntervalMillis,
-    instanceId: options.instanceId,
-    sessionLeaseMillis: options.sessionLeaseMillis,
+    instanceId,
+    sessionLeaseMillis: leaseMillis,
     maxAttempts: options.maxAttempts ?? MAX_ATTEMPTS,
+    followUps: followUps && {
+      deleteAtFace: options.evidence?.deleteAtFace ?? false,
+      start: (id) => followUps.start(id),
+      sweep: () => followUps.sweep(),
+    },
   });
   const correlations = new DeviceCorrelationIds(store.correlations, options.deviceCorrelationKey, now);
   const idempotency =
@@ -112,7 +141,10 @@ export function createSessionServices(options: SessionServicesOptions): SessionS
     decisions,
     polling,
     correlations,
+    followUps,
     startBackgroundWork: () => polling.start(),
-    stop: () => polling.stop(),
+    stop: async () => {
+      await Promise.all([polling.stop(), followUps?.stop()]);
+    },
   };
 }

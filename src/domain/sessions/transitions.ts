@@ -7,6 +7,7 @@
  */
 import type { AuditDraft } from '../audit/audit.model';
 import { SYSTEM_ACTOR } from '../audit/audit.model';
+import type { FollowUpDraft } from '../evidence/evidence.model';
 import type { FaceAttempt } from '../ports/face.port';
 import type { Progress } from '../ports/store';
 import { checkDigest, sha256Hex } from './decision';
@@ -49,6 +50,8 @@ export interface TransitionPlan {
   dropLease: boolean;
   /** Appended to the tenant's chain in this order, in the same transaction. */
   auditEvents: AuditDraft[];
+  /** Work at Face the decision leaves (fetch session images, delete the session), stored with it. */
+  followUp?: FollowUpDraft;
 }
 
 const unchanged = (session: SessionRecord): TransitionPlan => ({ session, attempts: [], dropLease: false, auditEvents: [] });
@@ -93,8 +96,9 @@ export function planCompletion(before: SessionRecord, actor: string, at: Date, r
  * What a poll of Face saw. A session that has ended or is decided keeps what it has: the attempts
  * its decision rests on are all it will ever have. Otherwise each finished attempt not stored yet is
  * stored and audited once (one still running may change, so it waits), the status follows Face's,
- * and an outcome decides the session: the decision is stored, the lease dropped, and an expiry is
- * audited before the decision it leads to.
+ * and an outcome decides the session: the decision is stored, the lease dropped, an expiry is
+ * audited before the decision it leads to, and what remains to do at Face (`progress.followUp`) is
+ * stored with it.
  */
 export function planProgress(before: StoredSession, progress: Progress, at: Date): TransitionPlan {
   const { session } = before;
@@ -131,6 +135,8 @@ export function planProgress(before: StoredSession, progress: Progress, at: Date
   const status = progress.outcome.status;
   if (status === 'EXPIRED') auditEvents.push({ action: 'SESSION_EXPIRED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId });
   auditEvents.push(decisionReached(session, decision));
+  // Face forgets the images with the session: they are fetched first, then the session is deleted.
+  const followUp = progress.followUp && { fetchImages: session.enableSessionImage, deleteAtFace: progress.followUp.deleteAtFace };
   return {
     session: { ...session, status, modelVersion, verifyReference },
     changes: { ...changes, status, decided: true },
@@ -138,6 +144,7 @@ export function planProgress(before: StoredSession, progress: Progress, at: Date
     decision,
     dropLease: true,
     auditEvents,
+    ...(followUp && (followUp.fetchImages || followUp.deleteAtFace) && { followUp }),
   };
 }
 

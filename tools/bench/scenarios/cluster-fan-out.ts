@@ -59,7 +59,7 @@ export async function runClusterFanOut(run: BenchRun): Promise<ScenarioResult> {
       POLL_MAX_INTERVAL_MS: '600000',
       EXPIRY_SWEEP_INTERVAL_MS: '600000',
       JWT_SECRET: randomBytes(32).toString('hex'),
-      IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'),
+      IDEMPOTENCY_KEY_SECRET: randomBytes(32).toString('base64'), EVIDENCE_KEY: randomBytes(32).toString('base64'),
     };
     const a = await startGateway(run, 'gateway-cluster-a', env);
     gateways.push(a);

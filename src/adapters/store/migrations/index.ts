@@ -205,6 +205,53 @@ const schema: { version: number; description: string; sql: (d: Dialect) => strin
       )${d.strict};
     `,
   },
+  {
+    version: 6,
+    description: 'evidence: session images sealed with AES-256-GCM, follow-ups after a decision, view grants',
+    sql: (d) => `
+      -- What remains to do at Face once a session is decided: fetch its session images, delete it.
+      -- Written in the transaction that stores the decision, so a crash right after loses nothing.
+      CREATE TABLE session_follow_ups (
+        session_id     TEXT PRIMARY KEY REFERENCES sessions (id),
+        fetch_images   ${d.bool} NOT NULL,
+        images_done    ${d.bool} NOT NULL DEFAULT ${d.falseValue},
+        delete_at_face ${d.bool} NOT NULL,
+        face_deleted   ${d.bool} NOT NULL DEFAULT ${d.falseValue},
+        done           ${d.bool} NOT NULL DEFAULT ${d.falseValue},
+        tries          INTEGER NOT NULL DEFAULT 0,
+        next_at        ${d.millis} NOT NULL
+      )${d.strict};
+      CREATE INDEX session_follow_ups_due ON session_follow_ups (next_at) WHERE done = ${d.falseValue};
+
+      -- sealed: base64url of IV, ciphertext and tag; the image is never stored in clear.
+      CREATE TABLE evidence_images (
+        session_id       TEXT NOT NULL REFERENCES sessions (id),
+        attempt_id       INTEGER NOT NULL,
+        tenant           TEXT NOT NULL,
+        user_id          TEXT NOT NULL,
+        content_type     TEXT NOT NULL,
+        byte_length      INTEGER NOT NULL,
+        sealed           TEXT NOT NULL,
+        stored_at        ${d.millis} NOT NULL,
+        expires_at       ${d.millis} NOT NULL,
+        PRIMARY KEY (session_id, attempt_id)
+      )${d.strict};
+      CREATE INDEX evidence_images_by_expiry ON evidence_images (expires_at);
+
+      -- One-time links to an image: only the SHA-256 of the link's secret is kept.
+      CREATE TABLE evidence_grants (
+        secret_hash TEXT PRIMARY KEY,
+        session_id  TEXT NOT NULL,
+        attempt_id  INTEGER NOT NULL,
+        tenant      TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        created_at  ${d.millis} NOT NULL,
+        expires_at  ${d.millis} NOT NULL,
+        used_at     ${d.millis}
+      )${d.strict};
+      CREATE INDEX evidence_grants_by_expiry ON evidence_grants (expires_at);
+    `,
+  },
 ];
 
 /** The migration that adds `audit_heads.mac`; the stores seal the heads already there when applying it. */
