@@ -16,6 +16,10 @@ import { RateLimits } from './domain/limits/limits';
 import { createInMemoryRateLimitCounter } from './domain/limits/rate-limit';
 import { CursorCodec } from './domain/pagination';
 import { createSessionServices } from './domain/sessions';
+import { WebhookDispatcher } from './domain/webhooks/dispatcher';
+import { WebhookService } from './domain/webhooks/webhook.service';
+import { HttpWebhookSender } from './adapters/webhooks/http-sender';
+import { OutboundPolicy } from './adapters/webhooks/outbound-guard';
 import { createResilientFace } from './adapters/face/resilient-face';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
 import { createInProcessPubSub } from './adapters/pubsub/in-process';
@@ -169,7 +173,31 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       findSession: (id) => store.sessions.findById(id),
     }),
   });
-  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors }) };
+  // Endpoint secrets are sealed with the key that seals idempotent starts' device tokens.
+  const webhookSealer = new TokenSealer(idempotencySecret);
+  const outbound = new OutboundPolicy({ production: config.production, allowedCidrs: config.webhooks.allowedCidrs });
+  const webhooks = new WebhookService({
+    repository: store.webhooks,
+    sealer: webhookSealer,
+    urlGuard: outbound,
+    cursors,
+    now,
+    secretOverlapMillis: config.webhooks.secretOverlapMillis,
+    retryHorizonMillis: config.webhooks.retryHorizonMillis,
+    globalAdminTenant: config.webhooks.globalAdminTenant,
+  });
+  const dispatcher = new WebhookDispatcher({
+    repository: store.webhooks,
+    sender: new HttpWebhookSender({ policy: outbound, timeoutMillis: config.webhooks.timeoutMillis }),
+    sealer: webhookSealer,
+    logger: logger.child({ component: 'webhooks' }),
+    now,
+    intervalMillis: config.webhooks.dispatchIntervalMillis,
+    timeoutMillis: config.webhooks.timeoutMillis,
+    retry: { baseDelayMillis: config.webhooks.retryBaseDelayMillis, maxDelayMillis: config.webhooks.retryMaxDelayMillis },
+    failingAfter: config.webhooks.failingAfter,
+  });
+  const services: Services = { sessions, audit: new AuditService(store.audit, { cursors }), webhooks };
 
   const schema = await buildGatewaySchema();
   const graphqlMetrics = new GraphQLMetrics(metrics, schema);
@@ -225,6 +253,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   await sessions.startBackgroundWork();
+  dispatcher.start();
   logger.info({ url, face: config.face.mode, store: store.kind }, 'gateway listening');
 
   let stopping: Promise<void> | undefined;
@@ -233,6 +262,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await apollo.stop(); // drains HTTP, closes WebSockets with 1001
       resilientFace.close();
       await sessions.stop();
+      await dispatcher.stop();
       await pubsub.close();
       await store.close();
       logger.info({}, 'gateway stopped');

@@ -2,12 +2,14 @@
 import type { AuditService } from '../domain/audit/audit.service';
 import type { SessionServices } from '../domain/sessions';
 import type { Viewer } from '../domain/viewer';
+import type { WebhookService } from '../domain/webhooks/webhook.service';
 import type { Loaders } from './loaders';
 
 export interface Services {
   /** What resolvers call; polling and the decision bus run beneath them. */
   sessions: Pick<SessionServices, 'commands' | 'queries'>;
   audit: AuditService;
+  webhooks: WebhookService;
 }
 
 export interface GatewayContext {

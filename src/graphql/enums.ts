@@ -20,7 +20,16 @@ export const AuditAction = values(
   'DECISION_REACHED',
   'SESSION_DELETED',
   'SESSION_EXPIRED',
+  'WEBHOOK_ENDPOINT_CREATED',
+  'WEBHOOK_ENDPOINT_UPDATED',
+  'WEBHOOK_ENDPOINT_DELETED',
+  'WEBHOOK_SECRET_ROTATED',
+  'WEBHOOK_ENDPOINT_FAILING',
+  'WEBHOOK_ENDPOINT_RECOVERED',
+  'WEBHOOK_REDELIVERY_REQUESTED',
 );
+export const WebhookEventType = values('SESSION_DECIDED', 'SESSION_EXPIRED', 'SESSION_DELETED');
+export const WebhookDeliveryStatus = values('PENDING', 'DELIVERED', 'FAILED');
 
 registerEnumType(LivenessOperationMode, { name: 'LivenessOperationMode', description: 'PASSIVE, or PASSIVE_ACTIVE (adds an active challenge on the device).' });
 registerEnumType(SessionKind, { name: 'SessionKind' });
@@ -38,3 +47,8 @@ registerEnumType(Verdict, {
 });
 registerEnumType(Role, { name: 'Role' });
 registerEnumType(AuditAction, { name: 'AuditAction' });
+registerEnumType(WebhookEventType, {
+  name: 'WebhookEventType',
+  description: 'An event a webhook endpoint may subscribe to; the payload\'s `type` is the lower-case dotted name (SESSION_DECIDED: "session.decided").',
+});
+registerEnumType(WebhookDeliveryStatus, { name: 'WebhookDeliveryStatus' });

@@ -6,11 +6,13 @@
 import DataLoader from 'dataloader';
 import type { Store } from '../domain/ports/store';
 import type { AttemptRecord, DecisionRecord, SessionRecord } from '../domain/sessions/session.model';
+import type { DeliveryAttemptRecord } from '../domain/webhooks/webhook.model';
 
 export interface Loaders {
   session: Loader<SessionRecord | undefined>;
   attempts: Loader<AttemptRecord[]>;
   decision: Loader<DecisionRecord | undefined>;
+  webhookAttempts: Loader<DeliveryAttemptRecord[]>;
 }
 
 /** What resolvers use of a DataLoader. */
@@ -29,5 +31,6 @@ export function createLoaders(store: Store): Loaders {
     session: lazyLoader((ids) => store.sessions.findByIds(ids)),
     attempts: lazyLoader((ids) => store.sessions.attemptsFor(ids)),
     decision: lazyLoader((ids) => store.sessions.decisionsFor(ids)),
+    webhookAttempts: lazyLoader((ids) => store.webhooks.attemptsFor(ids)),
   };
 }

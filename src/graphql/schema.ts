@@ -7,10 +7,11 @@ import { authChecker } from './auth-checker';
 import { ViewerResolver } from './viewer.resolver';
 import { DecisionResolver, SessionResolver } from './session.resolver';
 import { DateTimeScalar } from './date-time.scalar';
+import { WebhookDeliveryResolver, WebhookEndpointResolver } from './webhook.resolver';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver],
+    resolvers: [ViewerResolver, SessionResolver, DecisionResolver, SessionAuditTrailResolver, AuditResolver, WebhookEndpointResolver, WebhookDeliveryResolver],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,

@@ -11,6 +11,7 @@
  * layer is executed in-process with `graphql()` for the same reason, with the context built as
  * src/gateway.ts builds it per request. No production code carries a test hook for this.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +37,10 @@ import { buildGatewaySchema } from '../../src/graphql/schema';
 import { createLogger } from '../../src/observability/logger';
 import { createInProcessPubSub } from '../../src/adapters/pubsub/in-process';
 import { createSessionServices } from '../../src/domain/sessions';
+import { WebhookService } from '../../src/domain/webhooks/webhook.service';
+import { TokenSealer } from '../../src/domain/idempotency/token-sealer';
+import { CursorCodec } from '../../src/domain/pagination';
+import { OutboundPolicy } from '../../src/adapters/webhooks/outbound-guard';
 import type { SessionRecord } from '../../src/domain/sessions/session.model';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
 import type { Store } from '../../src/domain/ports/store';
@@ -99,6 +104,16 @@ describe('AuditEvent.session', () => {
         pollIntervalMillis: 1_000,
         pollMaxIntervalMillis: 1_000,
         expirySweepIntervalMillis: 60_000,
+      }),
+      // Never called by these queries either.
+      webhooks: new WebhookService({
+        repository: store.webhooks,
+        sealer: new TokenSealer(randomBytes(32)),
+        urlGuard: new OutboundPolicy({ production: false, allowedCidrs: [] }),
+        cursors: CursorCodec.withRandomKey(),
+        now: Date.now,
+        secretOverlapMillis: 60_000,
+        retryHorizonMillis: 60_000,
       }),
     };
     const admin: Viewer = { userId: 'operator', tenant: 'operators', roles: ['ADMIN'], expiresAtMillis: Date.now() + 3_600_000 };

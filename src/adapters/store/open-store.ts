@@ -5,7 +5,8 @@ import { openPostgresStore } from './postgres-store';
 import { openSqliteStore } from './sqlite-store';
 import type { Store } from '../../domain/ports/store';
 
-export async function openStore(config: Pick<GatewayConfig, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>): Promise<Store> {
-  if (config.databaseUrl) return openPostgresStore({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize });
-  return openSqliteStore(path.join(config.dataDir, 'gateway.sqlite'));
+export async function openStore(config: Pick<GatewayConfig, 'databaseUrl' | 'databasePoolSize' | 'dataDir'> & { webhooks?: Pick<GatewayConfig['webhooks'], 'retryHorizonMillis'> }): Promise<Store> {
+  const webhookHorizonMillis = config.webhooks?.retryHorizonMillis;
+  if (config.databaseUrl) return openPostgresStore({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize, webhookHorizonMillis });
+  return openSqliteStore(path.join(config.dataDir, 'gateway.sqlite'), { webhookHorizonMillis });
 }

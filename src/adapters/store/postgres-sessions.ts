@@ -11,6 +11,7 @@ import type { AttemptRecord, DecisionDraft, DecisionRecord, SessionRecord } from
 import { planCompletion, planDeletion, planProgress, planStart, type TransitionPlan } from '../../domain/sessions/transitions';
 import type { ReadScope } from '../../domain/viewer';
 import { appendAudit } from './postgres-audit';
+import { writeOutbox } from './postgres-webhooks';
 import { binder, placeholders, postgresBool, transaction, type Queryable } from './postgres-sql';
 import {
   ATTEMPT_COLUMNS,
@@ -29,12 +30,16 @@ import {
 } from './rows';
 
 export class PostgresSessionRepository implements SessionRepository {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    /** How long a delivery written now is tried (WEBHOOK_RETRY_HORIZON_MS). */
+    private readonly webhookHorizonMillis: number,
+  ) {}
 
   async create(session: SessionRecord, actor: string): Promise<SessionRecord> {
     await transaction(this.pool, async (client) => {
       await client.query(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${placeholders(13)})`, sessionValues(session, postgresBool));
-      await execute(client, session.id, planStart(session, actor), session.createdAt);
+      await execute(client, session.id, planStart(session, actor), session.createdAt, this.webhookHorizonMillis);
     });
     return session;
   }
@@ -134,13 +139,13 @@ export class PostgresSessionRepository implements SessionRepository {
       const row = (await client.query<Row>('SELECT * FROM sessions WHERE id = $1 FOR UPDATE', [id])).rows[0];
       if (!row) throw new Error(`session ${id} is not in the store`);
       const planned = await plan(toSession(row), client);
-      await execute(client, id, planned, at);
+      await execute(client, id, planned, at, this.webhookHorizonMillis);
       return { session: planned.session, newDecision: planned.decision };
     });
   }
 }
 
-async function execute(client: Queryable, id: string, plan: TransitionPlan, at: Date): Promise<void> {
+async function execute(client: Queryable, id: string, plan: TransitionPlan, at: Date, webhookHorizonMillis: number): Promise<void> {
   if (plan.changes) {
     await client.query(
       `UPDATE sessions SET status = coalesce($1, status), model_version = coalesce($2, model_version),
@@ -159,5 +164,6 @@ async function execute(client: Queryable, id: string, plan: TransitionPlan, at: 
     await client.query(`INSERT INTO decisions (${DECISION_COLUMNS}) VALUES (${placeholders(7)}) ON CONFLICT (session_id) DO NOTHING`, decisionValues(plan.decision, postgresBool));
   }
   if (plan.dropLease) await client.query('DELETE FROM session_leases WHERE session_id = $1', [id]);
+  await writeOutbox(client, plan.session.tenant, plan.webhookEvents, at, webhookHorizonMillis);
   await appendAudit(client, plan.session.tenant, plan.auditEvents, at);
 }

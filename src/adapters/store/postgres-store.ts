@@ -7,23 +7,28 @@
  */
 import pg from 'pg';
 import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { WebhookRepository } from '../../domain/ports/webhooks';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { migrationsFor, POSTGRES, type Migration } from './migrations';
 import { PostgresAuditRows } from './postgres-audit';
 import { PostgresIdempotencyRepository } from './postgres-idempotency';
 import { PostgresSessionRepository } from './postgres-sessions';
+import { PostgresWebhookRepository } from './postgres-webhooks';
 import { transaction } from './postgres-sql';
 
 export interface PostgresStoreOptions {
   connectionString: string;
   /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** How long a webhook delivery is tried (default 24 h). */
+  webhookHorizonMillis?: number;
 }
 
 /** Any number, so that all instances agree on the lock that guards migrations. */
 const MIGRATION_LOCK_ID = 0x6c697665; // "live"
 const BIGINT_OID = 20;
+const DEFAULT_WEBHOOK_HORIZON_MILLIS = 24 * 3600_000;
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const pool = new pg.Pool({
@@ -40,7 +45,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end();
     throw error;
   }
-  return new PostgresStore(pool);
+  return new PostgresStore(pool, options.webhookHorizonMillis ?? DEFAULT_WEBHOOK_HORIZON_MILLIS);
 }
 
 async function runMigrations(pool: pg.Pool, migrations: Migration[]): Promise<void> {
@@ -65,10 +70,15 @@ class PostgresStore implements Store {
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  readonly webhooks: WebhookRepository;
   private closed = false;
 
-  constructor(private readonly pool: pg.Pool) {
-    this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool));
+  constructor(
+    private readonly pool: pg.Pool,
+    webhookHorizonMillis: number,
+  ) {
+    this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool, webhookHorizonMillis));
+    this.webhooks = new PostgresWebhookRepository(pool);
     this.audit = new CountedAuditRepository(new PostgresAuditRows(pool));
     this.idempotency = new PostgresIdempotencyRepository(pool);
   }

@@ -25,6 +25,7 @@ import {
   type Row,
 } from './rows';
 import type { AuditChainWriter } from './sqlite-audit';
+import type { SqliteOutbox } from './sqlite-webhooks';
 import { namedBinder, questionMarks, sqliteBool, type StatementCache } from './sqlite-statements';
 
 export class SqliteSessionRepository implements SessionRepository {
@@ -34,6 +35,7 @@ export class SqliteSessionRepository implements SessionRepository {
     private readonly db: Database.Database,
     private readonly chain: AuditChainWriter,
     private readonly cached: StatementCache,
+    private readonly outbox: SqliteOutbox,
   ) {
     this.statements = {
       insert: db.prepare(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${questionMarks(13)})`),
@@ -159,6 +161,7 @@ export class SqliteSessionRepository implements SessionRepository {
     for (const attempt of plan.attempts) this.statements.insertAttempt.run(...attemptValues(id, attempt, at, sqliteBool));
     if (plan.decision) this.statements.insertDecision.run(...decisionValues(plan.decision, sqliteBool));
     if (plan.dropLease) this.statements.dropLease.run(id);
+    this.outbox.write(plan.session.tenant, plan.webhookEvents, at);
     this.chain.append(plan.session.tenant, plan.auditEvents, at);
   }
 

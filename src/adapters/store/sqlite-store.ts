@@ -7,15 +7,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { WebhookRepository } from '../../domain/ports/webhooks';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { migrationsFor, SQLITE, type Migration } from './migrations';
 import { AuditChainWriter, SqliteAuditRows } from './sqlite-audit';
 import { SqliteIdempotencyRepository } from './sqlite-idempotency';
 import { SqliteSessionRepository } from './sqlite-sessions';
+import { SqliteOutbox, SqliteWebhookRepository } from './sqlite-webhooks';
 import { StatementCache } from './sqlite-statements';
 
-export function openSqliteStore(file: string): Store {
+/** `webhookHorizonMillis`: how long a webhook delivery is tried (default 24 h). */
+export function openSqliteStore(file: string, options: { webhookHorizonMillis?: number } = {}): Store {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -23,7 +26,7 @@ export function openSqliteStore(file: string): Store {
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');
   runMigrations(db, migrationsFor(SQLITE));
-  return new SqliteStore(db);
+  return new SqliteStore(db, options.webhookHorizonMillis ?? 24 * 3600_000);
 }
 
 function runMigrations(db: Database.Database, migrations: Migration[]): void {
@@ -47,10 +50,16 @@ class SqliteStore implements Store {
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  readonly webhooks: WebhookRepository;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    webhookHorizonMillis: number,
+  ) {
     const statements = new StatementCache(db);
-    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, new AuditChainWriter(db), statements));
+    const chain = new AuditChainWriter(db);
+    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, chain, statements, new SqliteOutbox(db, webhookHorizonMillis)));
+    this.webhooks = new SqliteWebhookRepository(db, chain);
     this.audit = new CountedAuditRepository(new SqliteAuditRows(statements));
     this.idempotency = new SqliteIdempotencyRepository(db);
   }

@@ -7,7 +7,14 @@ export type AuditAction =
   | 'ATTEMPT_RECORDED'
   | 'DECISION_REACHED'
   | 'SESSION_DELETED'
-  | 'SESSION_EXPIRED';
+  | 'SESSION_EXPIRED'
+  | 'WEBHOOK_ENDPOINT_CREATED'
+  | 'WEBHOOK_ENDPOINT_UPDATED'
+  | 'WEBHOOK_ENDPOINT_DELETED'
+  | 'WEBHOOK_SECRET_ROTATED'
+  | 'WEBHOOK_ENDPOINT_FAILING'
+  | 'WEBHOOK_ENDPOINT_RECOVERED'
+  | 'WEBHOOK_REDELIVERY_REQUESTED';
 
 /** Every action once; a `Record` so that an action added to the union must be added here too. */
 const ACTION_NAMES: Record<AuditAction, true> = {
@@ -17,6 +24,13 @@ const ACTION_NAMES: Record<AuditAction, true> = {
   DECISION_REACHED: true,
   SESSION_DELETED: true,
   SESSION_EXPIRED: true,
+  WEBHOOK_ENDPOINT_CREATED: true,
+  WEBHOOK_ENDPOINT_UPDATED: true,
+  WEBHOOK_ENDPOINT_DELETED: true,
+  WEBHOOK_SECRET_ROTATED: true,
+  WEBHOOK_ENDPOINT_FAILING: true,
+  WEBHOOK_ENDPOINT_RECOVERED: true,
+  WEBHOOK_REDELIVERY_REQUESTED: true,
 };
 export const AUDIT_ACTIONS = Object.keys(ACTION_NAMES) as readonly AuditAction[];
 

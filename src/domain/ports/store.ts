@@ -6,6 +6,7 @@
  */
 import type { AuditAction, AuditEventRecord } from '../audit/audit.model';
 import type { ReadScope } from '../viewer';
+import type { WebhookRepository } from './webhooks';
 import type { FaceAttempt, FaceStatus } from './face.port';
 import type {
   AttemptRecord,
@@ -163,6 +164,8 @@ export interface Store {
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
+  /** Webhook endpoints and the outbox of their deliveries, which session transitions write to. */
+  readonly webhooks: WebhookRepository;
   /** Resolves when the store answers a trivial query; for `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -8,6 +8,7 @@
 import type { AuditDraft } from '../audit/audit.model';
 import { SYSTEM_ACTOR } from '../audit/audit.model';
 import type { FaceAttempt } from '../ports/face.port';
+import { webhookEvent, type WebhookEventDraft } from '../webhooks/webhook.model';
 import type { Progress } from '../ports/store';
 import type { DecisionDraft, DecisionRecord, SessionRecord, SessionStatus } from './session.model';
 import { FINAL_STATUSES } from './session.model';
@@ -44,9 +45,14 @@ export interface TransitionPlan {
   dropLease: boolean;
   /** Appended to the tenant's chain in this order, in the same transaction. */
   auditEvents: AuditDraft[];
+  /**
+   * Sent to the tenant's webhook endpoints subscribed to their type: the adapter writes one outbox
+   * row per such endpoint in the same transaction, so a crash can neither lose nor invent one.
+   */
+  webhookEvents: WebhookEventDraft[];
 }
 
-const unchanged = (session: SessionRecord): TransitionPlan => ({ session, attempts: [], dropLease: false, auditEvents: [] });
+const unchanged = (session: SessionRecord): TransitionPlan => ({ session, attempts: [], dropLease: false, auditEvents: [], webhookEvents: [] });
 
 /** A session Face has just created: stored as it is, with its SESSION_STARTED event. */
 export function planStart(session: SessionRecord, actor: string): TransitionPlan {
@@ -55,6 +61,7 @@ export function planStart(session: SessionRecord, actor: string): TransitionPlan
     attempts: [],
     dropLease: false,
     auditEvents: [{ action: 'SESSION_STARTED', actor, sessionId: session.id, userId: session.userId }],
+    webhookEvents: [],
   };
 }
 
@@ -72,6 +79,7 @@ export function planCompletion(before: SessionRecord, actor: string, at: Date): 
     attempts: [],
     dropLease: false,
     auditEvents: [{ action: 'COMPLETION_REPORTED', actor, sessionId: before.id, userId: before.userId }],
+    webhookEvents: [],
   };
 }
 
@@ -98,19 +106,22 @@ export function planProgress(before: StoredSession, progress: Progress, at: Date
   const modelVersion = progress.modelVersion ?? session.modelVersion;
   const changes: SessionChanges = { status: progress.faceStatus, updatedAt: at, ...(progress.modelVersion !== undefined && { modelVersion: progress.modelVersion }) };
   if (!progress.outcome) {
-    return { session: { ...session, status: progress.faceStatus, modelVersion }, changes, attempts, dropLease: false, auditEvents };
+    return { session: { ...session, status: progress.faceStatus, modelVersion }, changes, attempts, dropLease: false, auditEvents, webhookEvents: [] };
   }
   const decision: DecisionRecord = { ...progress.outcome.decision, sessionId: session.id, decidedAt: at };
   const status = progress.outcome.status;
   if (status === 'EXPIRED') auditEvents.push({ action: 'SESSION_EXPIRED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId });
   auditEvents.push(decisionReached(session, decision));
+  const after: SessionRecord = { ...session, status, modelVersion };
   return {
-    session: { ...session, status, modelVersion },
+    session: after,
     changes: { ...changes, status, decided: true },
     attempts,
     decision,
     dropLease: true,
     auditEvents,
+    // An ending without a result is its own event; every other decision is `session.decided`.
+    webhookEvents: [webhookEvent(status === 'EXPIRED' ? 'session.expired' : 'session.decided', after, decision, at)],
   };
 }
 
@@ -127,13 +138,16 @@ export function planDeletion(before: Omit<StoredSession, 'attemptIds'>, actor: s
     decision = { ...decisionIfUndecided, sessionId: session.id, decidedAt: at };
     auditEvents.push(decisionReached(session, decision));
   }
+  const after: SessionRecord = { ...session, status: 'DELETED' };
   return {
-    session: { ...session, status: 'DELETED' },
+    session: after,
     changes: { status: 'DELETED', decided: true, updatedAt: at },
     attempts: [],
     decision,
     dropLease: true,
     auditEvents,
+    // The decision it reached now, if any; one reached before is the partner's already.
+    webhookEvents: [webhookEvent('session.deleted', after, decision, at)],
   };
 }
 
