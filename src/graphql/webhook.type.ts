@@ -32,7 +32,7 @@ export class WebhookDeliveryAttempt {
   @Field(() => Int, { description: '1, 2, 3 …' }) attempt!: number;
   @Field() at!: Date;
   @Field(() => Int, { nullable: true, description: "The receiver's HTTP status; null when none came (timeout, refused)." }) statusCode?: number;
-  @Field(() => Int, { name: 'latencyMs' }) latencyMillis!: number;
+  @Field(() => Int) latencyMs!: number;
   @Field(() => String, { nullable: true }) error?: string;
 }
 
@@ -48,7 +48,7 @@ export class WebhookDelivery {
   @Field(() => Date, { nullable: true, description: 'When the next attempt is due, while PENDING.' }) nextAttemptAt?: Date;
   @Field(() => Date, { nullable: true }) deliveredAt?: Date;
   @Field(() => Int, { nullable: true }) lastStatusCode?: number;
-  @Field(() => Int, { nullable: true, name: 'lastLatencyMs' }) lastLatencyMillis?: number;
+  @Field(() => Int, { nullable: true }) lastLatencyMs?: number;
   @Field(() => String, { nullable: true }) lastError?: string;
   @Field({ description: 'No attempt starts after this; redelivering moves it.' }) retryUntil!: Date;
 }

@@ -148,7 +148,7 @@ export class PostgresWebhookRepository implements WebhookRepository {
         updated.attempt_count,
         at.getTime(),
         outcome.statusCode ?? null,
-        Math.round(outcome.latencyMillis),
+        Math.round(outcome.latencyMs),
         outcome.error ?? null,
       ]);
       const row = (await client.query<Row>('SELECT * FROM webhook_endpoints WHERE id = $1 FOR UPDATE', [claimed.endpoint.id])).rows[0];

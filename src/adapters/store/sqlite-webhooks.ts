@@ -163,7 +163,7 @@ export class SqliteWebhookRepository implements WebhookRepository {
         const attempts = this.statements.afterAttempt.get(...attemptUpdateValues(after, outcome, at), claimed.delivery.id) as number | undefined;
         // Deleted with its endpoint meanwhile: nothing is left to record on.
         if (attempts === undefined) return;
-        this.statements.insertAttempt.run(claimed.delivery.id, attempts, at.getTime(), outcome.statusCode ?? null, Math.round(outcome.latencyMillis), outcome.error ?? null);
+        this.statements.insertAttempt.run(claimed.delivery.id, attempts, at.getTime(), outcome.statusCode ?? null, Math.round(outcome.latencyMs), outcome.error ?? null);
         const row = this.statements.endpoint.get(claimed.endpoint.id) as Row | undefined;
         if (!row) return;
         const endpoint = toEndpoint(row);

@@ -80,7 +80,7 @@ export function toDelivery(row: Row): DeliveryRecord {
     nextAttemptAt: optionalDate(row.next_attempt_at),
     deliveredAt: optionalDate(row.delivered_at),
     lastStatusCode: optional(row.last_status_code),
-    lastLatencyMillis: row.last_latency_ms === null || row.last_latency_ms === undefined ? undefined : Number(row.last_latency_ms),
+    lastLatencyMs: row.last_latency_ms === null || row.last_latency_ms === undefined ? undefined : Number(row.last_latency_ms),
     lastError: optional(row.last_error),
   };
 }
@@ -91,7 +91,7 @@ export function toDeliveryAttempt(row: Row): DeliveryAttemptRecord {
     attempt: Number(row.attempt),
     at: new Date(Number(row.at)),
     statusCode: optional(row.status_code),
-    latencyMillis: Number(row.latency_ms),
+    latencyMs: Number(row.latency_ms),
     error: optional(row.error),
   };
 }
@@ -109,7 +109,7 @@ export function attemptsByDelivery(ids: readonly string[], rows: Row[]): Deliver
 /** Columns of a delivery row that an attempt writes, in the order both adapters bind them. */
 export function attemptUpdateValues(
   after: { status: string; nextAttemptAt?: Date },
-  outcome: { statusCode?: number; latencyMillis: number; error?: string },
+  outcome: { statusCode?: number; latencyMs: number; error?: string },
   at: Date,
 ): unknown[] {
   return [
@@ -117,7 +117,7 @@ export function attemptUpdateValues(
     after.nextAttemptAt?.getTime() ?? null,
     after.status === 'DELIVERED' ? at.getTime() : null,
     outcome.statusCode ?? null,
-    Math.round(outcome.latencyMillis),
+    Math.round(outcome.latencyMs),
     outcome.error ?? null,
   ];
 }

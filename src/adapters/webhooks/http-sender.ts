@@ -34,11 +34,11 @@ export class HttpWebhookSender implements WebhookSender {
     const latency = () => performance.now() - started;
     return new Promise<AttemptOutcome>((resolve) => {
       let settled = false;
-      const finish = (outcome: Omit<AttemptOutcome, 'latencyMillis'>) => {
+      const finish = (outcome: Omit<AttemptOutcome, 'latencyMs'>) => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
-        resolve({ ...outcome, latencyMillis: latency() });
+        resolve({ ...outcome, latencyMs: latency() });
       };
       let url: URL;
       try {

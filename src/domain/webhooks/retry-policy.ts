@@ -18,7 +18,7 @@ export interface AttemptOutcome {
   /** A 2xx answer. */
   delivered: boolean;
   statusCode?: number;
-  latencyMillis: number;
+  latencyMs: number;
   /** The receiver's `Retry-After`, in milliseconds from the answer. */
   retryAfterMillis?: number;
   /** Why it failed, in a few words that name no secret (a timeout, a refused address, a 503). */

@@ -107,7 +107,7 @@ export interface DeliveryRecord {
   nextAttemptAt?: Date;
   deliveredAt?: Date;
   lastStatusCode?: number;
-  lastLatencyMillis?: number;
+  lastLatencyMs?: number;
   lastError?: string;
 }
 
@@ -116,7 +116,7 @@ export interface DeliveryAttemptRecord {
   attempt: number;
   at: Date;
   statusCode?: number;
-  latencyMillis: number;
+  latencyMs: number;
   error?: string;
 }
 
