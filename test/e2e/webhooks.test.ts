@@ -22,37 +22,13 @@ import {
 } from '../../client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
+import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
 
 let gateway: TestGateway;
 const receivers: WebhookReceiver[] = [];
 
 const admin = () => gateway.token({ sub: 'acme-admin', roles: ['admin'], tenant: 'acme' });
 const auditor = (tenant = 'acme') => gateway.token({ sub: `${tenant}-auditor`, roles: ['auditor'], tenant });
-
-beforeAll(async () => {
-  gateway = await TestGateway.start({
-    env: {
-      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-      WEBHOOK_DISPATCH_INTERVAL_MS: '20',
-      WEBHOOK_RETRY_BASE_MS: '20',
-      WEBHOOK_TIMEOUT_MS: '5000',
-      WEBHOOK_FAILING_AFTER: '2',
-      GLOBAL_ADMIN_TENANT: 'ops',
-    },
-  });
-});
-
-afterEach(async () => {
-  // Each test's endpoints go, so that the next test's decisions reach only its own receiver.
-  const endpoints = (await gateway.ok(WebhookEndpointsDocument, {}, admin())).webhookEndpoints;
-  const ops = gateway.token({ sub: 'ops-admin', roles: ['admin'], tenant: 'ops' });
-  for (const endpoint of endpoints) await gateway.ok(DeleteWebhookEndpointDocument, { id: endpoint.id }, ops);
-  for (const receiver of receivers.splice(0)) await receiver.close();
-});
-
-afterAll(async () => {
-  await gateway?.stop();
-});
 
 async function receiver(): Promise<WebhookReceiver> {
   const started = await WebhookReceiver.start();
@@ -77,8 +53,45 @@ async function deliveries(endpointId: string, token = admin()) {
   return (await gateway.ok(WebhookDeliveriesDocument, { id: endpointId, first: 20 }, token)).webhookEndpoint!;
 }
 
-describe('webhooks', () => {
-  it('a decision is delivered once, signed so that the Standard Webhooks library verifies it', async () => {
+/** The same behaviour on every store: SQLite always, PostgreSQL when DATABASE_URL names a server (CI). */
+const stores = [
+  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
+  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
+];
+
+describe.each(stores)('webhooks on $store', ({ available, database }) => {
+  let testDatabase: TestDatabase | undefined;
+  beforeAll(async () => {
+    if (!available) return;
+    testDatabase = await database();
+    gateway = await TestGateway.start({
+      env: {
+        ...(testDatabase ? { DATABASE_URL: testDatabase.url } : {}),
+        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+        WEBHOOK_DISPATCH_INTERVAL_MS: '20',
+        WEBHOOK_RETRY_BASE_MS: '20',
+        WEBHOOK_TIMEOUT_MS: '5000',
+        WEBHOOK_FAILING_AFTER: '2',
+        GLOBAL_ADMIN_TENANT: 'ops',
+      },
+    });
+  });
+
+  afterEach(async () => {
+    if (!available) return;
+    // Each test's endpoints go, so that the next test's decisions reach only its own receiver.
+    const endpoints = (await gateway.ok(WebhookEndpointsDocument, {}, admin())).webhookEndpoints;
+    const ops = gateway.token({ sub: 'ops-admin', roles: ['admin'], tenant: 'ops' });
+    for (const endpoint of endpoints) await gateway.ok(DeleteWebhookEndpointDocument, { id: endpoint.id }, ops);
+    for (const receiver of receivers.splice(0)) await receiver.close();
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await testDatabase?.drop();
+  });
+
+  it.skipIf(!available)('a decision is delivered once, signed so that the Standard Webhooks library verifies it', async () => {
     const hooks = await receiver();
     const { endpoint, secret } = await register(hooks.url);
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
@@ -105,7 +118,7 @@ describe('webhooks', () => {
     expect(hooks.received).toHaveLength(1);
   });
 
-  it('a receiver failing with 500s, then recovering, gets the same delivery after retries; the endpoint is marked failing meanwhile', async () => {
+  it.skipIf(!available)('a receiver failing with 500s, then recovering, gets the same delivery after retries; the endpoint is marked failing meanwhile', async () => {
     const hooks = await receiver();
     hooks.script.push({ status: 500 }, { status: 500 }, { status: 500 });
     const { endpoint, secret } = await register(hooks.url);
@@ -139,7 +152,7 @@ describe('webhooks', () => {
     ]);
   });
 
-  it("honours the receiver's Retry-After", async () => {
+  it.skipIf(!available)("honours the receiver's Retry-After", async () => {
     const hooks = await receiver();
     hooks.script.push({ status: 503, headers: { 'retry-after': '2' } });
     const { endpoint } = await register(hooks.url);
@@ -157,7 +170,7 @@ describe('webhooks', () => {
     expect(log.deliveries.totalCount).toBe(1);
   });
 
-  it('secret rotation: during the overlap a delivery verifies with both secrets, after it with the new one only', async () => {
+  it.skipIf(!available)('secret rotation: during the overlap a delivery verifies with both secrets, after it with the new one only', async () => {
     const hooks = await receiver();
     const { endpoint, secret: oldSecret } = await register(hooks.url, ['SESSION_DECIDED', 'SESSION_DELETED'] as WebhookEventType[]);
     const rotated = (await gateway.ok(RotateWebhookSecretDocument, { id: endpoint.id, overlapSeconds: 3600 }, admin())).rotateWebhookSecret;
@@ -183,7 +196,7 @@ describe('webhooks', () => {
     expect(() => WebhookReceiver.verify(deleted, oldSecret)).toThrow(WebhookVerificationError);
   });
 
-  it('refuses endpoints on private, link-local (metadata) or loopback addresses not allowed, and schemes other than http(s)', async () => {
+  it.skipIf(!available)('refuses endpoints on private, link-local (metadata) or loopback addresses not allowed, and schemes other than http(s)', async () => {
     for (const url of ['http://169.254.169.254/latest/meta-data', 'http://10.1.2.3/hook', 'https://192.168.0.10/hook', 'http://[::1]:8080/hook', 'http://[fd00:ec2::254]/', 'http://[::ffff:10.0.0.1]/', 'ftp://127.0.0.1/hook']) {
       const result = await gateway.graphql(CreateWebhookEndpointDocument, { input: { url, eventTypes: ['SESSION_DECIDED' as WebhookEventType] } }, admin());
       expect(result.errors?.[0]?.extensions?.code, url).toBe('BAD_USER_INPUT');
@@ -191,7 +204,7 @@ describe('webhooks', () => {
     expect((await gateway.ok(WebhookEndpointsDocument, {}, admin())).webhookEndpoints).toEqual([]);
   });
 
-  it('roles: users may not register, auditors only read their tenant, a tenant admin manages only its tenant, a global admin any', async () => {
+  it.skipIf(!available)('roles: users may not register, auditors only read their tenant, a tenant admin manages only its tenant, a global admin any', async () => {
     const hooks = await receiver();
     const user = gateway.token({ sub: 'alice', tenant: 'acme' });
     const input = { url: hooks.url, eventTypes: ['SESSION_DECIDED' as WebhookEventType] };
@@ -215,7 +228,7 @@ describe('webhooks', () => {
     expect(actions.reverse()).toEqual(['WEBHOOK_ENDPOINT_CREATED', 'WEBHOOK_ENDPOINT_UPDATED']);
   });
 
-  it('a disabled endpoint is sent nothing; an admin redelivers a delivery, with the same webhook-id', async () => {
+  it.skipIf(!available)('a disabled endpoint is sent nothing; an admin redelivers a delivery, with the same webhook-id', async () => {
     const hooks = await receiver();
     const { endpoint, secret } = await register(hooks.url);
     await gateway.ok(UpdateWebhookEndpointDocument, { id: endpoint.id, input: { enabled: false } }, admin());
