@@ -4,6 +4,9 @@
  * verifies every delivery with the `standardwebhooks` library. Backoff, interval and timeout are set
  * short; loopback is allowed on purpose (WEBHOOK_ALLOWED_CIDRS), everything else private is not.
  */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookVerificationError } from 'standardwebhooks';
 import {
@@ -250,6 +253,75 @@ describe.each(stores)('webhooks on $store', ({ available, database }) => {
     expect(WebhookReceiver.verify(second, secret)).toEqual(WebhookReceiver.verify(first, secret));
   });
 });
+
+describe.each(stores)('docs/partners.md on $store', ({ available, database }) => {
+  let testDatabase: TestDatabase | undefined;
+  beforeAll(async () => {
+    if (!available) return;
+    testDatabase = await database();
+    gateway = await TestGateway.start({
+      env: { ...(testDatabase ? { DATABASE_URL: testDatabase.url } : {}), WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_DISPATCH_INTERVAL_MS: '20' },
+    });
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await testDatabase?.drop();
+  });
+
+  it.skipIf(!available)('the receiver snippet verifies a real delivery and refuses a forged one; the registration and log operations run as written', async () => {
+    const [register] = partnersBlocks('Registering an endpoint', 'graphql');
+    const [logQuery] = partnersBlocks('The delivery log', 'graphql');
+    const [snippet] = partnersBlocks('Verifying a delivery', 'js');
+    // Inside the project's node_modules, so that `import 'standardwebhooks'` resolves as in a partner's project.
+    const dir = fs.mkdtempSync(path.join(root, 'node_modules/.cache/partners-receiver-'));
+    fs.writeFileSync(path.join(dir, 'receiver.mjs'), snippet);
+
+    const created = await gateway.graphql<{ createWebhookEndpoint: { secret: string; endpoint: { id: string } } }, { url: string }>(register, { url: 'http://127.0.0.1:9/placeholder' }, admin());
+    expect(created.errors).toBeUndefined();
+    const { secret, endpoint } = created.data!.createWebhookEndpoint;
+    const child = spawn(process.execPath, [path.join(dir, 'receiver.mjs')], { env: { PATH: process.env.PATH ?? '', WEBHOOK_SECRET: secret, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const port = await eventually(() => /listening on (\d+)/.exec(output)?.[1]);
+      await gateway.ok(UpdateWebhookEndpointDocument, { id: endpoint.id, input: { url: `http://127.0.0.1:${port}/hooks` } }, admin());
+
+      const forged = await fetch(`http://127.0.0.1:${port}/hooks`, {
+        method: 'POST',
+        headers: { 'webhook-id': 'msg_forged', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v1,AAAA' },
+        body: '{"type":"session.decided"}',
+      });
+      expect(forged.status).toBe(400);
+
+      const sessionId = await decidedSession();
+      const line = await eventually(() => output.split('\n').find((text) => text.includes(sessionId)));
+      expect(JSON.parse(line)).toMatchObject({ type: 'session.decided', data: { sessionId, status: 'SUCCEEDED' } });
+
+      const log = await eventually(async () => {
+        const result = await gateway.graphql<{ webhookEndpoint: { deliveries: { edges: { node: { status: string; attempts: { statusCode: number }[] } }[] } } }, { id: string }>(logQuery, { id: endpoint.id }, auditor());
+        expect(result.errors).toBeUndefined();
+        const node = result.data!.webhookEndpoint.deliveries.edges[0]?.node;
+        return node?.status === 'DELIVERED' ? node : undefined;
+      });
+      expect(log.attempts.map((attempt) => attempt.statusCode)).toEqual([204]);
+    } finally {
+      child.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const root = path.resolve(__dirname, '../..');
+
+/** The fenced blocks of `language` in the docs/partners.md section whose heading starts with `heading`. */
+function partnersBlocks(heading: string, language: string): string[] {
+  const text = fs.readFileSync(path.join(root, 'docs/partners.md'), 'utf8');
+  const start = text.indexOf(`\n## ${heading}`);
+  if (start === -1) throw new Error(`docs/partners.md has no section "${heading}"`);
+  const end = text.indexOf('\n## ', start + 1);
+  const section = text.slice(start, end === -1 ? undefined : end);
+  return [...section.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((match) => match[1]);
+}
 
 async function decidedSessionOwnedBy(sub: string): Promise<string> {
   const token = gateway.token({ sub, tenant: 'acme' });
