@@ -47,7 +47,7 @@ export interface WebhookRepository {
   /**
    * Records one attempt in one transaction: the attempt row, the delivery's new state (and its lease
    * dropped), and its endpoint's failure count and failing mark by `retry-policy.endpointAfterAttempt`,
-   * with the audit event that mark's change brings.
+   * with the audit event that mark's change brings. `at` is when the attempt started.
    */
   recordAttempt(claimed: ClaimedDelivery, outcome: AttemptOutcome, after: DeliveryAfterAttempt, at: Date, failingAfter: number): Promise<void>;
   /** Drops every lease `owner` holds of deliveries it has not started (a gateway stopping). */

@@ -87,8 +87,9 @@ export class WebhookDispatcher {
       body: delivery.payload,
       secrets: signingSecrets(endpoint, sealer, at),
     });
+    // The next attempt is counted from the answer; the attempt is recorded at its start.
     const after = afterAttempt(delivery.attemptCount + 1, outcome, delivery.retryUntil, new Date(now()), this.options.retry, (this.options.random ?? Math.random)());
-    await repository.recordAttempt(claim, outcome, after, new Date(now()), this.options.failingAfter);
+    await repository.recordAttempt(claim, outcome, after, at, this.options.failingAfter);
     logger.info(
       { deliveryId: delivery.id, endpointId: endpoint.id, statusCode: outcome.statusCode, error: outcome.error, status: after.status, nextAttemptAt: after.nextAttemptAt?.toISOString() },
       'webhook attempt recorded',
