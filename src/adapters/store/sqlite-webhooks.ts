@@ -146,6 +146,8 @@ export class SqliteWebhookRepository implements WebhookRepository {
   }
 
   async claimDue(owner: string, nowMillis: number, leaseMillis: number, limit: number): Promise<ClaimedDelivery[]> {
+    // Most rounds find nothing due: that is learnt without taking the write lock other processes queue for.
+    if ((this.statements.due.all({ now: nowMillis, limit: 1 }) as string[]).length === 0) return [];
     return this.db
       .transaction(() => {
         const ids = this.statements.due.all({ now: nowMillis, limit }) as string[];
