@@ -20,6 +20,10 @@ import { RateLimits } from './domain/limits/limits';
 import { createInMemoryRateLimitCounter } from './domain/limits/rate-limit';
 import { CursorCodec } from './domain/pagination';
 import { createSessionServices } from './domain/sessions';
+import { WebhookDispatcher } from './domain/webhooks/dispatcher';
+import { WebhookService } from './domain/webhooks/webhook.service';
+import { HttpWebhookSender } from './adapters/webhooks/http-sender';
+import { OutboundPolicy } from './adapters/webhooks/outbound-guard';
 import { createResilientFace } from './adapters/face/resilient-face';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
 import { createInProcessPubSub } from './adapters/pubsub/in-process';
@@ -184,6 +188,30 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       findSession: (id) => store.sessions.findById(id),
     }),
   });
+  // Endpoint secrets are sealed with the key that seals idempotent starts' device tokens.
+  const webhookSealer = new TokenSealer(idempotencySecret);
+  const outbound = new OutboundPolicy({ production: config.production, allowedCidrs: config.webhooks.allowedCidrs });
+  const webhooks = new WebhookService({
+    repository: store.webhooks,
+    sealer: webhookSealer,
+    urlGuard: outbound,
+    cursors,
+    now,
+    secretOverlapMillis: config.webhooks.secretOverlapMillis,
+    retryHorizonMillis: config.webhooks.retryHorizonMillis,
+    globalAdminTenant: config.webhooks.globalAdminTenant,
+  });
+  const dispatcher = new WebhookDispatcher({
+    repository: store.webhooks,
+    sender: new HttpWebhookSender({ policy: outbound, timeoutMillis: config.webhooks.timeoutMillis }),
+    sealer: webhookSealer,
+    logger: logger.child({ component: 'webhooks' }),
+    now,
+    intervalMillis: config.webhooks.dispatchIntervalMillis,
+    timeoutMillis: config.webhooks.timeoutMillis,
+    retry: { baseDelayMillis: config.webhooks.retryBaseDelayMillis, maxDelayMillis: config.webhooks.retryMaxDelayMillis },
+    failingAfter: config.webhooks.failingAfter,
+  });
   const auditFeed = new AuditFeed({
     pubsub,
     audit: store.audit,
@@ -195,6 +223,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     sessions,
     audit: new AuditService(store.audit, { cursors, seal: auditSeal }),
     auditFeed,
+    webhooks,
     evidence: new EvidenceService({ evidence: store.evidence, sessions: store.sessions, sealer, now, linkTtlMillis: config.evidenceLinkTtlMillis }),
   };
 
@@ -254,6 +283,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   await sessions.startBackgroundWork();
+  dispatcher.start();
   logger.info({ url, face: config.face.mode, store: store.kind }, 'gateway listening');
 
   let stopping: Promise<void> | undefined;
@@ -262,6 +292,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await apollo.stop(); // drains HTTP, closes WebSockets with 1001
       resilientFace.close();
       await sessions.stop();
+      await dispatcher.stop();
       await pubsub.close();
       await store.close();
       logger.info({}, 'gateway stopped');

@@ -4,6 +4,7 @@ import type { AuditService } from '../domain/audit/audit.service';
 import type { EvidenceService } from '../domain/evidence/evidence.service';
 import type { SessionServices } from '../domain/sessions';
 import type { Viewer } from '../domain/viewer';
+import type { WebhookService } from '../domain/webhooks/webhook.service';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -13,6 +14,7 @@ export interface Services {
   /** The live audit feed (`auditEvents`). */
   auditFeed: AuditFeed;
   evidence: EvidenceService;
+  webhooks: WebhookService;
 }
 
 export interface GatewayContext {

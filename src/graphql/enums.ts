@@ -25,9 +25,18 @@ export const AuditAction = values(
   'EVIDENCE_VIEWED',
   'EVIDENCE_PURGED',
   'FACE_SESSION_DELETED',
+  'WEBHOOK_ENDPOINT_CREATED',
+  'WEBHOOK_ENDPOINT_UPDATED',
+  'WEBHOOK_ENDPOINT_DELETED',
+  'WEBHOOK_SECRET_ROTATED',
+  'WEBHOOK_ENDPOINT_FAILING',
+  'WEBHOOK_ENDPOINT_RECOVERED',
+  'WEBHOOK_REDELIVERY_REQUESTED',
 );
 export const DecisionReason = values('DIGEST_MISMATCH');
 export const AuditReason = values('DIGEST_MISMATCH', 'VERIFY_IMAGE_HASH_MISMATCH');
+export const WebhookEventType = values('SESSION_DECIDED', 'SESSION_EXPIRED', 'SESSION_DELETED');
+export const WebhookDeliveryStatus = values('PENDING', 'DELIVERED', 'FAILED');
 
 registerEnumType(LivenessOperationMode, { name: 'LivenessOperationMode', description: 'PASSIVE, or PASSIVE_ACTIVE (adds an active challenge on the device).' });
 registerEnumType(SessionKind, { name: 'SessionKind' });
@@ -67,3 +76,8 @@ registerEnumType(AuditReason, {
     VERIFY_IMAGE_HASH_MISMATCH: { description: 'Face hashed another verify image than the one the gateway sent (on ATTEMPT_RECORDED)' },
   },
 });
+registerEnumType(WebhookEventType, {
+  name: 'WebhookEventType',
+  description: 'An event a webhook endpoint may subscribe to; the payload\'s `type` is the lower-case dotted name (SESSION_DECIDED: "session.decided").',
+});
+registerEnumType(WebhookDeliveryStatus, { name: 'WebhookDeliveryStatus' });

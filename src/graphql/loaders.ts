@@ -7,6 +7,7 @@ import DataLoader from 'dataloader';
 import type { EvidenceImageInfo, FollowUpRecord } from '../domain/evidence/evidence.model';
 import type { Store } from '../domain/ports/store';
 import type { AttemptRecord, DecisionRecord, SessionRecord } from '../domain/sessions/session.model';
+import type { DeliveryAttemptRecord } from '../domain/webhooks/webhook.model';
 
 export interface Loaders {
   session: Loader<SessionRecord | undefined>;
@@ -16,6 +17,7 @@ export interface Loaders {
   followUp: Loader<FollowUpRecord | undefined>;
   /** Drops what the loaders hold: a long-lived subscription does so before each event, or its cache would only grow. */
   forget(): void;
+  webhookAttempts: Loader<DeliveryAttemptRecord[]>;
 }
 
 /** What resolvers use of a DataLoader. */
@@ -38,14 +40,16 @@ export function createLoaders(store: Store): Loaders {
   const decision = lazyLoader((ids) => store.sessions.decisionsFor(ids));
   const evidenceImages = lazyLoader((ids) => store.evidence.imagesFor(ids));
   const followUp = lazyLoader((ids) => store.evidence.followUpsFor(ids));
+  const webhookAttempts = lazyLoader((ids) => store.webhooks.attemptsFor(ids));
   return {
     session,
     attempts,
     decision,
     evidenceImages,
     followUp,
+    webhookAttempts,
     forget() {
-      for (const loader of [session, attempts, decision, evidenceImages, followUp]) loader.forget();
+      for (const loader of [session, attempts, decision, evidenceImages, followUp, webhookAttempts]) loader.forget();
     },
   };
 }

@@ -10,6 +10,7 @@ import { ViewerResolver } from './viewer.resolver';
 import { DeviceCorrelationResolver } from './device-correlation.resolver';
 import { DecisionResolver, SessionResolver } from './session.resolver';
 import { DateTimeScalar } from './date-time.scalar';
+import { WebhookDeliveryResolver, WebhookEndpointResolver } from './webhook.resolver';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -23,6 +24,8 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
       DeviceCorrelationResolver,
       SessionEvidenceResolver,
       EvidenceResolver,
+      WebhookEndpointResolver,
+      WebhookDeliveryResolver,
     ],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],

@@ -39,6 +39,10 @@ import { buildGatewaySchema } from '../../src/graphql/schema';
 import { createLogger } from '../../src/observability/logger';
 import { createInProcessPubSub } from '../../src/adapters/pubsub/in-process';
 import { createSessionServices } from '../../src/domain/sessions';
+import { WebhookService } from '../../src/domain/webhooks/webhook.service';
+import { TokenSealer } from '../../src/domain/idempotency/token-sealer';
+import { CursorCodec } from '../../src/domain/pagination';
+import { OutboundPolicy } from '../../src/adapters/webhooks/outbound-guard';
 import type { SessionRecord } from '../../src/domain/sessions/session.model';
 import { openSqliteStore } from '../../src/adapters/store/sqlite-store';
 import type { Store } from '../../src/domain/ports/store';
@@ -110,6 +114,16 @@ describe('AuditEvent.session', () => {
         expirySweepIntervalMillis: 60_000,
       }),
       evidence: new EvidenceService({ evidence: store.evidence, sessions: store.sessions, sealer: new ImageSealer(randomBytes(32)), now: Date.now, linkTtlMillis: 60_000 }),
+      // Never called by these queries either.
+      webhooks: new WebhookService({
+        repository: store.webhooks,
+        sealer: new TokenSealer(randomBytes(32)),
+        urlGuard: new OutboundPolicy({ production: false, allowedCidrs: [] }),
+        cursors: CursorCodec.withRandomKey(),
+        now: Date.now,
+        secretOverlapMillis: 60_000,
+        retryHorizonMillis: 60_000,
+      }),
     };
     const admin: Viewer = { userId: 'operator', tenant: 'operators', roles: ['ADMIN'], expiresAtMillis: Date.now() + 3_600_000 };
     execute = async (first, after) => {

@@ -30,7 +30,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientOptions } from 'ws';
 import {
   CompleteLivenessSessionDocument,
+  CreateWebhookEndpointDocument,
   DeleteLivenessSessionDocument,
+  WebhookDeliveriesDocument,
+  type WebhookEventType,
   SessionDecisionDocument,
   SessionDocument,
   SessionEvidenceDocument,
@@ -108,7 +111,9 @@ const codesOf = (errors: GraphQLErrorJson[] | undefined) => (errors ?? []).map((
 
 let gateway: TestGateway;
 beforeAll(async () => {
-  gateway = await TestGateway.start();
+  // The endpoints the documented webhook operations register are never called: the dispatcher's
+  // only round comes at start, before any exists.
+  gateway = await TestGateway.start({ env: { WEBHOOK_DISPATCH_INTERVAL_MS: '600000' } });
 });
 afterAll(async () => {
   await gateway?.stop();
@@ -177,12 +182,34 @@ function documentedOperations(): DocumentedOperation[] {
   return found;
 }
 
-function variablesFor(operation: DocumentedOperation, sessionId: string): Record<string, unknown> {
+/** An endpoint the webhook operations register: an address literal (no DNS), never called here. */
+const UNCALLED_URL = 'https://8.8.8.8/hook';
+
+/** A webhook endpoint of the token's tenant, subscribed to deletions; its id. */
+async function webhookEndpoint(token: string): Promise<string> {
+  const input = { url: UNCALLED_URL, eventTypes: ['SESSION_DELETED' as WebhookEventType] };
+  return (await gateway.ok(CreateWebhookEndpointDocument, { input }, token)).createWebhookEndpoint.endpoint.id;
+}
+
+/** A pending delivery (a deleted session's) of a new endpoint; its id. */
+async function webhookDelivery(token: string): Promise<string> {
+  const endpointId = await webhookEndpoint(token);
+  const id = (await gateway.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession.session.id;
+  await gateway.ok(DeleteLivenessSessionDocument, { id }, token);
+  return (await gateway.ok(WebhookDeliveriesDocument, { id: endpointId }, token)).webhookEndpoint!.deliveries.edges[0].node.id;
+}
+
+async function variablesFor(operation: DocumentedOperation, sessionId: string, token: string): Promise<Record<string, unknown>> {
   const values: Record<string, unknown> = {};
+  const webhook = /webhook/i.test(operation.query);
   for (const definition of operation.variables) {
     const name = definition.variable.name.value;
     const type = print(definition.type);
-    if (type === 'ID!') values[name] = sessionId;
+    if (type === 'ID!' && webhook) values[name] = name === 'deliveryId' ? await webhookDelivery(token) : await webhookEndpoint(token);
+    else if (type === 'ID!') values[name] = sessionId;
+    else if (type === 'CreateWebhookEndpointInput!') values[name] = { url: UNCALLED_URL, eventTypes: ['SESSION_DECIDED'] };
+    else if (type === 'UpdateWebhookEndpointInput!') values[name] = { enabled: true };
+    else if (type === 'String!' && name === 'url') values[name] = UNCALLED_URL;
     else if (type === 'StartLivenessWithVerifySessionInput!') values[name] = { verifyImage: PNG_1X1 };
     else if (type === 'StartLivenessSessionInput!') values[name] = {};
     else if (type === 'String!') values[name] = 'hardening';
@@ -201,8 +228,8 @@ describe('query limits', () => {
 
   for (const operation of documented) {
     it(`${operation.label} passes the default limits over HTTP and WebSocket`, async () => {
-      // Rotating a device correlation id is an admin's operation.
-      const token = userToken(gateway, operation.query.includes('rotateDeviceCorrelationId') ? { roles: ['user', 'auditor', 'admin'] } : {});
+      // An admin too, for the admin operations (webhooks, device correlation ids); the others answer it as they answer a user.
+      const token = userToken(gateway, { roles: ['user', 'auditor', 'admin'] });
       // An operation about an attempt's kept image needs a decided session whose image is kept.
       const needsImage = operation.variables.some((definition) => definition.variable.name.value === 'attemptId');
       const newSession = async () => {
@@ -231,7 +258,7 @@ describe('query limits', () => {
         // A decided session, so that the subscription emits at once and completes.
         const id = await newSession();
         await gateway.ok(DeleteLivenessSessionDocument, { id }, token);
-        const { results, errors } = await overSocket(raw, operation.query, variablesFor(operation, id), operation.operationName);
+        const { results, errors } = await overSocket(raw, operation.query, await variablesFor(operation, id, token), operation.operationName);
         expect(errors).toBeUndefined();
         expect(results).toHaveLength(1);
         expect(results[0].errors).toBeUndefined();
@@ -239,14 +266,14 @@ describe('query limits', () => {
       }
 
       const overHttp = await post(gateway, operation.query, {
-        variables: variablesFor(operation, await newSession()),
+        variables: await variablesFor(operation, await newSession(), token),
         operationName: operation.operationName,
         authorization: bearer(token),
       });
       expect(overHttp.errors, overHttp.text).toBeUndefined();
       expect(overHttp.status).toBe(200);
 
-      const { results, errors } = await overSocket(raw, operation.query, variablesFor(operation, await newSession()), operation.operationName);
+      const { results, errors } = await overSocket(raw, operation.query, await variablesFor(operation, await newSession(), token), operation.operationName);
       expect(errors).toBeUndefined();
       expect(results).toHaveLength(1);
       expect(results[0].errors, JSON.stringify(results[0].errors)).toBeUndefined();

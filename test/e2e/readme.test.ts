@@ -62,6 +62,9 @@ const RUN_BY_A_TEST: Record<string, string> = {
   "docs/audit.md § Exporting a tenant's chain": 'test/e2e/audit.test.ts',
   'docs/audit.md § Recomputing the chain offline': 'test/e2e/audit.test.ts',
   'docs/audit.md § Checkpoints': 'test/e2e/audit-truncation.test.ts',
+  'docs/partners.md § Registering an endpoint': 'test/e2e/webhooks.test.ts',
+  'docs/partners.md § Verifying a delivery': 'test/e2e/webhooks.test.ts',
+  'docs/partners.md § The delivery log': 'test/e2e/webhooks.test.ts',
 };
 const RUNNABLE = new Set(['sh', 'bash', 'shell', 'console', 'js', 'javascript', 'mjs', 'ts', 'typescript']);
 

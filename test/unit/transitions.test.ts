@@ -204,6 +204,49 @@ describe('starting a session', () => {
       attempts: [],
       dropLease: false,
       auditEvents: [{ action: 'SESSION_STARTED', actor: 'alice', sessionId: 'session-1', userId: 'alice' }],
+      webhookEvents: [],
     });
+  });
+});
+
+describe('webhook events a transition sends', () => {
+  const undecided = { session: session({ status: 'RUNNING' }), decided: false, attemptIds: new Set<number>() };
+  const types = (plan: TransitionPlan) => plan.webhookEvents.map((event) => event.type);
+
+  it.each<[string, () => TransitionPlan, string[]]>([
+    ['a decision reached by a poll: session.decided', () => planProgress(undecided, progress('SUCCEEDED', [succeeded(2)], pass), at), ['session.decided']],
+    ['an expiry: session.expired, not session.decided', () => planProgress(undecided, progress('RUNNING', [], expired), at), ['session.expired']],
+    ['a poll that decides nothing: none', () => planProgress(undecided, progress('RUNNING', [succeeded(1)]), at), []],
+    ['a poll of a decided session: none', () => planProgress({ ...undecided, decided: true }, progress('SUCCEEDED', [succeeded(2)], pass), at), []],
+    ['a deletion: session.deleted', () => planDeletion({ session: session({ status: 'SUCCEEDED' }), decided: true }, 'alice', at, { verdict: 'EXPIRED' }), ['session.deleted']],
+    ['a second deletion: none', () => planDeletion({ session: session({ status: 'DELETED' }), decided: true }, 'alice', at, { verdict: 'EXPIRED' }), []],
+    ['a completion report: none', () => planCompletion(session({ status: 'RUNNING' }), 'alice', at), []],
+    ['a start: none', () => planStart(session(), 'alice'), []],
+  ])('%s', (_what, plan, expected) => {
+    expect(types(plan())).toEqual(expected);
+  });
+
+  it('the payload carries the session, its status and the decision, and nothing else', () => {
+    const [event] = planProgress(undecided, progress('SUCCEEDED', [succeeded(2)], pass), at).webhookEvents;
+    expect(event).toEqual({
+      type: 'session.decided',
+      sessionId: 'session-1',
+      tenant: 'acme',
+      payload: {
+        type: 'session.decided',
+        timestamp: '2026-03-01T12:00:00.000Z',
+        data: {
+          sessionId: 'session-1',
+          tenant: 'acme',
+          status: 'SUCCEEDED',
+          decision: { verdict: 'PASS', livenessDecision: 'REAL_FACE', verifyResult: null, attemptId: 2, decidedAt: '2026-03-01T12:00:00.000Z' },
+        },
+      },
+    });
+  });
+
+  it('deleting an undecided session sends the decision the deletion reached', () => {
+    const [event] = planDeletion({ session: session({ status: 'RUNNING' }), decided: false }, 'alice', at, { verdict: 'EXPIRED' }).webhookEvents;
+    expect(event.payload.data).toMatchObject({ status: 'DELETED', decision: { verdict: 'EXPIRED', attemptId: null } });
   });
 });

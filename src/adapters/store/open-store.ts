@@ -6,7 +6,8 @@ import { openSqliteStore } from './sqlite-store';
 import type { Store } from '../../domain/ports/store';
 import type { ChainSealing } from '../../domain/audit/seal';
 
-export async function openStore(config: Pick<GatewayConfig, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>, sealing: ChainSealing): Promise<Store> {
-  if (config.databaseUrl) return openPostgresStore({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize, sealing });
-  return openSqliteStore(path.join(config.dataDir, 'gateway.sqlite'), { sealing });
+export async function openStore(config: Pick<GatewayConfig, 'databaseUrl' | 'databasePoolSize' | 'dataDir'> & { webhooks?: Pick<GatewayConfig['webhooks'], 'retryHorizonMillis'> }, sealing: ChainSealing): Promise<Store> {
+  const webhookHorizonMillis = config.webhooks?.retryHorizonMillis;
+  if (config.databaseUrl) return openPostgresStore({ connectionString: config.databaseUrl, poolSize: config.databasePoolSize, webhookHorizonMillis, sealing });
+  return openSqliteStore(path.join(config.dataDir, 'gateway.sqlite'), { webhookHorizonMillis, sealing });
 }

@@ -13,6 +13,7 @@ import type { ReadScope } from '../../domain/viewer';
 import { FOLLOW_UP_INSERT_COLUMNS, followUpValues } from './evidence-rows';
 import { appendAudit } from './postgres-audit';
 import type { ChainSealing } from '../../domain/audit/seal';
+import { writeOutbox } from './postgres-webhooks';
 import { binder, placeholders, postgresBool, transaction, type Queryable } from './postgres-sql';
 import {
   ATTEMPT_COLUMN_COUNT,
@@ -36,12 +37,14 @@ export class PostgresSessionRepository implements SessionRepository {
   constructor(
     private readonly pool: pg.Pool,
     private readonly sealing: ChainSealing,
+    /** How long a delivery written now is tried (WEBHOOK_RETRY_HORIZON_MS). */
+    private readonly webhookHorizonMillis: number,
   ) {}
 
   async create(session: SessionRecord, actor: string): Promise<SessionRecord> {
     await transaction(this.pool, async (client) => {
       await client.query(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${placeholders(13)})`, sessionValues(session, postgresBool));
-      await execute(client, this.sealing, session.id, planStart(session, actor), session.createdAt);
+      await execute(client, this.sealing, session.id, planStart(session, actor), session.createdAt, this.webhookHorizonMillis);
     });
     return session;
   }
@@ -141,13 +144,13 @@ export class PostgresSessionRepository implements SessionRepository {
       const row = (await client.query<Row>('SELECT * FROM sessions WHERE id = $1 FOR UPDATE', [id])).rows[0];
       if (!row) throw new Error(`session ${id} is not in the store`);
       const planned = await plan(toSession(row), client);
-      await execute(client, this.sealing, id, planned, at);
+      await execute(client, this.sealing, id, planned, at, this.webhookHorizonMillis);
       return { session: planned.session, newDecision: planned.decision };
     });
   }
 }
 
-async function execute(client: Queryable, sealing: ChainSealing, id: string, plan: TransitionPlan, at: Date): Promise<void> {
+async function execute(client: Queryable, sealing: ChainSealing, id: string, plan: TransitionPlan, at: Date, webhookHorizonMillis: number): Promise<void> {
   if (plan.changes) {
     await client.query(
       `UPDATE sessions SET status = coalesce($1, status), model_version = coalesce($2, model_version),
@@ -173,5 +176,6 @@ async function execute(client: Queryable, sealing: ChainSealing, id: string, pla
       followUpValues(id, plan.followUp, at, postgresBool),
     );
   }
+  await writeOutbox(client, plan.session.tenant, plan.webhookEvents, at, webhookHorizonMillis);
   await appendAudit(client, sealing, plan.session.tenant, plan.auditEvents, at);
 }

@@ -7,6 +7,7 @@
  */
 import pg from 'pg';
 import type { AuditRepository, DeviceCorrelationRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { WebhookRepository } from '../../domain/ports/webhooks';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { HEAD_MAC_MIGRATION, migrationsFor, POSTGRES, type Migration } from './migrations';
@@ -16,6 +17,7 @@ import { PostgresCorrelationRepository } from './postgres-correlations';
 import { PostgresEvidenceRepository } from './postgres-evidence';
 import { PostgresIdempotencyRepository } from './postgres-idempotency';
 import { PostgresSessionRepository } from './postgres-sessions';
+import { PostgresWebhookRepository } from './postgres-webhooks';
 import { transaction } from './postgres-sql';
 
 export interface PostgresStoreOptions {
@@ -24,11 +26,14 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Seals the audit chain's heads; default: random keys, for stores opened outside a gateway (tools, tests). */
   sealing?: ChainSealing;
+  /** How long a webhook delivery is tried (default 24 h). */
+  webhookHorizonMillis?: number;
 }
 
 /** Any number, so that all instances agree on the lock that guards migrations. */
 const MIGRATION_LOCK_ID = 0x6c697665; // "live"
 const BIGINT_OID = 20;
+const DEFAULT_WEBHOOK_HORIZON_MILLIS = 24 * 3600_000;
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const sealing = options.sealing ?? { seal: AuditSeal.withRandomKeys(), checkpoints: DEFAULT_CHECKPOINT_POLICY };
@@ -46,7 +51,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end();
     throw error;
   }
-  return new PostgresStore(pool, sealing);
+  return new PostgresStore(pool, sealing, options.webhookHorizonMillis ?? DEFAULT_WEBHOOK_HORIZON_MILLIS);
 }
 
 async function runMigrations(pool: pg.Pool, migrations: Migration[], seal: AuditSeal): Promise<void> {
@@ -74,13 +79,16 @@ class PostgresStore implements Store {
   readonly idempotency: IdempotencyRepository;
   readonly correlations: DeviceCorrelationRepository;
   readonly evidence: EvidenceRepository;
+  readonly webhooks: WebhookRepository;
   private closed = false;
 
   constructor(
     private readonly pool: pg.Pool,
     sealing: ChainSealing,
+    webhookHorizonMillis: number,
   ) {
-    this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool, sealing));
+    this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool, sealing, webhookHorizonMillis));
+    this.webhooks = new PostgresWebhookRepository(pool, sealing);
     this.audit = new CountedAuditRepository(new PostgresAuditRows(pool));
     this.idempotency = new PostgresIdempotencyRepository(pool);
     this.correlations = new PostgresCorrelationRepository(pool, sealing);

@@ -28,6 +28,7 @@ import {
 } from './rows';
 import { FOLLOW_UP_INSERT_COLUMNS, followUpValues } from './evidence-rows';
 import type { AuditChainWriter } from './sqlite-audit';
+import type { SqliteOutbox } from './sqlite-webhooks';
 import { namedBinder, questionMarks, sqliteBool, type StatementCache } from './sqlite-statements';
 
 export class SqliteSessionRepository implements SessionRepository {
@@ -37,6 +38,7 @@ export class SqliteSessionRepository implements SessionRepository {
     private readonly db: Database.Database,
     private readonly chain: AuditChainWriter,
     private readonly cached: StatementCache,
+    private readonly outbox: SqliteOutbox,
   ) {
     this.statements = {
       insert: db.prepare(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${questionMarks(13)})`),
@@ -165,6 +167,7 @@ export class SqliteSessionRepository implements SessionRepository {
     if (plan.decision) this.statements.insertDecision.run(...decisionValues(plan.decision, sqliteBool));
     if (plan.dropLease) this.statements.dropLease.run(id);
     if (plan.followUp) this.statements.insertFollowUp.run(...followUpValues(id, plan.followUp, at, sqliteBool));
+    this.outbox.write(plan.session.tenant, plan.webhookEvents, at);
     this.chain.append(plan.session.tenant, plan.auditEvents, at);
   }
 

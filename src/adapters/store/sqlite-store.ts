@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditRepository, DeviceCorrelationRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type { WebhookRepository } from '../../domain/ports/webhooks';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { HEAD_MAC_MIGRATION, migrationsFor, SQLITE, type Migration } from './migrations';
@@ -16,11 +17,14 @@ import { SqliteCorrelationRepository } from './sqlite-correlations';
 import { SqliteEvidenceRepository } from './sqlite-evidence';
 import { SqliteIdempotencyRepository } from './sqlite-idempotency';
 import { SqliteSessionRepository } from './sqlite-sessions';
+import { SqliteOutbox, SqliteWebhookRepository } from './sqlite-webhooks';
 import { StatementCache } from './sqlite-statements';
 
 export interface SqliteStoreOptions {
   /** Seals the audit chain's heads; default: random keys, for stores opened outside a gateway (tools, tests). */
   sealing?: ChainSealing;
+  /** How long a webhook delivery is tried (default 24 h). */
+  webhookHorizonMillis?: number;
 }
 
 export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store {
@@ -32,7 +36,7 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');
   runMigrations(db, migrationsFor(SQLITE), sealing.seal);
-  return new SqliteStore(db, sealing);
+  return new SqliteStore(db, sealing, options.webhookHorizonMillis ?? 24 * 3600_000);
 }
 
 function runMigrations(db: Database.Database, migrations: Migration[], seal: AuditSeal): void {
@@ -59,16 +63,19 @@ class SqliteStore implements Store {
   readonly idempotency: IdempotencyRepository;
   readonly correlations: DeviceCorrelationRepository;
   readonly evidence: EvidenceRepository;
+  readonly webhooks: WebhookRepository;
 
   constructor(
     private readonly db: Database.Database,
     sealing: ChainSealing,
+    webhookHorizonMillis: number,
   ) {
     const statements = new StatementCache(db);
     const chain = new AuditChainWriter(db, sealing);
-    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, chain, statements));
+    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, chain, statements, new SqliteOutbox(db, webhookHorizonMillis)));
     this.correlations = new SqliteCorrelationRepository(db, chain);
     this.evidence = new SqliteEvidenceRepository(db, chain);
+    this.webhooks = new SqliteWebhookRepository(db, chain);
     this.audit = new CountedAuditRepository(new SqliteAuditRows(statements));
     this.idempotency = new SqliteIdempotencyRepository(db);
   }

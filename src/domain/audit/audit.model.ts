@@ -12,7 +12,14 @@ export type AuditAction =
   | 'EVIDENCE_STORED'
   | 'EVIDENCE_VIEWED'
   | 'EVIDENCE_PURGED'
-  | 'FACE_SESSION_DELETED';
+  | 'FACE_SESSION_DELETED'
+  | 'WEBHOOK_ENDPOINT_CREATED'
+  | 'WEBHOOK_ENDPOINT_UPDATED'
+  | 'WEBHOOK_ENDPOINT_DELETED'
+  | 'WEBHOOK_SECRET_ROTATED'
+  | 'WEBHOOK_ENDPOINT_FAILING'
+  | 'WEBHOOK_ENDPOINT_RECOVERED'
+  | 'WEBHOOK_REDELIVERY_REQUESTED';
 
 /** Every action once; a `Record` so that an action added to the union must be added here too. */
 const ACTION_NAMES: Record<AuditAction, true> = {
@@ -27,6 +34,13 @@ const ACTION_NAMES: Record<AuditAction, true> = {
   EVIDENCE_VIEWED: true,
   EVIDENCE_PURGED: true,
   FACE_SESSION_DELETED: true,
+  WEBHOOK_ENDPOINT_CREATED: true,
+  WEBHOOK_ENDPOINT_UPDATED: true,
+  WEBHOOK_ENDPOINT_DELETED: true,
+  WEBHOOK_SECRET_ROTATED: true,
+  WEBHOOK_ENDPOINT_FAILING: true,
+  WEBHOOK_ENDPOINT_RECOVERED: true,
+  WEBHOOK_REDELIVERY_REQUESTED: true,
 };
 export const AUDIT_ACTIONS = Object.keys(ACTION_NAMES) as readonly AuditAction[];
 

@@ -8,6 +8,7 @@ import type { AuditAction, AuditDraft, AuditEventRecord } from '../audit/audit.m
 import type { AuditCheckpoint, StoredHead } from '../audit/seal';
 import type { EvidenceGrant, EvidenceImageInfo, EvidenceImageRecord, FollowUpDraft, FollowUpRecord } from '../evidence/evidence.model';
 import type { ReadScope } from '../viewer';
+import type { WebhookRepository } from './webhooks';
 import type { FaceAttempt, FaceStatus } from './face.port';
 import type {
   AttemptRecord,
@@ -220,6 +221,8 @@ export interface Store {
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
   readonly evidence: EvidenceRepository;
+  /** Webhook endpoints and the outbox of their deliveries, which session transitions write to. */
+  readonly webhooks: WebhookRepository;
   /** Resolves when the store answers a trivial query; for `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -9,6 +9,7 @@ import type { AuditDraft } from '../audit/audit.model';
 import { SYSTEM_ACTOR } from '../audit/audit.model';
 import type { FollowUpDraft } from '../evidence/evidence.model';
 import type { FaceAttempt } from '../ports/face.port';
+import { webhookEvent, type WebhookEventDraft } from '../webhooks/webhook.model';
 import type { Progress } from '../ports/store';
 import { checkDigest, sha256Hex } from './decision';
 import type { DecisionDraft, DecisionRecord, SessionRecord, SessionStatus, VerifyReference } from './session.model';
@@ -52,9 +53,14 @@ export interface TransitionPlan {
   auditEvents: AuditDraft[];
   /** Work at Face the decision leaves (fetch session images, delete the session), stored with it. */
   followUp?: FollowUpDraft;
+  /**
+   * Sent to the tenant's webhook endpoints subscribed to their type: the adapter writes one outbox
+   * row per such endpoint in the same transaction, so a crash can neither lose nor invent one.
+   */
+  webhookEvents: WebhookEventDraft[];
 }
 
-const unchanged = (session: SessionRecord): TransitionPlan => ({ session, attempts: [], dropLease: false, auditEvents: [] });
+const unchanged = (session: SessionRecord): TransitionPlan => ({ session, attempts: [], dropLease: false, auditEvents: [], webhookEvents: [] });
 
 /** A session Face has just created: stored as it is, with its SESSION_STARTED event. */
 export function planStart(session: SessionRecord, actor: string): TransitionPlan {
@@ -71,6 +77,7 @@ export function planStart(session: SessionRecord, actor: string): TransitionPlan
         ...(session.verifyReference?.verifyImageSha256 !== undefined && { verifyImageSha256: session.verifyReference.verifyImageSha256 }),
       },
     ],
+    webhookEvents: [],
   };
 }
 
@@ -89,6 +96,7 @@ export function planCompletion(before: SessionRecord, actor: string, at: Date, r
     dropLease: false,
     // The event's digest is the one the device reported; ATTEMPT_RECORDED events carry Face's.
     auditEvents: [{ action: 'COMPLETION_REPORTED', actor, sessionId: before.id, userId: before.userId, digest: reportedDigest }],
+    webhookEvents: [],
   };
 }
 
@@ -126,7 +134,7 @@ export function planProgress(before: StoredSession, progress: Progress, at: Date
     ...(verifyReference !== session.verifyReference && { verifyReference }),
   };
   if (!progress.outcome) {
-    return { session: { ...session, status: progress.faceStatus, modelVersion, verifyReference }, changes, attempts, dropLease: false, auditEvents };
+    return { session: { ...session, status: progress.faceStatus, modelVersion, verifyReference }, changes, attempts, dropLease: false, auditEvents, webhookEvents: [] };
   }
   // The digest is held against the attempt here, inside the transaction, so a completion reported
   // while this poll was in flight is not missed.
@@ -137,14 +145,17 @@ export function planProgress(before: StoredSession, progress: Progress, at: Date
   auditEvents.push(decisionReached(session, decision));
   // Face forgets the images with the session: they are fetched first, then the session is deleted.
   const followUp = progress.followUp && { fetchImages: session.enableSessionImage, deleteAtFace: progress.followUp.deleteAtFace };
+  const after: SessionRecord = { ...session, status, modelVersion, verifyReference };
   return {
-    session: { ...session, status, modelVersion, verifyReference },
+    session: after,
     changes: { ...changes, status, decided: true },
     attempts,
     decision,
     dropLease: true,
     auditEvents,
     ...(followUp && (followUp.fetchImages || followUp.deleteAtFace) && { followUp }),
+    // An ending without a result is its own event; every other decision is `session.decided`.
+    webhookEvents: [webhookEvent(status === 'EXPIRED' ? 'session.expired' : 'session.decided', after, decision, at)],
   };
 }
 
@@ -161,13 +172,16 @@ export function planDeletion(before: Omit<StoredSession, 'attemptIds'>, actor: s
     decision = { ...decisionIfUndecided, sessionId: session.id, decidedAt: at };
     auditEvents.push(decisionReached(session, decision));
   }
+  const after: SessionRecord = { ...session, status: 'DELETED' };
   return {
-    session: { ...session, status: 'DELETED' },
+    session: after,
     changes: { status: 'DELETED', decided: true, updatedAt: at },
     attempts: [],
     decision,
     dropLease: true,
     auditEvents,
+    // The decision it reached now, if any; one reached before is the partner's already.
+    webhookEvents: [webhookEvent('session.deleted', after, decision, at)],
   };
 }
 

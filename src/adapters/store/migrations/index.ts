@@ -252,6 +252,60 @@ const schema: { version: number; description: string; sql: (d: Dialect) => strin
       CREATE INDEX evidence_grants_by_expiry ON evidence_grants (expires_at);
     `,
   },
+  {
+    version: 7,
+    description: 'webhook endpoints, and the outbox of their deliveries with every attempt',
+    sql: (d) => `
+      CREATE TABLE webhook_endpoints (
+        id                       TEXT PRIMARY KEY,
+        tenant                   TEXT NOT NULL,
+        url                      TEXT NOT NULL,
+        event_types              TEXT NOT NULL,
+        enabled                  ${d.bool} NOT NULL,
+        sealed_secret            TEXT NOT NULL,
+        sealed_previous_secret   TEXT,
+        previous_secret_until    ${d.millis},
+        consecutive_failures     INTEGER NOT NULL DEFAULT 0,
+        failing                  ${d.bool} NOT NULL DEFAULT ${d.falseValue},
+        created_at               ${d.millis} NOT NULL,
+        updated_at               ${d.millis} NOT NULL
+      )${d.strict};
+      CREATE INDEX webhook_endpoints_by_tenant ON webhook_endpoints (tenant, created_at);
+
+      -- The outbox: written in the transaction of the change it announces, one row per endpoint.
+      CREATE TABLE webhook_deliveries (
+        id                TEXT PRIMARY KEY,
+        endpoint_id       TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+        tenant            TEXT NOT NULL,
+        event_type        TEXT NOT NULL,
+        session_id        TEXT NOT NULL,
+        payload           TEXT NOT NULL,
+        status            TEXT NOT NULL CHECK (status IN ('PENDING', 'DELIVERED', 'FAILED')),
+        attempt_count     INTEGER NOT NULL DEFAULT 0,
+        created_at        ${d.millis} NOT NULL,
+        retry_until       ${d.millis} NOT NULL,
+        next_attempt_at   ${d.millis},
+        lease_owner       TEXT,
+        lease_until       ${d.millis},
+        delivered_at      ${d.millis},
+        last_status_code  INTEGER,
+        last_latency_ms   INTEGER,
+        last_error        TEXT
+      )${d.strict};
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'PENDING';
+      CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, created_at DESC, id DESC);
+
+      CREATE TABLE webhook_attempts (
+        delivery_id  TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+        attempt      INTEGER NOT NULL,
+        at           ${d.millis} NOT NULL,
+        status_code  INTEGER,
+        latency_ms   INTEGER NOT NULL,
+        error        TEXT,
+        PRIMARY KEY (delivery_id, attempt)
+      )${d.strict};
+    `,
+  },
 ];
 
 /** The migration that adds `audit_heads.mac`; the stores seal the heads already there when applying it. */

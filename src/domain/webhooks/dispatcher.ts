@@ -1,0 +1,98 @@
+/**
+ * Delivers the outbox: every interval it takes the lease of the deliveries that are due (one
+ * instance at a time holds a delivery; one whose holder died is taken over once its lease has run
+ * out), makes one signed attempt each, and records what came of it by `retry-policy.ts`. Stopping
+ * waits a little for attempts in flight and leaves the rest: their rows stay, and their leases expire.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../observability/logger';
+import type { TokenSealer } from '../idempotency/token-sealer';
+import type { ClaimedDelivery, WebhookRepository, WebhookSender } from '../ports/webhooks';
+import { afterAttempt, type RetrySettings } from './retry-policy';
+import { signingSecrets } from './secrets';
+
+export interface DispatcherOptions {
+  repository: WebhookRepository;
+  sender: WebhookSender;
+  sealer: TokenSealer;
+  logger: Logger;
+  now: () => number;
+  intervalMillis: number;
+  timeoutMillis: number;
+  retry: RetrySettings;
+  failingAfter: number;
+  instanceId?: string;
+  /** A draw in [0, 1) for the backoff's jitter; default `Math.random`. */
+  random?: () => number;
+}
+
+/** Deliveries one instance takes per round. */
+const BATCH = 20;
+/** How long stopping waits for attempts in flight before it leaves them to their leases. */
+const STOP_WAIT_MILLIS = 3_000;
+
+export class WebhookDispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+  private stopped = false;
+  private readonly instanceId: string;
+  /** Longer than an attempt can take, so that a lease runs out only when its holder is gone. */
+  private readonly leaseMillis: number;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.instanceId = options.instanceId ?? randomUUID();
+    this.leaseMillis = options.timeoutMillis * 2 + 1_000;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.poke(), this.options.intervalMillis);
+    this.timer.unref();
+    this.poke();
+  }
+
+  /** Starts a round now unless one is running. */
+  poke(): void {
+    if (this.stopped || this.round) return;
+    this.round = this.deliverDue()
+      .then(() => undefined)
+      .catch((error: unknown) => this.options.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'webhook dispatch round failed'))
+      .finally(() => (this.round = undefined));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.round, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MILLIS)))]);
+    clearTimeout(timer);
+  }
+
+  /** One round: claims what is due and attempts it; returns once every attempt is recorded. */
+  async deliverDue(): Promise<number> {
+    const { repository, now } = this.options;
+    const claimed = await repository.claimDue(this.instanceId, now(), this.leaseMillis, BATCH);
+    await Promise.all(claimed.map((claim) => this.attempt(claim)));
+    return claimed.length;
+  }
+
+  private async attempt(claim: ClaimedDelivery): Promise<void> {
+    const { repository, sender, sealer, logger, now } = this.options;
+    const { delivery, endpoint } = claim;
+    const at = new Date(now());
+    const outcome = await sender.send({
+      url: endpoint.url,
+      messageId: delivery.id,
+      timestamp: at,
+      body: delivery.payload,
+      secrets: signingSecrets(endpoint, sealer, at),
+    });
+    // The next attempt is counted from the answer; the attempt is recorded at its start.
+    const after = afterAttempt(delivery.attemptCount + 1, outcome, delivery.retryUntil, new Date(now()), this.options.retry, (this.options.random ?? Math.random)());
+    await repository.recordAttempt(claim, outcome, after, at, this.options.failingAfter);
+    logger.info(
+      { deliveryId: delivery.id, endpointId: endpoint.id, statusCode: outcome.statusCode, error: outcome.error, status: after.status, nextAttemptAt: after.nextAttemptAt?.toISOString() },
+      'webhook attempt recorded',
+    );
+  }
+}
