@@ -13,6 +13,8 @@
 
 /** What `$id` holds until a session's id is pasted in (answers NOT_FOUND, as any unknown id does). */
 export const SESSION_ID_PLACEHOLDER = 'paste-the-session-id-here';
+export const ENDPOINT_ID_PLACEHOLDER = 'paste-an-endpoint-id-here';
+export const DELIVERY_ID_PLACEHOLDER = 'paste-a-delivery-id-here';
 
 /** A valid 1x1 PNG, base64, padded with a text chunk over Face's 1 KB minimum: enough for the emulator's verify reference. */
 const PNG_1X1 =
@@ -90,7 +92,12 @@ query AuditHistory($auditFilter: AuditFilter, $first: Int, $after: String) {
 }
 
 query VerifyAuditChain($tenant: String) {
-  verifyAuditChain(tenant: $tenant) { tenant valid checked firstBrokenSequence }
+  verifyAuditChain(tenant: $tenant) { tenant valid checked firstBrokenSequence reason latestCheckpoint { sequence hash at signature } }
+}
+
+# The public key that verifies the chain's signed checkpoints: keep checkpoints outside the database (docs/audit.md).
+query AuditCheckpointKey {
+  auditCheckpointKey
 }
 
 # The live audit feed (run it in a second tab): the chain's stored events after afterSequence, then each new one.
@@ -106,6 +113,40 @@ mutation DeleteLivenessSession($id: ID!) {
 # Admin only (the dev token is not an admin's: FORBIDDEN): a new derived device correlation id for a user.
 mutation RotateDeviceCorrelationId($userTenant: String!, $userId: String!) {
   rotateDeviceCorrelationId(tenant: $userTenant, userId: $userId) { tenant userId generation rotatedAt }
+}
+
+# Webhook endpoints of the tenant: auditors read them and their delivery log (docs/partners.md).
+query WebhookEndpoints($tenant: String) {
+  webhookEndpoints(tenant: $tenant) { id url eventTypes enabled failing consecutiveFailures }
+}
+
+# One endpoint and its deliveries: paste an endpoint's id into "endpointId" (NOT_FOUND until then).
+query WebhookEndpoint($endpointId: ID!, $first: Int) {
+  webhookEndpoint(id: $endpointId) {
+    id url failing
+    deliveries(first: $first) { totalCount edges { node { id eventType status attemptCount lastStatusCode nextAttemptAt } } }
+  }
+}
+
+# Admin only (the dev token is not an admin's: FORBIDDEN). The signing secret is in the answer, once.
+mutation CreateWebhookEndpoint($webhookInput: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $webhookInput) { secret endpoint { id url eventTypes enabled } }
+}
+
+mutation UpdateWebhookEndpoint($endpointId: ID!, $webhookUpdate: UpdateWebhookEndpointInput!) {
+  updateWebhookEndpoint(id: $endpointId, input: $webhookUpdate) { id enabled eventTypes }
+}
+
+mutation RotateWebhookSecret($endpointId: ID!, $overlapSeconds: Int) {
+  rotateWebhookSecret(id: $endpointId, overlapSeconds: $overlapSeconds) { secret endpoint { id previousSecretExpiresAt } }
+}
+
+mutation RedeliverWebhook($deliveryId: ID!) {
+  redeliverWebhook(deliveryId: $deliveryId) { id status nextAttemptAt }
+}
+
+mutation DeleteWebhookEndpoint($endpointId: ID!) {
+  deleteWebhookEndpoint(id: $endpointId)
 }
 `;
 
@@ -124,4 +165,9 @@ export const landingPageVariables = {
   digest: null,
   userTenant: 'default',
   userId: 'dev-user',
+  endpointId: ENDPOINT_ID_PLACEHOLDER,
+  webhookInput: { url: 'https://partner.example/webhooks/liveness', eventTypes: ['SESSION_DECIDED', 'SESSION_EXPIRED'] },
+  webhookUpdate: { enabled: false },
+  overlapSeconds: 3600,
+  deliveryId: DELIVERY_ID_PLACEHOLDER,
 };

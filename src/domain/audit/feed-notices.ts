@@ -7,8 +7,8 @@
  */
 import type { Logger } from '../../observability/logger';
 import type { PubSub } from '../ports/pubsub';
-import type { DecisionDraft, SessionRecord } from '../sessions/session.model';
-import type { Progress, SessionRepository, Transition } from '../ports/store';
+import type { SessionRecord } from '../sessions/session.model';
+import type { SessionRepository, Transition } from '../ports/store';
 
 /** The one topic of every tenant's notices: an instance with feed subscribers listens to it. */
 export const AUDIT_APPENDED_TOPIC = 'audit-appended';
@@ -43,19 +43,22 @@ export function noticingAppends(inner: SessionRepository, appended: (tenant: str
   };
   const ofSession = (session: SessionRecord) => session.tenant;
   const ofTransition = (transition: Transition) => transition.session.tenant;
+  // Every argument is forwarded as given (rest parameters), so an optional one added to the port
+  // later cannot be dropped here without the compiler noticing.
+  type Args<K extends keyof SessionRepository> = Parameters<SessionRepository[K]>;
   return {
-    create: (session: SessionRecord, actor: string) => after(inner.create(session, actor), ofSession),
-    reportCompletion: (id: string, actor: string, at: Date) => after(inner.reportCompletion(id, actor, at), ofSession),
-    recordProgress: (id: string, progress: Progress, at: Date) => after(inner.recordProgress(id, progress, at), ofTransition),
-    markDeleted: (id: string, actor: string, at: Date, decision: DecisionDraft) => after(inner.markDeleted(id, actor, at, decision), ofTransition),
-    findById: (id) => inner.findById(id),
-    findByIds: (ids) => inner.findByIds(ids),
-    list: (scope, filter, first, afterPosition) => inner.list(scope, filter, first, afterPosition),
-    attemptsFor: (ids) => inner.attemptsFor(ids),
-    decisionsFor: (ids) => inner.decisionsFor(ids),
-    awaitingResult: () => inner.awaitingResult(),
-    tryLease: (sessionId, owner, nowMillis, leaseMillis) => inner.tryLease(sessionId, owner, nowMillis, leaseMillis),
-    releaseLeases: (owner) => inner.releaseLeases(owner),
-    dueForExpiry: (now, limit) => inner.dueForExpiry(now, limit),
+    create: (...args: Args<'create'>) => after(inner.create(...args), ofSession),
+    reportCompletion: (...args: Args<'reportCompletion'>) => after(inner.reportCompletion(...args), ofSession),
+    recordProgress: (...args: Args<'recordProgress'>) => after(inner.recordProgress(...args), ofTransition),
+    markDeleted: (...args: Args<'markDeleted'>) => after(inner.markDeleted(...args), ofTransition),
+    findById: (...args) => inner.findById(...args),
+    findByIds: (...args) => inner.findByIds(...args),
+    list: (...args) => inner.list(...args),
+    attemptsFor: (...args) => inner.attemptsFor(...args),
+    decisionsFor: (...args) => inner.decisionsFor(...args),
+    awaitingResult: (...args) => inner.awaitingResult(...args),
+    tryLease: (...args) => inner.tryLease(...args),
+    releaseLeases: (...args) => inner.releaseLeases(...args),
+    dueForExpiry: (...args) => inner.dueForExpiry(...args),
   };
 }
