@@ -4,6 +4,7 @@ import type { AuditService } from '../domain/audit/audit.service';
 import type { EvidenceService } from '../domain/evidence/evidence.service';
 import type { SessionServices } from '../domain/sessions';
 import type { Viewer } from '../domain/viewer';
+import type { Logger } from '../observability/logger';
 import type { WebhookService } from '../domain/webhooks/webhook.service';
 import type { Loaders } from './loaders';
 
@@ -22,4 +23,6 @@ export interface GatewayContext {
   services: Services;
   loaders: Loaders;
   requestId: string;
+  /** The request's logger: its lines carry `requestId`. Handed to the domain calls that log. */
+  logger: Logger;
 }

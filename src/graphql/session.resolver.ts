@@ -41,7 +41,7 @@ export class SessionResolver {
   @Authorized('USER')
   @Mutation(() => StartSessionPayload)
   startLivenessSession(@Arg('input', () => StartLivenessSessionInput) input: StartLivenessSessionInput, @Ctx() ctx: GatewayContext): Promise<StartedSession> {
-    return ctx.services.sessions.commands.start(requireViewer(ctx), withDefaults(input));
+    return ctx.services.sessions.commands.start(requireViewer(ctx), withDefaults(input), ctx.logger);
   }
 
   @Authorized('USER')
@@ -50,11 +50,8 @@ export class SessionResolver {
     @Arg('input', () => StartLivenessWithVerifySessionInput) input: StartLivenessWithVerifySessionInput,
     @Ctx() ctx: GatewayContext,
   ): Promise<StartedSession> {
-    return ctx.services.sessions.commands.startWithVerify(requireViewer(ctx), {
-      ...withDefaults(input),
-      verifyImage: input.verifyImage,
-      verifyConfidenceThreshold: input.verifyConfidenceThreshold,
-    });
+    const start = { ...withDefaults(input), verifyImage: input.verifyImage, verifyConfidenceThreshold: input.verifyConfidenceThreshold };
+    return ctx.services.sessions.commands.startWithVerify(requireViewer(ctx), start, ctx.logger);
   }
 
   @Authorized('USER')
@@ -71,7 +68,7 @@ export class SessionResolver {
   @Authorized('USER')
   @Mutation(() => LivenessSession, { description: 'Revokes the session at the Face service.' })
   deleteLivenessSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<SessionRecord> {
-    return ctx.services.sessions.commands.delete(requireViewer(ctx), id);
+    return ctx.services.sessions.commands.delete(requireViewer(ctx), id, ctx.logger);
   }
 
   @Authorized()

@@ -31,6 +31,10 @@ export interface ApolloOptions {
 export async function startApollo(options: ApolloOptions): Promise<ApolloServer<GatewayContext>> {
   const { rules, logger } = options;
   const { sandbox } = options;
+  // Apollo's formatError is not told the request: `gatewayRequestRules` notes each error's request
+  // logger as Apollo reports the errors, so a masked error is logged with the request's id.
+  const requestLoggers = new WeakMap<object, Logger>();
+  const loggerFor = (error: unknown): Logger => (typeof error === 'object' && error !== null && requestLoggers.get(error)) || logger;
   const apollo = new ApolloServer<GatewayContext>({
     schema: rules.schema,
     // Introspection is allowed or refused by the rules' own validation (`query-limits.ts`), as over
@@ -46,7 +50,7 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
     // transports; Apollo's own switch would add a plugin doing it again for HTTP.
     parseOptions: rules.queryGuard.parseOptions,
     validationRules: rules.queryGuard.validationRules,
-    formatError: (formatted, error) => rules.formatError(formatted, error, logger),
+    formatError: (formatted, error) => rules.formatError(formatted, error, loggerFor(error)),
     logger: apolloLogger(logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer, stopGracePeriodMillis: 5_000 }),
@@ -55,7 +59,7 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
       ApolloServerPluginCacheControlDisabled(),
       // Apollo adds it by default; it only ever traces a federated subgraph, which this is not.
       ApolloServerPluginInlineTraceDisabled(),
-      gatewayRequestRules(rules),
+      gatewayRequestRules(rules, requestLoggers),
       { serverWillStart: async () => ({ drainServer: options.drain }) },
       sandbox
         ? ApolloServerPluginLandingPageLocalDefault({
@@ -79,10 +83,11 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
  *
  * - the cost limit again once the variables are known (validation saw only the document): the same
  *   check the WebSocket transport makes, answered as a validation error (400, BAD_USER_INPUT);
+ * - the request's logger noted for each error it meets, for `formatError` to log a masked one with;
  * - as the answer is sent: `Cache-Control: no-store`, the status of document errors for
  *   `application/json` (both in `graphql-http.ts`), and the request metrics (`graphql-metrics.ts`).
  */
-function gatewayRequestRules(rules: GraphQLRules): ApolloServerPlugin<GatewayContext> {
+function gatewayRequestRules(rules: GraphQLRules, requestLoggers: WeakMap<object, Logger>): ApolloServerPlugin<GatewayContext> {
   return {
     requestDidStart: async (start: GraphQLRequestContext<GatewayContext>): Promise<GraphQLRequestListener<GatewayContext>> => {
       const metrics = rules.metrics.apolloListener(start);
@@ -90,6 +95,9 @@ function gatewayRequestRules(rules: GraphQLRules): ApolloServerPlugin<GatewayCon
         didResolveOperation: async ({ document, request }) => {
           const [tooCostly] = rules.queryGuard.checkCost(rules.schema, document, request.operationName, request.variables);
           if (tooCostly) throw new GraphQLError(tooCostly.message, { extensions: { ...tooCostly.extensions, http: { status: 400 } } });
+        },
+        didEncounterErrors: async ({ errors, contextValue }) => {
+          for (const error of errors) requestLoggers.set(error, contextValue.logger);
         },
         willSendResponse: async (sending) => {
           noStoreResponse(sending);

@@ -8,7 +8,9 @@
  * - the context every resolver gets (viewer, services, the operation's DataLoaders, request id);
  * - the error masking (`formatPublicError`), with "Did you mean …?" hidden in production;
  * - the request metrics (`graphql/graphql-metrics.ts`);
- * - the request id on every log line written on an operation's behalf.
+ * - the request's logger on the context, which resolvers hand to the domain calls that log: the
+ *   request id on each of its lines (`withFields`: no pino child is built for the many operations
+ *   that log nothing).
  */
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { Viewer } from '../domain/viewer';
@@ -17,8 +19,7 @@ import type { GatewayContext, Services } from '../graphql/context';
 import type { GraphQLMetrics } from '../graphql/graphql-metrics';
 import type { Loaders } from '../graphql/loaders';
 import type { QueryGuard } from '../graphql/query-limits';
-import type { RootLogger } from '../observability/logger';
-import { inRequestScope } from './request-id';
+import { type RootLogger, withFields } from '../observability/logger';
 import type { AuthenticateRequest } from './request-auth';
 
 export interface GraphQLRules {
@@ -26,12 +27,10 @@ export interface GraphQLRules {
   queryGuard: QueryGuard;
   metrics: GraphQLMetrics;
   authenticate: AuthenticateRequest;
-  /** The context of one operation (a WebSocket's operations each get their own, for their loaders). */
+  /** The context of one operation (a WebSocket's operations each get their own, for their loaders and request id). */
   createContext(viewer: Viewer | null, requestId: string): GatewayContext;
   /** What the caller sees of an error; `logger` gets the details of one that is masked. */
   formatError(formatted: GraphQLFormattedError, error: unknown, logger: ErrorLogger): GraphQLFormattedError;
-  /** Runs `work` so that every line logged on its behalf, in what it starts too, carries `requestId`. */
-  inRequestScope<T>(requestId: string, work: () => T): T;
 }
 
 export interface GraphQLRulesOptions {
@@ -54,8 +53,7 @@ export function createGraphQLRules(options: GraphQLRulesOptions): GraphQLRules {
     queryGuard: options.queryGuard,
     metrics: options.metrics,
     authenticate: options.authenticate,
-    createContext: (viewer, requestId) => ({ viewer, services, loaders: createLoaders(), requestId }),
+    createContext: (viewer, requestId) => ({ viewer, services, loaders: createLoaders(), requestId, logger: withFields(logger, { requestId }) }),
     formatError: (formatted, error, errorLogger) => formatPublicError(formatted, error, errorLogger, { hideSuggestions }),
-    inRequestScope: (requestId, work) => inRequestScope(logger, requestId, work),
   };
 }

@@ -14,7 +14,7 @@ import { EVIDENCE_PATH } from './evidence-link';
 import { sendJson } from './graphql-http';
 import { type Readiness, sendHealth, sendReadiness } from './health';
 import { METRICS_PATH } from './metrics-endpoint';
-import { pathForLog, withRequestIds } from './request-id';
+import { pathForLog, requestIdOf, withRequestIds } from './request-id';
 import { WEB_CLIENT_PATH } from './web-client';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -77,7 +77,7 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
     },
     withRequestIds(logger, (req, res) => {
       route(req, res).catch((error: unknown) => {
-        logger.error({ err: describeForLog(error), path: pathForLog(req.url) }, 'unhandled error while serving an HTTP request');
+        logger.error({ requestId: requestIdOf(req), err: describeForLog(error), path: pathForLog(req.url) }, 'unhandled error while serving an HTTP request');
         if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
         else res.destroy();
       });

@@ -1,8 +1,9 @@
 /**
  * A request id for every HTTP request: the caller's own `x-request-id` when it is sane, else a fresh
  * UUID. It is echoed in the response's `x-request-id`, carried by every log line written while the
- * request is served (and by the work it starts, such as the polls after a completion), and ends in
- * one access line per request.
+ * request is served (through the request's logger, which the GraphQL context hands down), and ends
+ * in one access line per request. Work the request only starts (the polls after a completion) logs
+ * as background work, without it.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -46,7 +47,7 @@ export function withRequestIds(
       if (PROBES.has(path)) access.debug(line, 'http request');
       else access.info(line, 'http request');
     });
-    inRequestScope(logger, requestId, () => handle(req, res));
+    handle(req, res);
   };
 }
 
@@ -57,11 +58,6 @@ export function withRequestIds(
  */
 export function pathForLog(url: string | undefined): string {
   return (url ?? '/').split('?')[0].slice(0, 200).replace(/^\/evidence\/.*/, '/evidence/[redacted]');
-}
-
-/** Runs `work` so that every line `logger`'s tree writes on its behalf, in what it starts too, carries `requestId`. */
-export function inRequestScope<T>(logger: RootLogger, requestId: string, work: () => T): T {
-  return logger.withBindings({ requestId }, work);
 }
 
 /** The request's id, as `withRequestIds` settled it. */

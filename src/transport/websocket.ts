@@ -22,7 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
-import { execute, GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Viewer } from '../domain/viewer';
@@ -90,7 +90,6 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
       return formatted;
     };
   };
-  const inScope = <T>(args: ExecutionArgs, work: () => T): T => rules.inRequestScope((args.contextValue as GatewayContext).requestId, work);
   // Subscribers of one session who sent the same operation as the same viewer share the execution
   // of each decision; the viewer is all a resolver reads from the context that can change an answer.
   const sharedSubscribe = createSharedSubscribe((args) => {
@@ -145,8 +144,7 @@ export function attachWebSocketServer(options: WebSocketOptions): { dispose(): P
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx, id): GatewayContext => rules.createContext(ctx.extra.viewer ?? null, ctx.extra.operations?.get(id) ?? randomUUID()),
-      execute: (args) => inScope(args, () => execute(args)),
-      subscribe: (args) => inScope(args, () => sharedSubscribe(args)),
+      subscribe: sharedSubscribe,
       onNext: (ctx, id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(formatFor(ctx.extra, id)) } : undefined),
       onError: (ctx, id, _payload, errors) => {
         const formatted = errors.map(formatFor(ctx.extra, id));

@@ -128,7 +128,7 @@ describe('AuditEvent.session', () => {
     const admin: Viewer = { userId: 'operator', tenant: 'operators', roles: ['ADMIN'], expiresAtMillis: Date.now() + 3_600_000 };
     execute = async (first, after) => {
       // A fresh context per operation, as src/gateway.ts builds one per HTTP request.
-      const contextValue: GatewayContext = { viewer: admin, services, loaders: createLoaders(store), requestId: 'batching-test' };
+      const contextValue: GatewayContext = { viewer: admin, services, loaders: createLoaders(store), requestId: 'batching-test', logger: createLogger('silent') };
       const result = await graphql({ schema, source: print(AuditHistoryDocument), variableValues: { filter: { tenant: 'pages' }, first, after }, contextValue });
       expect(result.errors).toBeUndefined();
       return (result.data as AuditHistoryQuery).auditHistory;

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { print } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CompleteLivenessSessionDocument,
@@ -86,6 +87,27 @@ describe('repeating a start with the same key', () => {
     expect(second.authToken).toBe(first.authToken);
     expect(created.length - before).toBe(1);
     expect((await gateway.ok(SessionsDocument, { first: 10 }, token)).sessions.totalCount).toBe(1);
+  });
+
+  it("each request's lines carry its own request id: the start's, and the repeat's answered from the key", async () => {
+    const token = gateway.token({ sub: newUser() });
+    const idempotencyKey = newKey();
+    const send = (requestId: string) =>
+      fetch(gateway.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': requestId },
+        body: JSON.stringify({ query: print(StartLivenessSessionDocument), variables: { input: { idempotencyKey } } }),
+      });
+    const [first, repeat] = [`first-${idempotencyKey}`, `repeat-${idempotencyKey}`];
+    expect((await send(first)).status).toBe(200);
+    expect((await send(repeat)).status).toBe(200);
+
+    const lines = gateway.logEntries();
+    expect(lines.find((entry) => entry.msg === 'session started' && entry.requestId === first)).toMatchObject({ component: 'sessions' });
+    expect(lines.find((entry) => entry.msg === 'idempotent start answered with the session it created before' && entry.requestId === repeat)).toMatchObject({
+      component: 'idempotency',
+    });
+    expect(lines.filter((entry) => entry.msg === 'session started' && entry.requestId === repeat)).toEqual([]);
   });
 
   it('a repeat answers the session as it is now', async () => {

@@ -61,11 +61,14 @@ export class DecisionBus {
     return stream;
   }
 
-  /** Tells everyone of the decision a transition reached, if it reached one. */
-  async announce(transition: Transition): Promise<void> {
+  /**
+   * Tells everyone of the decision a transition reached, if it reached one. `logger`: the logger of
+   * the request that reached it (a deletion), whose lines carry its id; absent (a poll), the bus's own.
+   */
+  async announce(transition: Transition, logger: Logger = this.options.logger): Promise<void> {
     const decision = transition.newDecision;
     if (!decision) return;
-    const { logger, metrics, pubsub } = this.options;
+    const { metrics, pubsub } = this.options;
     logger.info({ sessionId: decision.sessionId, verdict: decision.verdict }, 'decision reached');
     metrics?.decision(decision.verdict);
     // Our own subscribers hear it directly; pub/sub carries it to other instances (and to ours again,

@@ -57,16 +57,18 @@ export class IdempotencyService {
   /**
    * Runs `start` once per key for its owner when the caller gave a key, or simply runs it when not.
    * `normalizedInput` is what makes two starts the same start (a JSON-able value, fixed key order).
+   * `requestLog` is the logger of the request asking (its lines carry its id); absent, the service's own.
    */
   once(
     owner: { tenant: string; userId: string },
     key: string | null | undefined,
     normalizedInput: unknown,
     start: () => Promise<IdempotentResult>,
+    requestLog?: Logger,
   ): Promise<IdempotentResult> {
     if (key === undefined || key === null) return start();
     this.checkKey(key);
-    return this.run({ tenant: owner.tenant, userId: owner.userId, key }, this.fingerprint(normalizedInput), start);
+    return this.run({ tenant: owner.tenant, userId: owner.userId, key }, this.fingerprint(normalizedInput), start, requestLog);
   }
 
   /** Throws BAD_USER_INPUT for a key that is empty or too long. */
@@ -85,8 +87,9 @@ export class IdempotencyService {
    * Runs `start` at most once for `scope` (within 24 h), or hands out what it produced. `requestHash`
    * is `fingerprint()` of the normalized input.
    */
-  async run(scope: IdempotencyScope, requestHash: string, start: () => Promise<IdempotentResult>): Promise<IdempotentResult> {
+  async run(scope: IdempotencyScope, requestHash: string, start: () => Promise<IdempotentResult>, requestLog?: Logger): Promise<IdempotentResult> {
     this.checkKey(scope.key);
+    const log = requestLog ? requestLog.child({ component: 'idempotency' }) : this.options.logger;
     this.purgeIfDue();
     const local = localKey(scope);
     for (;;) {
@@ -99,17 +102,17 @@ export class IdempotencyService {
         leaseUntil: new Date(now + this.options.claimLeaseMillis),
         expiresAt: new Date(now + IDEMPOTENCY_RETENTION_MILLIS),
       });
-      if (claim.claimed) return this.perform(scope, local, claimId, start);
+      if (claim.claimed) return this.perform(scope, local, claimId, start, log);
 
       const existing = claim.existing;
       checkSameInput(existing, requestHash);
-      if (existing.state === 'completed') return this.replay(scope, existing);
+      if (existing.state === 'completed') return this.replay(scope, existing, log);
       // Pending: another request is starting this session. In this process: share its outcome.
       const running = this.inFlight.get(local);
       if (running) return running;
       // In another instance: wait for it; claim again if it released the key or died.
       const completed = await this.awaitOther(scope, requestHash, existing);
-      if (completed) return this.replay(scope, completed);
+      if (completed) return this.replay(scope, completed, log);
     }
   }
 
@@ -131,8 +134,14 @@ export class IdempotencyService {
     }
   }
 
-  private perform(scope: IdempotencyScope, local: string, claimId: string, start: () => Promise<IdempotentResult>): Promise<IdempotentResult> {
-    const { repository, logger } = this.options;
+  private perform(
+    scope: IdempotencyScope,
+    local: string,
+    claimId: string,
+    start: () => Promise<IdempotentResult>,
+    logger: Logger,
+  ): Promise<IdempotentResult> {
+    const { repository } = this.options;
     const performing = (async () => {
       let result: IdempotentResult;
       try {
@@ -159,17 +168,17 @@ export class IdempotencyService {
     return performing;
   }
 
-  private async replay(scope: IdempotencyScope, record: IdempotencyRecord): Promise<IdempotentResult> {
+  private async replay(scope: IdempotencyScope, record: IdempotencyRecord, logger: Logger): Promise<IdempotentResult> {
     const session = record.sessionId ? await this.options.findSession(record.sessionId) : undefined;
     if (!session || !record.sealedAuthToken) throw new Error(`idempotency record points to a missing session (${record.sessionId ?? 'none'})`);
     let authToken: string;
     try {
       authToken = this.options.sealer.open(record.sealedAuthToken, sealContext(scope, session.id));
     } catch {
-      this.options.logger.warn({ sessionId: session.id }, 'the device token kept for an idempotency key cannot be opened (was IDEMPOTENCY_KEY_SECRET changed?)');
+      logger.warn({ sessionId: session.id }, 'the device token kept for an idempotency key cannot be opened (was IDEMPOTENCY_KEY_SECRET changed?)');
       throw conflict('The result of this idempotencyKey can no longer be handed out; use a new key for a new session.');
     }
-    this.options.logger.info({ sessionId: session.id, userId: scope.userId, tenant: scope.tenant }, 'idempotent start answered with the session it created before');
+    logger.info({ sessionId: session.id, userId: scope.userId, tenant: scope.tenant }, 'idempotent start answered with the session it created before');
     return { session, authToken };
   }
 

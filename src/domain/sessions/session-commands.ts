@@ -62,18 +62,22 @@ export interface SessionCommandsOptions {
   requireDeviceDigest: boolean;
 }
 
+/**
+ * The commands that log take the logger of the request they serve (`requestLog`, whose lines carry
+ * its id); without one (a tool, a test) they log as the services do.
+ */
 export class SessionCommands {
   constructor(private readonly options: SessionCommandsOptions) {}
 
-  async start(viewer: Viewer, input: StartSessionInput): Promise<StartedSession> {
+  async start(viewer: Viewer, input: StartSessionInput, requestLog?: Logger): Promise<StartedSession> {
     const request = checkStart(viewer, input, await this.correlationId(viewer, input));
-    return this.startOnce(viewer, input, normalizedStart('LIVENESS', input), async () => {
+    return this.startOnce(viewer, input, normalizedStart('LIVENESS', input), requestLog, async () => {
       const created = await refusedIfFlagged(this.options.face.createLivenessSession(request));
-      return this.keep(viewer, 'LIVENESS', input, request.deviceCorrelationId, created);
+      return this.keep(viewer, 'LIVENESS', input, request.deviceCorrelationId, created, requestLog);
     });
   }
 
-  async startWithVerify(viewer: Viewer, input: StartVerifySessionInput): Promise<StartedSession> {
+  async startWithVerify(viewer: Viewer, input: StartVerifySessionInput, requestLog?: Logger): Promise<StartedSession> {
     const request = checkStart(viewer, input, await this.correlationId(viewer, input));
     const threshold = input.verifyConfidenceThreshold ?? undefined;
     if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
@@ -87,13 +91,13 @@ export class SessionCommands {
       verifyConfidenceThreshold: threshold ?? null,
       verifyImageSha256,
     };
-    return this.startOnce(viewer, input, normalized, async () => {
+    return this.startOnce(viewer, input, normalized, requestLog, async () => {
       const created = await refusedIfFlagged(
         this.options.face.createLivenessWithVerifySession({ ...request, verifyImage: bytes, verifyConfidenceThreshold: threshold }),
       );
       // The gateway's own hash of the bytes it sent, kept beside the hash Face reports with the attempts.
       const reference = created.verifyReference && { ...created.verifyReference, verifyImageSha256 };
-      return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, request.deviceCorrelationId, { ...created, verifyReference: reference });
+      return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, request.deviceCorrelationId, { ...created, verifyReference: reference }, requestLog);
     });
   }
 
@@ -115,8 +119,9 @@ export class SessionCommands {
   }
 
   /** Revokes the session at Face, then marks it DELETED (deciding it, if undecided, as an ended session). */
-  async delete(viewer: Viewer, id: string): Promise<SessionRecord> {
-    const { sessions, face, polling, logger } = this.options;
+  async delete(viewer: Viewer, id: string, requestLog?: Logger): Promise<SessionRecord> {
+    const { sessions, face, polling } = this.options;
+    const logger = this.logFor(requestLog);
     const session = await this.actable(viewer, id);
     if (session.status === 'DELETED') return session;
     // Record what the device already did (a result, failed attempts) before Face forgets it; best effort.
@@ -139,7 +144,7 @@ export class SessionCommands {
       maxAttempts: this.options.maxAttempts,
     });
     const transition = await sessions.markDeleted(id, viewer.userId, new Date(now), ending?.decision ?? { verdict: 'EXPIRED' });
-    await this.options.decisions.announce(transition);
+    await this.options.decisions.announce(transition, logger);
     return transition.session;
   }
 
@@ -147,11 +152,18 @@ export class SessionCommands {
    * Runs a checked start under the rate limits, once per idempotency key when one is given. A repeat
    * answered from the key is not counted against the limits: it starts nothing at Face.
    */
-  private startOnce(viewer: Viewer, input: StartSessionInput, normalized: object, create: () => Promise<StartedSession>): Promise<StartedSession> {
-    return this.options.idempotency.once(viewer, input.idempotencyKey, normalized, async () => {
+  private startOnce(
+    viewer: Viewer,
+    input: StartSessionInput,
+    normalized: object,
+    requestLog: Logger | undefined,
+    create: () => Promise<StartedSession>,
+  ): Promise<StartedSession> {
+    const start = async () => {
       await this.options.limits?.sessionStart(viewer, input.deviceCorrelationId ?? undefined);
       return create();
-    });
+    };
+    return this.options.idempotency.once(viewer, input.idempotencyKey, normalized, start, requestLog);
   }
 
   /** Stores a session Face created; if that fails, deletes it at Face again so nothing is left half-made. */
@@ -161,8 +173,9 @@ export class SessionCommands {
     input: StartSessionInput,
     deviceCorrelationId: string,
     created: CreatedFaceSession,
+    requestLog: Logger | undefined,
   ): Promise<StartedSession> {
-    const { logger } = this.options;
+    const logger = this.logFor(requestLog);
     const now = this.options.now();
     const record: SessionRecord = {
       id: created.sessionId,
@@ -196,6 +209,11 @@ export class SessionCommands {
   private async correlationId(viewer: Viewer, input: StartSessionInput): Promise<string> {
     if (input.deviceCorrelationId != null || !hasRole(viewer, 'USER')) return input.deviceCorrelationId ?? '';
     return this.options.correlationIds.forUser(viewer.tenant, viewer.userId);
+  }
+
+  /** The request's logger with this component's name, as the services' own lines have it; else theirs. */
+  private logFor(requestLog: Logger | undefined): Logger {
+    return requestLog ? requestLog.child({ component: 'sessions' }) : this.options.logger;
   }
 
   private async actable(viewer: Viewer, id: string): Promise<SessionRecord> {
