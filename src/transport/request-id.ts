@@ -57,7 +57,18 @@ export function withRequestIds(
  * lives: its secret is not logged.
  */
 export function pathForLog(url: string | undefined): string {
-  return (url ?? '/').split('?')[0].slice(0, 200).replace(/^\/evidence\/.*/, '/evidence/[redacted]');
+  // The router serves the normalised path (`/./evidence/…` and `/%2e/evidence/…` are `/evidence/…`),
+  // so the secret of an evidence link is recognised the same way before the raw path is logged.
+  if (servedPath(url ?? '/').startsWith('/evidence/')) return '/evidence/[redacted]';
+  return (url ?? '/').split('?')[0].slice(0, 200);
+}
+
+function servedPath(url: string): string {
+  try {
+    return new URL(url, 'http://gateway').pathname;
+  } catch {
+    return url;
+  }
 }
 
 /** The request's id, as `withRequestIds` settled it. */

@@ -221,7 +221,7 @@ describe.each(backends.filter((backend) => !backend.skip || process.env.CI))('$n
       fs.writeFileSync(path.join(dir, 'kept-checkpoint.json'), JSON.stringify(report.latestCheckpoint));
       const run = await bash(commands, dir, { GATEWAY_URL: gateway.url, TOKEN: auditor('offline') });
       expect(run.code, run.output).toBe(0);
-      expect(run.output.trim().split('\n').at(-1)).toBe('valid: events 1..12 of tenant offline chain; checkpoints checked: 12, kept.');
+      expect(run.output.trim().split('\n').at(-1)).toBe('valid: events 1..12 of tenant offline chain; checkpoints checked: 12, kept; signed through 12.');
       const exported = fs.readFileSync(path.join(dir, 'audit.ndjson'), 'utf8');
       expect(parseCheckpoints(exported)).toEqual([{ kind: 'checkpoint', ...report.latestCheckpoint }]);
 
@@ -232,6 +232,14 @@ describe.each(backends.filter((backend) => !backend.skip || process.env.CI))('$n
       const rerun = await bash(verifyOnly, dir, {});
       expect(rerun.code, rerun.output).toBe(1);
       expect(rerun.output.trim().split('\n').at(-1)).toBe('INVALID: the kept checkpoint records sequence 12, but the export ends at 10: the chain was cut.');
+
+      // Events alone, without their checkpoint line or a kept one: anyone can compute such a file.
+      const unsigned = verifyOnly.replace(' --checkpoint kept-checkpoint.json', '');
+      const forged = await bash(unsigned, dir, {});
+      expect(forged.code, forged.output).toBe(1);
+      expect(forged.output.trim().split('\n').at(-1)).toBe(
+        'INVALID: no checkpoint signed by this key lies in the export: its events chain, but nothing shows the gateway wrote them.',
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -86,7 +86,7 @@ describe('where deliveries may go', () => {
   const policy = new OutboundPolicy({ production: true, allowedCidrs: [] });
   const lenient = new OutboundPolicy({ production: false, allowedCidrs: ['127.0.0.0/8', 'fd00::/8'] });
 
-  it.each(['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.100.100.200', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00:ec2::254', '::ffff:127.0.0.1', '224.0.0.1'])(
+  it.each(['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.100.100.200', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00:ec2::254', '::ffff:127.0.0.1', '224.0.0.1', '::7f00:1', '::ffff:0:7f00:1', '2002:7f00:1::1', '64:ff9b:1::7f00:1', 'fec0::1'])(
     '%s is refused',
     (address) => {
       expect(policy.mayReach(address)).toBe(false);

@@ -8,6 +8,7 @@
  * - with `--checkpoint`, a checkpoint kept earlier outside the database (a checkpoint line, or
  *   `latestCheckpoint` from `verifyAuditChain`) is signed by the key and the export holds its hash at
  *   its sequence: an export that ends before it, or differs there, was cut or rewritten.
+ * - at least one signed checkpoint lies in the export: hashes alone can be computed by anyone.
  * Prints one line; exits 0 when everything holds, 1 when something does not, 2 on a usage error.
  */
 import fs from 'node:fs';
@@ -80,15 +81,22 @@ function verify(ndjson: string, publicKeyPem: string, keptJson?: string): string
     if (hashes.get(line.sequence) !== line.hash) throw new Invalid(`${what} records another hash at sequence ${line.sequence} than the export holds: the chain was rewritten.`);
   };
   for (const line of checkpoints) check('the checkpoint line', line);
+  let keptSequence: number | undefined;
   if (keptJson !== undefined) {
     const kept = JSON.parse(keptJson) as CheckpointLine | null;
     if (typeof kept !== 'object' || kept === null || typeof kept.signature !== 'string' || typeof kept.at !== 'string') {
       throw new Invalid('the kept checkpoint is not a checkpoint (tenant, sequence, hash, at, signature).');
     }
     check('the kept checkpoint', kept);
+    keptSequence = kept.sequence;
   }
+  // Anyone can hash events: only a signature says the gateway wrote them. Events after the last
+  // signed sequence chain correctly but are vouched for by nothing yet, and the line says so.
+  const signedThrough = Math.max(0, ...checkpoints.map((line) => line.sequence), ...(keptSequence === undefined ? [] : [keptSequence]));
+  if (signedThrough === 0) throw new Invalid('no checkpoint signed by this key lies in the export: its events chain, but nothing shows the gateway wrote them.');
   const signed = [...checkpoints.map((line) => line.sequence), ...(keptJson === undefined ? [] : ['kept'])];
-  return `valid: events ${first}..${last} of tenant ${tenant} chain; checkpoints checked: ${signed.length ? signed.join(', ') : 'none'}.`;
+  const tail = signedThrough < last ? `; events ${signedThrough + 1}..${last} are signed by no checkpoint yet` : '';
+  return `valid: events ${first}..${last} of tenant ${tenant} chain; checkpoints checked: ${signed.join(', ')}; signed through ${signedThrough}${tail}.`;
 }
 
 process.exitCode = main(process.argv.slice(2));

@@ -30,7 +30,13 @@ const REFUSED_V4: [string, number][] = [
 const REFUSED_V6: [string, number][] = [
   ['::', 128],
   ['::1', 128],
+  // Forms that embed an IPv4 address a translator may reach: IPv4-compatible, SIIT, 6to4, NAT64.
+  ['::', 96],
+  ['::ffff:0:0:0', 96],
+  ['2002::', 16],
   ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['fec0::', 10],
   ['100::', 64],
   ['2001:db8::', 32],
   ['fc00::', 7],
