@@ -216,6 +216,8 @@ describe.each(backends.filter((backend) => !backend.skip || process.env.CI))('$n
     const report = await chainOf('offline', 3);
     const [commands] = docsBlocks('Checkpoints', 'sh');
     // Under the repository, so that `npm run` finds the package; names stay the caller's (INIT_CWD).
+    // A fresh clone has no node_modules/.cache until something makes it.
+    fs.mkdirSync(path.join(__dirname, '../../node_modules/.cache'), { recursive: true });
     const dir = fs.mkdtempSync(path.join(__dirname, '../../node_modules/.cache/liveness-gateway-verify-export-'));
     try {
       fs.writeFileSync(path.join(dir, 'kept-checkpoint.json'), JSON.stringify(report.latestCheckpoint));

@@ -273,6 +273,8 @@ describe.each(stores)('docs/partners.md on $store', ({ available, database }) =>
     const [logQuery] = partnersBlocks('The delivery log', 'graphql');
     const [snippet] = partnersBlocks('Verifying a delivery', 'js');
     // Inside the project's node_modules, so that `import 'standardwebhooks'` resolves as in a partner's project.
+    // A fresh clone has no node_modules/.cache until something makes it.
+    fs.mkdirSync(path.join(root, 'node_modules/.cache'), { recursive: true });
     const dir = fs.mkdtempSync(path.join(root, 'node_modules/.cache/partners-receiver-'));
     fs.writeFileSync(path.join(dir, 'receiver.mjs'), snippet);
 
