@@ -1,7 +1,7 @@
 /**
  * A bad setting stops the real process at boot with one sentence naming the variable
- * (docs/configuration.md; src/config.ts), on stderr, with exit code 1 and nothing listening: what an operator sees
- * from `npm start` with a typo. The unit tests of config.ts check every rule; this checks the process.
+ * (docs/configuration.md; src/config/), on stderr, with exit code 1 and nothing listening: what an operator sees
+ * from `npm start` with a typo. The unit tests of src/config/ check every rule; this checks the process.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
