@@ -25,31 +25,55 @@ export interface Loader<V> {
   load(id: string): Promise<V>;
 }
 
-/** A DataLoader made on first use: most requests need one kind of read or none, not all three. */
-function lazyLoader<V>(batch: DataLoader.BatchLoadFn<string, V>): Loader<V> & { forget(): void } {
-  let loader: DataLoader<string, V> | undefined;
-  return {
-    load: (id) => (loader ??= new DataLoader(batch)).load(id),
-    forget: () => loader?.clearAll(),
-  };
+/**
+ * Each DataLoader made on first use: most requests need one kind of read or none. A class with its
+ * loaders behind getters, because a context lives as long as its WebSocket subscription: an idle
+ * subscription then holds one small object, not a closure per kind of read.
+ */
+class RequestLoaders implements Loaders {
+  private sessionLoader?: DataLoader<string, SessionRecord | undefined>;
+  private attemptsLoader?: DataLoader<string, AttemptRecord[]>;
+  private decisionLoader?: DataLoader<string, DecisionRecord | undefined>;
+  private evidenceImagesLoader?: DataLoader<string, EvidenceImageInfo[]>;
+  private followUpLoader?: DataLoader<string, FollowUpRecord | undefined>;
+  private webhookAttemptsLoader?: DataLoader<string, DeliveryAttemptRecord[]>;
+
+  constructor(private readonly store: Store) {}
+
+  get session(): Loader<SessionRecord | undefined> {
+    return (this.sessionLoader ??= new DataLoader((ids) => this.store.sessions.findByIds(ids)));
+  }
+
+  get attempts(): Loader<AttemptRecord[]> {
+    return (this.attemptsLoader ??= new DataLoader((ids) => this.store.sessions.attemptsFor(ids)));
+  }
+
+  get decision(): Loader<DecisionRecord | undefined> {
+    return (this.decisionLoader ??= new DataLoader((ids) => this.store.sessions.decisionsFor(ids)));
+  }
+
+  get evidenceImages(): Loader<EvidenceImageInfo[]> {
+    return (this.evidenceImagesLoader ??= new DataLoader((ids) => this.store.evidence.imagesFor(ids)));
+  }
+
+  get followUp(): Loader<FollowUpRecord | undefined> {
+    return (this.followUpLoader ??= new DataLoader((ids) => this.store.evidence.followUpsFor(ids)));
+  }
+
+  get webhookAttempts(): Loader<DeliveryAttemptRecord[]> {
+    return (this.webhookAttemptsLoader ??= new DataLoader((ids) => this.store.webhooks.attemptsFor(ids)));
+  }
+
+  forget(): void {
+    this.sessionLoader?.clearAll();
+    this.attemptsLoader?.clearAll();
+    this.decisionLoader?.clearAll();
+    this.evidenceImagesLoader?.clearAll();
+    this.followUpLoader?.clearAll();
+    this.webhookAttemptsLoader?.clearAll();
+  }
 }
 
 export function createLoaders(store: Store): Loaders {
-  const session = lazyLoader((ids) => store.sessions.findByIds(ids));
-  const attempts = lazyLoader((ids) => store.sessions.attemptsFor(ids));
-  const decision = lazyLoader((ids) => store.sessions.decisionsFor(ids));
-  const evidenceImages = lazyLoader((ids) => store.evidence.imagesFor(ids));
-  const followUp = lazyLoader((ids) => store.evidence.followUpsFor(ids));
-  const webhookAttempts = lazyLoader((ids) => store.webhooks.attemptsFor(ids));
-  return {
-    session,
-    attempts,
-    decision,
-    evidenceImages,
-    followUp,
-    webhookAttempts,
-    forget() {
-      for (const loader of [session, attempts, decision, evidenceImages, followUp, webhookAttempts]) loader.forget();
-    },
-  };
+  return new RequestLoaders(store);
 }

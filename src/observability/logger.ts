@@ -85,13 +85,35 @@ function stdoutDestination(): pino.DestinationStream {
  * mostly logs at debug, which is off in production.
  */
 export function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
-  return {
-    debug: (details, message) => logger.debug({ ...fields, ...details }, message),
-    info: (details, message) => logger.info({ ...fields, ...details }, message),
-    warn: (details, message) => logger.warn({ ...fields, ...details }, message),
-    error: (details, message) => logger.error({ ...fields, ...details }, message),
-    child: (bindings) => logger.child({ ...fields, ...bindings }),
-  };
+  return new FieldsLogger(logger, fields);
+}
+
+/** Methods on the prototype: one of these lives as long as each WebSocket subscription. */
+class FieldsLogger implements Logger {
+  constructor(
+    private readonly logger: Logger,
+    private readonly fields: Record<string, unknown>,
+  ) {}
+
+  debug(details: Record<string, unknown>, message: string): void {
+    this.logger.debug({ ...this.fields, ...details }, message);
+  }
+
+  info(details: Record<string, unknown>, message: string): void {
+    this.logger.info({ ...this.fields, ...details }, message);
+  }
+
+  warn(details: Record<string, unknown>, message: string): void {
+    this.logger.warn({ ...this.fields, ...details }, message);
+  }
+
+  error(details: Record<string, unknown>, message: string): void {
+    this.logger.error({ ...this.fields, ...details }, message);
+  }
+
+  child(bindings: Record<string, unknown>): Logger {
+    return this.logger.child({ ...this.fields, ...bindings });
+  }
 }
 
 function wrap(logger: pino.Logger): Logger {
