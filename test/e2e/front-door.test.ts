@@ -126,6 +126,20 @@ describe('the front door and CORS over HTTP', () => {
     }
   });
 
+  it("Sandbox's offline text points to /demo where the web client is served, and links nowhere where it is not", async () => {
+    const page = await (await fetch(`${gateway.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    expect(page).toContain(`${SANDBOX_OFFLINE_TEXT}\n  <p id="offline-pointer">Without the internet, use the web client at <a href="/demo">/demo</a>`);
+    const sandboxOnly = await TestGateway.start({ env: { ...PRODUCTION(), ENABLE_SANDBOX: 'true' } });
+    try {
+      const html = await (await fetch(`${sandboxOnly.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+      expect(html).toContain('<p id="offline-pointer">Sandbox needs the internet: it loads from Apollo’s CDN.</p>');
+      expect(html).not.toContain('href="/demo"');
+      expect((await fetch(`${sandboxOnly.url}/demo`)).status).toBe(404);
+    } finally {
+      await sandboxOnly.stop();
+    }
+  });
+
   it('CORS_ALLOW_CREDENTIALS=true adds Access-Control-Allow-Credentials for listed origins only', async () => {
     const withCredentials = await TestGateway.start({ env: { CORS_ORIGINS: app.origin, CORS_ALLOW_CREDENTIALS: 'true' } });
     try {
