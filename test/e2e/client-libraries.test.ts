@@ -24,14 +24,19 @@ const root = path.resolve(__dirname, '../..');
 
 type Factory<T> = (gatewayUrl: string, getToken: () => string, onSocketClosed?: (code: number) => void) => T;
 
-/** The one `ts` block of the section of docs/clients.md whose heading is `heading`, compiled to CommonJS and loaded from inside the repository (so its imports resolve to node_modules). */
-function loadDocBlock<T>(heading: string, exported: string): T {
+/** The one `ts` block of the section of docs/clients.md whose heading is `heading`. */
+function docBlock(heading: string): string {
   const doc = fs.readFileSync(path.join(root, 'docs/clients.md'), 'utf8');
   const section = doc.split(/\n(?=## )/).find((text) => text.startsWith(`## ${heading}\n`));
   expect(section, `docs/clients.md § ${heading}`).toBeDefined();
   const blocks = [...section!.matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((match) => match[1]);
   expect(blocks).toHaveLength(1);
-  const compiled = ts.transpileModule(blocks[0], { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+  return blocks[0];
+}
+
+/** That block compiled to CommonJS and loaded from inside the repository (so its imports resolve to node_modules). */
+function loadDocBlock<T>(heading: string, exported: string): T {
+  const compiled = ts.transpileModule(docBlock(heading), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
   // A fresh clone has no node_modules/.cache until something makes it.
   fs.mkdirSync(path.join(root, 'node_modules/.cache'), { recursive: true });
   const dir = fs.mkdtempSync(path.join(root, 'node_modules/.cache/clients-doc-'));
@@ -132,6 +137,26 @@ beforeAll(() => {
 });
 afterAll(() => {
   Reflect.set(globalThis, 'WebSocket', globalWebSocket);
+});
+
+describe('the client setups of docs/clients.md', () => {
+  it('type-check as browser code, with the settings of the web client (strict, DOM)', () => {
+    const web = ts.parseJsonConfigFileContent(ts.readConfigFile(path.join(root, 'tsconfig.web.json'), ts.sys.readFile).config, ts.sys, root);
+    fs.mkdirSync(path.join(root, 'node_modules/.cache'), { recursive: true });
+    const dir = fs.mkdtempSync(path.join(root, 'node_modules/.cache/clients-doc-types-'));
+    try {
+      const files = ['Apollo Client (web)', 'urql'].map((heading, index) => {
+        const file = path.join(dir, `block-${index}.ts`);
+        fs.writeFileSync(file, docBlock(heading));
+        return file;
+      });
+      const program = ts.createProgram(files, { ...web.options, noEmit: true, incremental: false, tsBuildInfoFile: undefined, rootDir: undefined });
+      const problems = ts.getPreEmitDiagnostics(program).map((d) => `${d.file ? path.basename(d.file.fileName) : ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+      expect(problems).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe.each(stores)('off-the-shelf clients on $store', ({ available, database }) => {
