@@ -42,6 +42,8 @@ import { deriveDeviceCorrelationKey } from './secrets/device-correlation-key';
 import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { createAuditExportHandler, createCheckpointKeyHandler } from './transport/audit-export';
+import { createCors } from './transport/cors';
+import { createFrontDoor } from './transport/front-door';
 import { deriveAuditSeal } from './secrets/audit-keys';
 import { resolveEvidenceKey } from './secrets/evidence-key';
 import { createEvidenceLinkHandler } from './transport/evidence-link';
@@ -260,7 +262,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     httpServer: http.server,
     logger,
     production: config.production,
-    sandbox: config.sandboxEnabled && { devToken },
+    sandbox: config.sandboxEnabled && { devToken, webClient: config.webClientEnabled },
     drain: () => webSockets.dispose(),
   });
 
@@ -280,6 +282,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics: config.metricsEnabled ? createMetricsHandler({ scrape: () => metrics.scrape(), token: config.metricsToken }) : undefined,
     webClient: config.webClientEnabled ? await createWebClientHandler({ devToken, logger }) : undefined,
     emulator,
+    frontDoor: config.production
+      ? undefined
+      : await createFrontDoor({ webClient: config.webClientEnabled, sandbox: config.sandboxEnabled, metrics: config.metricsEnabled, emulator: emulator !== undefined }),
+    cors: config.corsOrigins.length > 0 ? createCors({ origins: config.corsOrigins, allowCredentials: config.corsAllowCredentials }) : undefined,
   });
 
   await sessions.startBackgroundWork();

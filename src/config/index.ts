@@ -4,6 +4,7 @@
  * sentence that names the variable.
  */
 import { type AuthSettings, authSettings } from './auth';
+import { type BrowserSettings, browserSettings } from './browser';
 import { type FaceSettings, faceSettings, requireEmulatorKeyInProduction } from './face';
 import { type LimitSettings, limitSettings } from './limits';
 import { type Env, read } from './parse';
@@ -18,7 +19,7 @@ export type { FaceConfig } from './face';
 export type { HttpServerLimits, QueryLimits, WebSocketLimits } from './limits';
 export type { WebhookSettings } from './webhooks';
 
-export interface GatewayConfig extends ServerSettings, FaceSettings, AuthSettings, SessionSettings, RecordSettings, LimitSettings {
+export interface GatewayConfig extends ServerSettings, BrowserSettings, FaceSettings, AuthSettings, SessionSettings, RecordSettings, LimitSettings {
   webhooks: WebhookSettings;
 }
 
@@ -32,5 +33,5 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const sessions = sessionSettings(env);
   const limits = limitSettings(env);
   const server = serverSettings(env, production);
-  return { ...server, ...face, ...auth, ...sessions, ...records, ...limits, webhooks: webhookSettings(env) };
+  return { ...server, ...browserSettings(env), ...face, ...auth, ...sessions, ...records, ...limits, webhooks: webhookSettings(env) };
 }

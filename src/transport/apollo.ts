@@ -14,7 +14,7 @@ import type { GatewayContext } from '../graphql/context';
 import type { Logger } from '../observability/logger';
 import type { GraphQLRules } from './graphql-rules';
 import { legacyJsonStatus, noStoreResponse } from './graphql-http';
-import { landingPageDocument, landingPageVariables } from './landing-page';
+import { landingPageDocument, landingPageVariables, withOfflinePointer } from './landing-page';
 
 export interface ApolloOptions {
   rules: GraphQLRules;
@@ -23,7 +23,7 @@ export interface ApolloOptions {
   /** Production: schema details (such as "Did you mean …?") stay out of errors. */
   production: boolean;
   /** Apollo Sandbox at GET /graphql, with this token pre-filled when there is one; else no landing page. */
-  sandbox: { devToken?: string } | false;
+  sandbox: { devToken?: string; webClient: boolean } | false;
   /** Closed once HTTP has drained (the WebSocket server). */
   drain: () => Promise<void>;
 }
@@ -61,15 +61,7 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
       ApolloServerPluginInlineTraceDisabled(),
       gatewayRequestRules(rules, requestLoggers),
       { serverWillStart: async () => ({ drainServer: options.drain }) },
-      sandbox
-        ? ApolloServerPluginLandingPageLocalDefault({
-            embed: true,
-            includeCookies: false,
-            document: landingPageDocument,
-            variables: landingPageVariables,
-            headers: sandbox.devToken ? { Authorization: `Bearer ${sandbox.devToken}` } : undefined,
-          })
-        : ApolloServerPluginLandingPageDisabled(),
+      sandbox ? sandboxLandingPage(sandbox) : ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();
@@ -103,6 +95,30 @@ function gatewayRequestRules(rules: GraphQLRules, requestLoggers: WeakMap<object
           noStoreResponse(sending);
           legacyJsonStatus(sending);
           await metrics.willSendResponse?.(sending);
+        },
+      };
+    },
+  };
+}
+
+/** Apollo's local Sandbox page, opened on our document, with a pointer to /demo for when its CDN is out of reach. */
+function sandboxLandingPage(sandbox: { devToken?: string; webClient: boolean }): ApolloServerPlugin<GatewayContext> {
+  const apolloPage = ApolloServerPluginLandingPageLocalDefault({
+    embed: true,
+    includeCookies: false,
+    document: landingPageDocument,
+    variables: landingPageVariables,
+    headers: sandbox.devToken ? { Authorization: `Bearer ${sandbox.devToken}` } : undefined,
+  });
+  return {
+    serverWillStart: async (service) => {
+      const listener = await apolloPage.serverWillStart?.(service);
+      const render = listener?.renderLandingPage;
+      if (!render) throw new Error("Apollo's landing page plugin renders no page");
+      return {
+        renderLandingPage: async () => {
+          const { html } = await render();
+          return { html: async () => withOfflinePointer(typeof html === 'string' ? html : await html(), sandbox.webClient) };
         },
       };
     },

@@ -10,7 +10,9 @@ import type { HttpServerLimits } from '../config';
 import { describeForLog } from '../errors';
 import type { RootLogger } from '../observability/logger';
 import { AUDIT_EXPORT_PATH, CHECKPOINT_KEY_PATH } from './audit-export';
+import type { Cors } from './cors';
 import { EVIDENCE_PATH } from './evidence-link';
+import type { FrontDoor } from './front-door';
 import { sendJson } from './graphql-http';
 import { type Readiness, sendHealth, sendReadiness } from './health';
 import { METRICS_PATH } from './metrics-endpoint';
@@ -44,6 +46,10 @@ export interface Routes {
   emulator?: MountedHandler;
   /** One-time links to session images, `/evidence/<secret>`. */
   evidence?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
+  /** `/` and `/docs/…`, outside production. */
+  frontDoor?: FrontDoor;
+  /** CORS on the API routes, for the origins `CORS_ORIGINS` lists. */
+  cors?: Cors;
 }
 
 export interface HttpServer {
@@ -101,12 +107,16 @@ export async function listen(options: ListenOptions): Promise<HttpServer> {
   };
 }
 
+/** The routes a page on another origin may call, when CORS_ORIGINS lists that origin. */
+const API_PATHS = new Set([GRAPHQL_PATH, AUDIT_EXPORT_PATH, CHECKPOINT_KEY_PATH]);
+
 function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const under = (pathname: string, prefix: string) => pathname === prefix || pathname.startsWith(`${prefix}/`);
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const { pathname } = url;
     const get = req.method === 'GET';
+    if (routes.cors && API_PATHS.has(pathname) && routes.cors(req, res)) return;
     if (pathname === GRAPHQL_PATH) return routes.graphql(req, res, url);
     if (pathname === AUDIT_EXPORT_PATH) return routes.auditExport(req, res, url);
     if (pathname === CHECKPOINT_KEY_PATH && get) return routes.auditCheckpointKey(req, res);
@@ -118,6 +128,7 @@ function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => 
     if (routes.emulator && under(pathname, EMULATOR_PREFIX)) {
       if (routes.emulator.handle(req, res, pathname.slice(EMULATOR_PREFIX.length) || '/')) return;
     }
+    if (routes.frontDoor?.(req, res, pathname)) return;
     sendJson(res, 404, { error: 'Not found' });
   };
 }

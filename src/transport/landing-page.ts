@@ -171,3 +171,24 @@ export const landingPageVariables = {
   overlapSeconds: 3600,
   deliveryId: DELIVERY_ID_PLACEHOLDER,
 };
+
+/** What Apollo's page shows when its script cannot load from Apollo's CDN (offline, or blocked). */
+export const SANDBOX_OFFLINE_TEXT = '<p>Apollo Sandbox cannot be loaded; it appears that you might be offline.</p>';
+
+/** The full-page box Sandbox's iframe goes into; Apollo's style lays it over the offline text. */
+const SANDBOX_BOX_STYLE = '#embeddableSandbox {';
+
+/**
+ * Sandbox is a script from Apollo's CDN; offline, Apollo's page says only that. This points the
+ * reader at what works without the internet: the web client at /demo, when it is served. Apollo's
+ * empty Sandbox box covers the page and would swallow the click on that link, so while it stays
+ * empty (no iframe came) it lets clicks through; its style goes into Apollo's own nonce'd block.
+ */
+export function withOfflinePointer(html: string, webClient: boolean): string {
+  const pointer = webClient
+    ? '<p id="offline-pointer">Without the internet, use the web client at <a href="/demo">/demo</a>: it runs a whole flow from files this gateway serves.</p>'
+    : '<p id="offline-pointer">Sandbox needs the internet: it loads from Apollo’s CDN.</p>';
+  return html
+    .replace(SANDBOX_OFFLINE_TEXT, `${SANDBOX_OFFLINE_TEXT}\n  ${pointer}`)
+    .replace(SANDBOX_BOX_STYLE, `#embeddableSandbox:empty { pointer-events: none; }\n  ${SANDBOX_BOX_STYLE}`);
+}

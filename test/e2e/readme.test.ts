@@ -65,6 +65,8 @@ const RUN_BY_A_TEST: Record<string, string> = {
   'docs/partners.md § Registering an endpoint': 'test/e2e/webhooks.test.ts',
   'docs/partners.md § Verifying a delivery': 'test/e2e/webhooks.test.ts',
   'docs/partners.md § The delivery log': 'test/e2e/webhooks.test.ts',
+  'docs/clients.md § Apollo Client (web)': 'test/e2e/client-libraries.test.ts',
+  'docs/clients.md § urql': 'test/e2e/client-libraries.test.ts',
 };
 const RUNNABLE = new Set(['sh', 'bash', 'shell', 'console', 'js', 'javascript', 'mjs', 'ts', 'typescript']);
 
