@@ -4,13 +4,14 @@
  * after an edit of the SQLite file), the NDJSON export as a download, a session's detail with its
  * evidence, and the webhook delivery log an admin reads, fed by a real receiver.
  *
- * It writes screenshots to SCREENSHOT_DIR (docs/images/ refreshes the ones in docs/clients.md),
+ * On SQLite, and on PostgreSQL when DATABASE_URL is set. It writes screenshots to SCREENSHOT_DIR (docs/images/ refreshes the ones in docs/clients.md),
  * else to a temporary folder.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +19,7 @@ import {
   CompleteLivenessSessionDocument,
   CreateWebhookEndpointDocument,
   SessionDocument,
+  SessionEvidenceDocument,
   StartLivenessSessionDocument,
   VerifyAuditChainDocument,
   WebhookDeliveriesDocument,
@@ -26,11 +28,19 @@ import {
 import { WEB_CLIENT_CSP } from '../../src/transport/web-client';
 import { launchChromium, runBrowserTests } from '../helpers/browser';
 import { eventually, TestGateway } from '../helpers/gateway';
+import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-describe.skipIf(!runBrowserTests)("the auditor's portal in Chromium", () => {
+/** The same page on every store: SQLite always, PostgreSQL when DATABASE_URL names a server (CI). */
+const stores = [
+  { store: 'SQLite', database: async (): Promise<TestDatabase | undefined> => undefined },
+  ...(postgresAdminUrl ? [{ store: 'PostgreSQL', database: createTestDatabase }] : []),
+];
+
+describe.skipIf(!runBrowserTests).each(stores)("the auditor's portal in Chromium on $store", ({ database }) => {
+  let testDatabase: TestDatabase | undefined;
   let gateway: TestGateway;
   let receiver: WebhookReceiver;
   let browser: Browser | undefined;
@@ -58,12 +68,18 @@ describe.skipIf(!runBrowserTests)("the auditor's portal in Chromium", () => {
       return undefined;
     });
     receiver = await WebhookReceiver.start();
-    gateway = await TestGateway.start({ devSecret: true, env: { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_DISPATCH_INTERVAL_MS: '20' } });
+    testDatabase = await database();
+    gateway = await TestGateway.start({
+      devSecret: true,
+      env: { ...(testDatabase ? { DATABASE_URL: testDatabase.url } : {}), WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_DISPATCH_INTERVAL_MS: '20' },
+    });
     admin = gateway.token({ sub: 'root', roles: ['admin'], tenant: 'default' });
     bob = gateway.token({ sub: 'bob', roles: ['user'], tenant: 'default' });
     await gateway.ok(CreateWebhookEndpointDocument, { input: { url: receiver.url, eventTypes: ['SESSION_DECIDED'] } }, admin);
     const dev = gateway.devToken!;
     seeded.devPass = await decided(dev, 'realface', true);
+    // Its session image is stored just after the decision (EVIDENCE_STORED): in the chain before any test reads it.
+    await eventually(async () => ((await gateway.ok(SessionEvidenceDocument, { id: seeded.devPass }, dev)).session?.evidence?.images.length ? true : undefined));
     seeded.devFail = await decided(dev, 'spoofface');
     seeded.bobPass = await decided(bob, 'realface');
     seeded.devOpen = (await gateway.ok(StartLivenessSessionDocument, { input: {} }, dev)).startLivenessSession.session.id;
@@ -75,6 +91,7 @@ describe.skipIf(!runBrowserTests)("the auditor's portal in Chromium", () => {
     await browser?.close();
     await gateway?.stop();
     await receiver?.close();
+    await testDatabase?.drop();
   });
 
   interface OpenPortal {
@@ -323,11 +340,22 @@ describe.skipIf(!runBrowserTests)("the auditor's portal in Chromium", () => {
     expect(problems).toEqual([]);
 
     await gateway.stopGateway();
-    const db = new Database(path.join(gateway.dataDir, 'gateway.sqlite'));
-    try {
-      expect(db.prepare("UPDATE audit_events SET actor = 'mallory' WHERE tenant = 'default' AND sequence = 5").run().changes).toBe(1);
-    } finally {
-      db.close();
+    const edit = "UPDATE audit_events SET actor = 'mallory' WHERE tenant = 'default' AND sequence = 5";
+    if (testDatabase) {
+      const client = new pg.Client({ connectionString: testDatabase.url });
+      await client.connect();
+      try {
+        expect((await client.query(edit)).rowCount).toBe(1);
+      } finally {
+        await client.end();
+      }
+    } else {
+      const db = new Database(path.join(gateway.dataDir, 'gateway.sqlite'));
+      try {
+        expect(db.prepare(edit).run().changes).toBe(1);
+      } finally {
+        db.close();
+      }
     }
     await gateway.startAgain();
     const reopened = await openPortal();
