@@ -3,13 +3,14 @@
  * runs it. Sign in with a JWT, start a session (with a reference image for verify), hand the device
  * token to the "device" (the emulator, with buttons for each outcome), report completion (or delete
  * the session), and receive the decision over graphql-ws; then read the session's attempts and audit
- * trail. Every call uses the
- * typed operations of src/client/operations.
+ * trail. Once decided, the controls that can no longer act are off, and "New session" starts afresh.
+ * Every call uses the typed operations of client/operations.
  */
-import type { SessionAuditTrailQuery, SessionDecisionSubscription, SessionFieldsFragment, SessionQuery } from '../client/generated/graphql.js';
+import type { SessionDecisionSubscription, SessionFieldsFragment } from '../client/generated/graphql.js';
 import { resetEvidence, showEvidence } from './evidence-panel.js';
 import { connect, GatewayError, playDevice, request, subscribe, type DeviceOutcome, type SessionKind } from './gateway-client.js';
 import { operations } from './operations.js';
+import { showAttempts, showTrail } from './session-panels.js';
 import type { Client } from './vendor/graphql-ws.js';
 
 /** Face's own limit on a verify image (CONTRACT.md section 5); the gateway checks it too. */
@@ -44,6 +45,8 @@ interface CurrentSession {
   authToken: string;
   token: string;
   client: Client;
+  /** The decision arrived: the device, completion and delete can no longer change anything. */
+  decided: boolean;
 }
 
 let current: CurrentSession | undefined;
@@ -93,14 +96,20 @@ function selectedKind(): SessionKind {
   return checked?.value === 'LIVENESS_WITH_VERIFY' ? 'LIVENESS_WITH_VERIFY' : 'LIVENESS';
 }
 
+/** Each control is on exactly when it can act: the start form before a session, the device until the decision. */
 function refreshButtons(): void {
   element('reference').hidden = selectedKind() !== 'LIVENESS_WITH_VERIFY';
+  const live = current !== undefined && !current.decided;
   for (const button of document.querySelectorAll<HTMLButtonElement>('button[data-outcome]')) {
     const verifyOnly = OUTCOMES[button.dataset.outcome ?? '']?.verifyOnly ?? false;
-    button.disabled = !current || (verifyOnly && current.kind !== 'LIVENESS_WITH_VERIFY');
+    button.disabled = !live || (verifyOnly && current?.kind !== 'LIVENESS_WITH_VERIFY');
   }
-  element<HTMLButtonElement>('complete').disabled = !current;
-  element<HTMLButtonElement>('delete-session').disabled = !current;
+  element<HTMLButtonElement>('complete').disabled = !live;
+  element<HTMLButtonElement>('delete-session').disabled = !live;
+  for (const control of document.querySelectorAll<HTMLInputElement | HTMLButtonElement>('#start input, #start-session')) {
+    control.disabled = current !== undefined;
+  }
+  element<HTMLButtonElement>('new-session').disabled = current === undefined;
 }
 
 async function checkToken(): Promise<void> {
@@ -134,7 +143,7 @@ async function startSession(): Promise<void> {
 
   current?.client.dispose();
   const { session } = started;
-  current = { id: session.id, kind, authToken: started.authToken, token: jwt, client: connect(jwt) };
+  current = { id: session.id, kind, authToken: started.authToken, token: jwt, client: connect(jwt), decided: false };
   resetPanels();
   element('session').hidden = false;
   show('session-id', session.id);
@@ -143,6 +152,24 @@ async function startSession(): Promise<void> {
   show('session-expires', new Date(session.expiresAt).toLocaleString());
   show('device-token', started.authToken);
   listenForDecision(current);
+  refreshButtons();
+  // Keyboard users land where the flow goes on: the device's first button.
+  element('device').querySelector<HTMLButtonElement>('button[data-outcome]:not(:disabled)')?.focus();
+}
+
+/** Forgets the session (closing its socket) and returns the page to how it opened. */
+function newSession(): Promise<void> {
+  current?.client.dispose();
+  current = undefined;
+  resetPanels();
+  element('session').hidden = true;
+  for (const id of ['session-id', 'session-kind', 'session-status', 'session-expires', 'device-token']) show(id, '');
+  element<HTMLInputElement>('reference-image').value = '';
+  show('subscription', 'Not subscribed yet: start a session.');
+  delete element('subscription').dataset.state;
+  refreshButtons();
+  element('start-session').focus();
+  return Promise.resolve();
 }
 
 function resetPanels(): void {
@@ -163,7 +190,10 @@ function listenForDecision(session: CurrentSession): void {
   subscribe(session.client, operations.SessionDecision, { sessionId: session.id }, {
     next: (data) => {
       if (current !== session) return;
+      session.decided = true;
       showDecision(data.sessionDecision);
+      refreshButtons();
+      element('new-session').focus();
       show('subscription', 'Decision received over graphql-ws.');
       loadSessionAndTrail(session).catch(showError);
       showEvidence(session.id, session.token, () => current === session).catch(showError);
@@ -235,43 +265,10 @@ async function loadSessionAndTrail(session: CurrentSession): Promise<void> {
   showTrail(trail.session);
 }
 
-/** Replaces the device's log with the attempts as the gateway stored them. */
-function showAttempts(session: SessionQuery['session']): void {
-  if (!session) return;
-  const items = session.attempts.map((attempt) => {
-    const item = document.createElement('li');
-    const outcome = attempt.error ? `${attempt.error.code}` : (attempt.livenessDecision ?? attempt.status);
-    const verify = attempt.verifyResult ? `, ${attempt.verifyResult.isIdentical ? 'same person' : 'different person'}` : '';
-    item.textContent = `attempt ${attempt.attemptId}: ${attempt.status.toLowerCase()}, ${outcome}${verify}`;
-    return item;
-  });
-  element('attempts').replaceChildren(...items);
-}
-
-function showTrail(session: SessionAuditTrailQuery['session']): void {
-  if (!session) return;
-  const { edges, totalCount } = session.auditTrail;
-  // The API lists newest first; the page tells the story in order.
-  const rows = [...edges].reverse().map(({ node }) => {
-    const row = document.createElement('tr');
-    row.dataset.action = node.action;
-    const cells = [`${node.sequence}`, node.action, node.actor, node.attemptId === null ? '' : `${node.attemptId}`, node.verdict ?? '', `${node.hash.slice(0, 16)}…`];
-    for (const [index, text] of cells.entries()) {
-      const cell = document.createElement('td');
-      cell.textContent = text;
-      if (index === cells.length - 1) cell.className = 'hash';
-      row.append(cell);
-    }
-    return row;
-  });
-  element('audit-trail').querySelector('tbody')!.replaceChildren(...rows);
-  element('audit-trail').hidden = false;
-  show('audit-summary', `${totalCount} events in the tenant's hash chain for this session.`);
-}
-
 function main(): void {
   onClick(element<HTMLButtonElement>('check-token'), checkToken);
   onClick(element<HTMLButtonElement>('start-session'), startSession);
+  onClick(element<HTMLButtonElement>('new-session'), newSession);
   onClick(element<HTMLButtonElement>('complete'), reportCompletion);
   onClick(element<HTMLButtonElement>('delete-session'), deleteSession);
   for (const button of document.querySelectorAll<HTMLButtonElement>('button[data-outcome]')) {

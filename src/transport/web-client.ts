@@ -32,7 +32,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** Where index.html asks for the token field's initial value. */
+/** Where a page (the app flow, the auditor's portal) asks for the token field's initial value. */
 const DEV_TOKEN_PLACEHOLDER = '{{DEV_TOKEN}}';
 
 export interface WebClientOptions {
@@ -94,17 +94,17 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-/** Every .html, .js, .css and .svg file under `dir`, keyed by its URL path below /demo (index.html as `/`). */
+/** Every .html, .js, .css and .svg file under `dir`, keyed by its URL path below /demo (index.html as `/`, portal.html as itself). */
 async function loadAssets(dir: string, devToken: string | undefined): Promise<Map<string, Asset>> {
   const assets = new Map<string, Asset>();
   for (const key of await listFiles(dir)) {
     const contentType = CONTENT_TYPES[path.extname(key)];
     if (!contentType) continue;
     const body = await fs.readFile(path.join(dir, ...key.split('/')));
-    if (key === '/index.html') {
+    if (key.endsWith('.html')) {
       const page = body.toString('utf8').replace(DEV_TOKEN_PLACEHOLDER, escapeHtml(devToken ?? ''));
-      // The page carries the dev token: never kept by a cache.
-      assets.set('/', { body: Buffer.from(page), contentType, cacheControl: 'no-store' });
+      // A page carries the dev token: never kept by a cache.
+      assets.set(key === '/index.html' ? '/' : key, { body: Buffer.from(page), contentType, cacheControl: 'no-store' });
     } else {
       assets.set(key, { body, contentType, cacheControl: 'no-cache' });
     }

@@ -1,11 +1,11 @@
 /**
  * Builds the reference web client into dist/web/ (part of `npm run build`, after the gateway itself):
  *
- * 1. compiles src/web/*.ts for the browser (tsconfig.web.json: ES2022 modules, DOM) into a staging
- *    folder, dist/.web-build/;
+ * 1. compiles the TypeScript of web/ and its folders for the browser (tsconfig.web.json: ES2022
+ *    modules, DOM) into a staging folder, dist/.web-build/;
  * 2. prints every typed document of client/generated into `operations.js`, so the page sends
  *    exactly the operations the CLI and the tests send, without graphql-js in the browser;
- * 3. copies the page (index.html, style.css, favicon.svg), and graphql-ws's browser client with the
+ * 3. copies the pages (index.html, the auditor's portal.html, their CSS, favicon.svg), and graphql-ws's browser client with the
  *    chunk it imports.
  *
  * No bundler: the browser loads the ES modules as they are. A file is written only when its content
@@ -28,7 +28,7 @@ function compileBrowserCode(): void {
   compile();
   // An incremental build trusts its .tsbuildinfo and does not look for its outputs: if one went
   // missing, start the staging folder afresh.
-  const sources = fs.readdirSync(path.join(root, 'web')).filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'));
+  const sources = listFiles(path.join(root, 'web')).filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'));
   if (sources.some((name) => !fs.existsSync(path.join(staging, 'web', name.replace(/\.ts$/, '.js'))))) {
     fs.rmSync(staging, { recursive: true, force: true });
     compile();
@@ -89,7 +89,7 @@ function main(): void {
     files.set(name, fs.readFileSync(path.join(staging, 'web', name)));
   }
   files.set('operations.js', operationsModule());
-  for (const name of ['index.html', 'style.css', 'favicon.svg']) files.set(name, fs.readFileSync(path.join(root, 'web', name)));
+  for (const name of ['index.html', 'portal.html', 'style.css', 'portal.css', 'favicon.svg']) files.set(name, fs.readFileSync(path.join(root, 'web', name)));
   for (const [name, content] of graphqlWsFiles()) files.set(name, content);
 
   for (const [name, content] of files) writeIfChanged(path.join(target, name), content);
