@@ -216,6 +216,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     timeoutMillis: config.webhooks.timeoutMillis,
     retry: { baseDelayMillis: config.webhooks.retryBaseDelayMillis, maxDelayMillis: config.webhooks.retryMaxDelayMillis },
     failingAfter: config.webhooks.failingAfter,
+    metrics,
   });
   const auditFeed = new AuditFeed({
     pubsub,
@@ -239,6 +240,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     activePollers: () => sessions.polling.activePollers,
     faceCircuitState: () => resilientFace.breaker.state,
     faceCallsWaiting: () => resilientFace.scheduler.waiting,
+    webhookBacklog: () => store.webhooks.backlog(),
   });
   // What HTTP and WebSocket share: limits, authentication, context, masking, metrics, log scope.
   const rules = createGraphQLRules({

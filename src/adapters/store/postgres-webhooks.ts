@@ -164,6 +164,15 @@ export class PostgresWebhookRepository implements WebhookRepository {
     });
   }
 
+  async backlog(): Promise<{ pendingDeliveries: number; failingEndpoints: number }> {
+    const row = (
+      await this.pool.query<{ pending: string; failing: string }>(
+        `SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING') AS pending, (SELECT count(*) FROM webhook_endpoints WHERE failing) AS failing`,
+      )
+    ).rows[0];
+    return { pendingDeliveries: Number(row.pending), failingEndpoints: Number(row.failing) };
+  }
+
   async releaseLeases(owner: string): Promise<void> {
     await this.pool.query('UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1', [owner]);
   }

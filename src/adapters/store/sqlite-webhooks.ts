@@ -81,6 +81,9 @@ export class SqliteWebhookRepository implements WebhookRepository {
           last_error = ?, attempt_count = attempt_count + 1, lease_owner = NULL, lease_until = NULL
         WHERE id = ? RETURNING attempt_count`).pluck(),
       endpointAfterAttempt: db.prepare('UPDATE webhook_endpoints SET consecutive_failures = ?, failing = ? WHERE id = ?'),
+      backlog: db.prepare(
+        `SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING') AS pending, (SELECT count(*) FROM webhook_endpoints WHERE failing = 1) AS failing`,
+      ),
       releaseLeases: db.prepare('UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?'),
       delivery: db.prepare('SELECT * FROM webhook_deliveries WHERE id = ?'),
       redeliver: db.prepare(`
@@ -174,6 +177,11 @@ export class SqliteWebhookRepository implements WebhookRepository {
         this.chain.append(endpoint.tenant, change.auditEvents, at);
       })
       .immediate();
+  }
+
+  async backlog(): Promise<{ pendingDeliveries: number; failingEndpoints: number }> {
+    const row = this.statements.backlog.get() as { pending: number; failing: number };
+    return { pendingDeliveries: row.pending, failingEndpoints: row.failing };
   }
 
   async releaseLeases(owner: string): Promise<void> {

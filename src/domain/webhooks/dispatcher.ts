@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../observability/logger';
+import type { Metrics } from '../../observability/metrics';
 import type { TokenSealer } from '../idempotency/token-sealer';
 import type { ClaimedDelivery, WebhookRepository, WebhookSender } from '../ports/webhooks';
 import { afterAttempt, type RetrySettings } from './retry-policy';
@@ -22,6 +23,7 @@ export interface DispatcherOptions {
   retry: RetrySettings;
   failingAfter: number;
   instanceId?: string;
+  metrics?: Pick<Metrics, 'webhookAttempt'>;
   /** A draw in [0, 1) for the backoff's jitter; default `Math.random`. */
   random?: () => number;
 }
@@ -90,6 +92,7 @@ export class WebhookDispatcher {
     // The next attempt is counted from the answer; the attempt is recorded at its start.
     const after = afterAttempt(delivery.attemptCount + 1, outcome, delivery.retryUntil, new Date(now()), this.options.retry, (this.options.random ?? Math.random)());
     await repository.recordAttempt(claim, outcome, after, at, this.options.failingAfter);
+    this.options.metrics?.webhookAttempt(after.status, outcome.statusCode, outcome.latencyMs / 1000);
     logger.info(
       { deliveryId: delivery.id, endpointId: endpoint.id, statusCode: outcome.statusCode, error: outcome.error, status: after.status, nextAttemptAt: after.nextAttemptAt?.toISOString() },
       'webhook attempt recorded',
