@@ -216,6 +216,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     timeoutMillis: config.webhooks.timeoutMillis,
     retry: { baseDelayMillis: config.webhooks.retryBaseDelayMillis, maxDelayMillis: config.webhooks.retryMaxDelayMillis },
     failingAfter: config.webhooks.failingAfter,
+    deliveryRetentionMillis: config.webhooks.deliveryRetentionMillis,
     metrics,
   });
   const auditFeed = new AuditFeed({
