@@ -1,10 +1,14 @@
 /**
- * DNS rebinding at delivery time: an endpoint is registered under a host name, and the name's
- * answer changes between registration and delivery. The gateway resolves through a real resolver
+ * Outbound safety of webhook deliveries, end to end. DNS rebinding at delivery time: an endpoint is
+ * registered under a host name, and the name's answer changes between registration and delivery. The gateway resolves through a real resolver
  * function handed to it in place of DNS (`GatewayOptions.resolveHost`), which answers what the
  * test says; the receiver is a real HTTP server on 127.0.0.1. Deliveries must check the address
- * they actually connect to, not the one the name had when the admin registered it.
+ * they actually connect to, not the one the name had when the admin registered it. And what a
+ * delivery does with the answer: a redirect is not followed, and an answer that never ends is read
+ * only up to its bound.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CompleteLivenessSessionDocument,
@@ -131,7 +135,7 @@ describe('a webhook host name that rebinds after registration', () => {
   });
 });
 
-describe('the resolver a delivery connects with', () => {
+describe('deliveries with loopback allowed', () => {
   const dns = new StandInDns();
   let gateway: TestGateway;
   let hooks: WebhookReceiver;
@@ -139,13 +143,82 @@ describe('the resolver a delivery connects with', () => {
   beforeAll(async () => {
     gateway = await TestGateway.start({
       resolveHost: dns.resolve,
-      env: { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_DISPATCH_INTERVAL_MS: '20', WEBHOOK_RETRY_BASE_MS: '20' },
+      env: { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_DISPATCH_INTERVAL_MS: '20', WEBHOOK_RETRY_BASE_MS: '20', WEBHOOK_TIMEOUT_MS: '5000' },
     });
     hooks = await WebhookReceiver.start();
   });
   afterAll(async () => {
     await hooks?.close();
     await gateway?.stop();
+  });
+
+  async function registerFor(tenant: string, url: string): Promise<string> {
+    const admin = gateway.token({ sub: `${tenant}-admin`, roles: ['admin'], tenant });
+    return (await gateway.ok(CreateWebhookEndpointDocument, { input: { url, eventTypes: SESSION_DECIDED } }, admin)).createWebhookEndpoint.endpoint.id;
+  }
+
+  async function decidedFor(tenant: string): Promise<string> {
+    const token = gateway.token({ sub: `user-${Math.random()}`, tenant });
+    const started = (await gateway.ok(StartLivenessSessionDocument, { input: {} }, token)).startLivenessSession;
+    expect((await gateway.device('LIVENESS', started.authToken, { livenessDecision: 'realface' })).status).toBe(200);
+    await gateway.ok(CompleteLivenessSessionDocument, { id: started.session.id }, token);
+    return started.session.id;
+  }
+
+  function deliveryWhen(tenant: string, endpointId: string, check: (node: { status: string; attempts: { statusCode?: number | null; error?: string | null }[] }) => boolean) {
+    const admin = gateway.token({ sub: `${tenant}-admin`, roles: ['admin'], tenant });
+    return eventually(async () => {
+      const node = (await gateway.ok(WebhookDeliveriesDocument, { id: endpointId, first: 5 }, admin)).webhookEndpoint!.deliveries.edges[0]?.node;
+      return node && check(node) ? node : undefined;
+    });
+  }
+
+  it('a redirect, to another host or anywhere, is not followed: the attempt fails with its status and the target hears nothing', async () => {
+    const target = await WebhookReceiver.start();
+    const redirecting = await WebhookReceiver.start();
+    try {
+      redirecting.otherwise = { status: 307, headers: { location: target.url.replace('127.0.0.1', 'localhost') } };
+      const endpointId = await registerFor('globex', redirecting.url);
+      await decidedFor('globex');
+      const delivery = await deliveryWhen('globex', endpointId, (node) => node.attempts.length >= 2);
+      expect(delivery.status).toBe('PENDING');
+      for (const attempt of delivery.attempts) expect(attempt).toMatchObject({ statusCode: 307, error: 'redirect (307) not followed' });
+      expect(redirecting.received.length).toBeGreaterThanOrEqual(2);
+      expect(target.received).toEqual([]);
+    } finally {
+      await target.close();
+      await redirecting.close();
+    }
+  });
+
+  it('an answer whose body never ends is read up to its bound and dropped: the 200 counts, the attempt does not run into its timeout', async () => {
+    let closedWhileStreaming = false;
+    const endless: Server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const chunk = Buffer.alloc(16 * 1024, 0x61);
+        const pump = () => {
+          while (!response.destroyed && response.write(chunk));
+        };
+        response.on('drain', pump);
+        response.on('close', () => (closedWhileStreaming = !response.writableEnded));
+        pump();
+      });
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpointId = await registerFor('initech', `http://127.0.0.1:${(endless.address() as AddressInfo).port}/hooks`);
+      await decidedFor('initech');
+      // With WEBHOOK_TIMEOUT_MS at 5 s, an attempt that read on would end as "no answer within 5000 ms".
+      const delivery = await deliveryWhen('initech', endpointId, (node) => node.attempts.length >= 1);
+      expect(delivery.attempts[0]).toMatchObject({ statusCode: 200, error: null });
+      expect(delivery.status).toBe('DELIVERED');
+      await eventually(() => (closedWhileStreaming ? true : undefined));
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((resolve) => endless.close(resolve));
+    }
   });
 
   it('with loopback allowed, a name that rebinds to 127.0.0.1 is delivered there: the socket connects to the address the check saw', async () => {
