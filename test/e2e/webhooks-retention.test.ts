@@ -4,7 +4,8 @@
  * over GraphQL, decisions by the emulator, real receivers on 127.0.0.1, and the gateway's clock
  * moved forward by the test (`advanceClock`) as evidence retention is tested. Deliveries that
  * finished longer ago than the retention leave the log with their attempts; pending ones and
- * recent ones stay.
+ * recent ones stay. A database from before migration 10 is rolled back by hand (its column and
+ * index dropped) to see the migration give finished deliveries their end.
  */
 import Database from 'better-sqlite3';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import {
   RedeliverWebhookDocument,
   UpdateWebhookEndpointDocument,
   WebhookDeliveriesDocument,
+  WebhookEndpointsDocument,
   type WebhookEventType,
 } from '../../client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
@@ -89,23 +91,33 @@ describe.each(stores)('finished webhook deliveries past their retention on $stor
     });
   }
 
-  /** Attempt rows left in the store for these deliveries, read from the database itself. */
-  async function storedAttempts(deliveryIds: string[]): Promise<number> {
+  /** Runs `statements` on the store's database itself (SQLite: only while the gateway is stopped, to write). */
+  async function onDatabase<T>(work: (run: (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
     if (testDatabase) {
       const client = new pg.Client({ connectionString: testDatabase.url });
       await client.connect();
       try {
-        return Number((await client.query<{ count: string }>('SELECT count(*) AS count FROM webhook_attempts WHERE delivery_id = ANY($1)', [deliveryIds])).rows[0].count);
+        return await work(async (sql, params = []) => (await client.query(sql, params)).rows as Record<string, unknown>[]);
       } finally {
         await client.end();
       }
     }
-    const db = new Database(path.join(gateway.dataDir, 'gateway.sqlite'), { readonly: true, fileMustExist: true });
+    const db = new Database(path.join(gateway.dataDir, 'gateway.sqlite'));
     try {
-      return db.prepare(`SELECT count(*) FROM webhook_attempts WHERE delivery_id IN (${deliveryIds.map(() => '?').join(', ')})`).pluck().get(...deliveryIds) as number;
+      return await work(async (sql, params = []) => {
+        // One SQL text for both: PostgreSQL's $n placeholders (each used once, in order) become SQLite's ?.
+        const statement = db.prepare(sql.replace(/\$\d+/g, '?'));
+        return statement.reader ? (statement.all(...params) as Record<string, unknown>[]) : (statement.run(...params), []);
+      });
     } finally {
       db.close();
     }
+  }
+
+  /** Attempt rows left in the store for these deliveries, read from the database itself. */
+  async function storedAttempts(deliveryIds: string[]): Promise<number> {
+    const list = deliveryIds.map((_, index) => `$${index + 1}`).join(', ');
+    return onDatabase(async (run) => Number((await run(`SELECT count(*) AS count FROM webhook_attempts WHERE delivery_id IN (${list})`, deliveryIds))[0].count));
   }
 
   it.skipIf(!available)('deletes delivered and failed deliveries that finished more than the retention ago, with their attempts; keeps pending ones, recent ones and ones redelivered since', async () => {
@@ -154,5 +166,40 @@ describe.each(stores)('finished webhook deliveries past their retention on $stor
     const stillPending = (await log('initech', initech)).edges.map((edge) => edge.node);
     expect(stillPending.map((node) => [node.id, node.status])).toEqual([[pending.id, 'PENDING']]);
     expect(await storedAttempts([pending.id, recent.id, redelivered.id])).toBe(4);
+  });
+
+  // Continues on the gateway (and its clock) the test above left: globex's receiver still fails,
+  // initech's endpoint still holds its pending delivery.
+  it.skipIf(!available)('deliveries that finished before migration 10 get their end from it, and are purged like the rest', async () => {
+    const umbrella = await register('umbrella', (await receiver()).url);
+    const delivered = await deliveryOf('umbrella', umbrella, await decide('umbrella'), (node) => node.status === 'DELIVERED');
+    const globex = (await gateway.ok(WebhookEndpointsDocument, { tenant: 'globex' }, admin('globex'))).webhookEndpoints[0].id;
+    const failingSession = await decide('globex');
+    await deliveryOf('globex', globex, failingSession, (node) => node.attempts.length >= 1);
+    gateway.advanceClock(2 * DAY_MILLIS);
+    const failed = await deliveryOf('globex', globex, failingSession, (node) => node.status === 'FAILED');
+
+    // The database as a gateway before migration 10 left it.
+    await gateway.stopGateway();
+    await onDatabase(async (run) => {
+      await run('DROP INDEX webhook_deliveries_finished');
+      await run('ALTER TABLE webhook_deliveries DROP COLUMN finished_at');
+      await run('DELETE FROM schema_migrations WHERE version = 10');
+    });
+    await gateway.startAgain();
+
+    const ends = await onDatabase((run) =>
+      run('SELECT id, finished_at, delivered_at, (SELECT max(a.at) FROM webhook_attempts a WHERE a.delivery_id = d.id) AS last_attempt FROM webhook_deliveries d WHERE id IN ($1, $2)', [delivered.id, failed.id]),
+    );
+    const endOf = (id: string) => ends.find((row) => row.id === id)!;
+    expect(Number(endOf(delivered.id).finished_at)).toBe(Number(endOf(delivered.id).delivered_at));
+    expect(Number(endOf(failed.id).finished_at)).toBe(Number(endOf(failed.id).last_attempt));
+
+    gateway.advanceClock(31 * DAY_MILLIS);
+    await eventually(async () => ((await log('umbrella', umbrella)).totalCount === 0 ? true : undefined));
+    await eventually(async () => ((await log('globex', globex)).edges.some((edge) => edge.node.id === failed.id) ? undefined : true));
+    expect(await storedAttempts([delivered.id, failed.id])).toBe(0);
+    const initech = (await gateway.ok(WebhookEndpointsDocument, { tenant: 'initech' }, admin('initech'))).webhookEndpoints[0].id;
+    expect((await log('initech', initech)).edges.map((edge) => edge.node.status)).toEqual(['PENDING']);
   });
 });
