@@ -23,7 +23,7 @@ import { createSessionServices } from './domain/sessions';
 import { WebhookDispatcher } from './domain/webhooks/dispatcher';
 import { WebhookService } from './domain/webhooks/webhook.service';
 import { HttpWebhookSender } from './adapters/webhooks/http-sender';
-import { OutboundPolicy } from './adapters/webhooks/outbound-guard';
+import { type HostResolver, OutboundPolicy } from './adapters/webhooks/outbound-guard';
 import { createResilientFace } from './adapters/face/resilient-face';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
 import { createInProcessPubSub } from './adapters/pubsub/in-process';
@@ -63,6 +63,11 @@ export interface GatewayOptions {
   config: GatewayConfig;
   /** Milliseconds since epoch, for session expiry; tests move it forward. Default `Date.now`. */
   now?: () => number;
+  /**
+   * How webhook deliveries resolve endpoint host names, at registration and at each connection;
+   * default the system resolver. Tests stand in a resolver of their own for DNS.
+   */
+  resolveHost?: HostResolver;
   /** Where log lines go; default stdout. */
   logSink?: (line: string) => void;
   /** Node.js process metrics at /metrics too (`main.ts`: one gateway per process); default false. */
@@ -192,7 +197,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   // Endpoint secrets are sealed with the key that seals idempotent starts' device tokens.
   const webhookSealer = new TokenSealer(idempotencySecret);
-  const outbound = new OutboundPolicy({ production: config.production, allowedCidrs: config.webhooks.allowedCidrs });
+  const outbound = new OutboundPolicy({ production: config.production, allowedCidrs: config.webhooks.allowedCidrs, resolve: options.resolveHost });
   const webhooks = new WebhookService({
     repository: store.webhooks,
     sealer: webhookSealer,
@@ -213,6 +218,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     timeoutMillis: config.webhooks.timeoutMillis,
     retry: { baseDelayMillis: config.webhooks.retryBaseDelayMillis, maxDelayMillis: config.webhooks.retryMaxDelayMillis },
     failingAfter: config.webhooks.failingAfter,
+    deliveryRetentionMillis: config.webhooks.deliveryRetentionMillis,
+    metrics,
   });
   const auditFeed = new AuditFeed({
     pubsub,
@@ -236,6 +243,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     activePollers: () => sessions.polling.activePollers,
     faceCircuitState: () => resilientFace.breaker.state,
     faceCallsWaiting: () => resilientFace.scheduler.waiting,
+    webhookBacklog: () => store.webhooks.backlog(),
   });
   // What HTTP and WebSocket share: limits, authentication, context, masking, metrics, log scope.
   const rules = createGraphQLRules({

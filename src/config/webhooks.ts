@@ -13,6 +13,8 @@ export interface WebhookSettings {
   failingAfter: number;
   /** How long a rotated-out secret still signs, unless the rotation says otherwise. */
   secretOverlapMillis: number;
+  /** How long a delivered or failed delivery stays in the delivery log (with its attempts) after it finished. */
+  deliveryRetentionMillis: number;
   /** CIDR ranges endpoints may resolve to although private, loopback or link-local (e.g. `127.0.0.0/8`). */
   allowedCidrs: string[];
   /** The tenant whose admins manage every tenant's endpoints; unset: each admin only its own tenant's. */
@@ -32,6 +34,7 @@ export function webhookSettings(env: Env): WebhookSettings {
     retryHorizonMillis: integer(env, 'WEBHOOK_RETRY_HORIZON_MS', 86_400_000, 1_000, 7 * 86_400_000),
     failingAfter: integer(env, 'WEBHOOK_FAILING_AFTER', 5, 1, 1_000),
     secretOverlapMillis: integer(env, 'WEBHOOK_SECRET_OVERLAP_MS', 86_400_000, 0, 30 * 86_400_000),
+    deliveryRetentionMillis: integer(env, 'WEBHOOK_DELIVERY_RETENTION_DAYS', 30, 1, 3_650) * 86_400_000,
     allowedCidrs,
     globalAdminTenant: read(env, 'GLOBAL_ADMIN_TENANT'),
   };

@@ -9,6 +9,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Verdict } from '../domain/sessions/session.model';
+import type { DeliveryStatus } from '../domain/webhooks/webhook.model';
 
 export const METRIC_PREFIX = 'liveness_gateway_';
 
@@ -21,6 +22,24 @@ const RULES: readonly RateLimitRule[] = ['user_starts', 'device_starts', 'unauth
 const CIRCUIT_STATES = ['closed', 'half-open', 'open'] as const;
 const PRIORITIES = ['interactive', 'background'] as const;
 
+/** What came of one webhook attempt: delivered, to be tried again, or the delivery given up. */
+export type WebhookAttemptOutcome = 'delivered' | 'retry' | 'failed';
+/** The receiver's answer by class; `none` when there was no HTTP answer (timeout, refused address, connection error). */
+export type WebhookStatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'other' | 'none';
+const OUTCOMES: Record<DeliveryStatus, WebhookAttemptOutcome> = { DELIVERED: 'delivered', PENDING: 'retry', FAILED: 'failed' };
+/** The series that exist from the start: a 2xx delivers, anything else is retried or ends the delivery. */
+const WEBHOOK_SERIES: [WebhookAttemptOutcome, WebhookStatusClass][] = [
+  ['delivered', '2xx'],
+  ...(['retry', 'failed'] as const).flatMap((outcome) => (['3xx', '4xx', '5xx', 'none'] as const).map((statusClass): [WebhookAttemptOutcome, WebhookStatusClass] => [outcome, statusClass])),
+];
+
+/** The class of an HTTP status for the `status_class` label; `none` without an answer. */
+function webhookStatusClass(statusCode: number | undefined): WebhookStatusClass {
+  if (statusCode === undefined) return 'none';
+  if (statusCode >= 200 && statusCode < 600) return `${Math.floor(statusCode / 100)}xx` as WebhookStatusClass;
+  return 'other';
+}
+
 /** Live counts read at each scrape; gateway.ts hands them over once everything is built. */
 export interface LiveCounts {
   /** GraphQL subscriptions in progress (`sessionDecision` over WebSocket). */
@@ -29,6 +48,8 @@ export interface LiveCounts {
   activePollers(): number;
   faceCircuitState(): (typeof CIRCUIT_STATES)[number];
   faceCallsWaiting(): Record<(typeof PRIORITIES)[number], number>;
+  /** Read from the store, which every instance shares: each instance reports the same numbers. */
+  webhookBacklog(): Promise<{ pendingDeliveries: number; failingEndpoints: number }>;
 }
 
 export interface MetricsOptions {
@@ -50,6 +71,8 @@ export class Metrics {
   private readonly faceSeconds: Histogram<'operation' | 'status'>;
   private readonly decisions: Counter<'verdict'>;
   private readonly refusals: Counter<'rule'>;
+  private readonly webhookAttempts: Counter<'outcome' | 'status_class'>;
+  private readonly webhookSeconds: Histogram<'outcome'>;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -128,9 +151,40 @@ export class Metrics {
       labelNames: ['rule'],
       registers,
     });
+    this.webhookAttempts = new Counter({
+      name: `${METRIC_PREFIX}webhook_attempts_total`,
+      help: 'Webhook delivery attempts this instance made, by outcome (delivered, retry, failed) and the class of the answer (2xx..5xx, or none).',
+      labelNames: ['outcome', 'status_class'],
+      registers,
+    });
+    this.webhookSeconds = new Histogram({
+      name: `${METRIC_PREFIX}webhook_attempt_duration_seconds`,
+      help: 'Time of one webhook attempt: connecting, sending, and reading the (bounded) answer.',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+      registers,
+    });
+    const backlog = async () => live().webhookBacklog?.().catch(() => undefined);
+    new Gauge({
+      name: `${METRIC_PREFIX}webhook_deliveries_pending`,
+      help: 'Webhook deliveries not yet delivered nor given up, in the store all instances share (NaN when the store does not answer).',
+      registers,
+      async collect() {
+        this.set((await backlog())?.pendingDeliveries ?? Number.NaN);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}webhook_endpoints_failing`,
+      help: 'Webhook endpoints marked failing (WEBHOOK_FAILING_AFTER failed attempts in a row), in the shared store (NaN when it does not answer).',
+      registers,
+      async collect() {
+        this.set((await backlog())?.failingEndpoints ?? Number.NaN);
+      },
+    });
     // Every series of a closed label set exists from the start, so a rate over it starts at 0.
     for (const verdict of VERDICTS) this.decisions.inc({ verdict }, 0);
     for (const rule of RULES) this.refusals.inc({ rule }, 0);
+    for (const [outcome, statusClass] of WEBHOOK_SERIES) this.webhookAttempts.inc({ outcome, status_class: statusClass }, 0);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -166,6 +220,16 @@ export class Metrics {
 
   rateLimited(rule: RateLimitRule): void {
     this.refusals.inc({ rule });
+  }
+
+  /**
+   * One webhook attempt: the delivery's status after it (PENDING: to be retried) and the receiver's
+   * HTTP status, if it answered. No endpoint, URL, secret or tenant is ever a label.
+   */
+  webhookAttempt(status: DeliveryStatus, statusCode: number | undefined, seconds: number): void {
+    const outcome = OUTCOMES[status];
+    this.webhookAttempts.inc({ outcome, status_class: webhookStatusClass(statusCode) });
+    this.webhookSeconds.observe({ outcome }, seconds);
   }
 
   /** The text exposition format (version 0.0.4) and its content type. */

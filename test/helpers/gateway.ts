@@ -14,6 +14,7 @@ import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config';
 import { createGateway, type Gateway } from '../../src/gateway';
+import type { HostResolver } from '../../src/adapters/webhooks/outbound-guard';
 import { createFaceEmulator } from '../../tools/face-emulator';
 
 export interface TokenClaims {
@@ -43,6 +44,8 @@ export interface TestGatewayOptions {
    * first, so tests sign with it), the one case with a dev token in Sandbox and /demo.
    */
   devSecret?: boolean;
+  /** Stands in for DNS when deliveries resolve webhook endpoint names (`GatewayOptions.resolveHost`). */
+  resolveHost?: HostResolver;
 }
 
 export class TestGateway {
@@ -57,6 +60,7 @@ export class TestGateway {
     readonly dataDir: string,
     readonly jwtSecret: string,
     private readonly env: Record<string, string>,
+    private readonly resolveHost?: HostResolver,
   ) {}
 
   static async start(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -87,7 +91,7 @@ export class TestGateway {
       LOG_LEVEL: 'debug',
       ...options.env,
     };
-    const test = new TestGateway(dataDir, secret, env);
+    const test = new TestGateway(dataDir, secret, env, options.resolveHost);
     await test.boot();
     return test;
   }
@@ -234,6 +238,7 @@ export class TestGateway {
     this.gateway = await createGateway({
       config,
       now,
+      resolveHost: this.resolveHost,
       logSink: (line) => this.logs.push(line),
       // As main.ts wires it, with the gateway's clock so that advanceClock moves the emulator too.
       faceEmulator: config.face.mode === 'emulator' ? createFaceEmulator({

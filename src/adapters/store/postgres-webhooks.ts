@@ -140,8 +140,8 @@ export class PostgresWebhookRepository implements WebhookRepository {
       const updated = (
         await client.query<{ attempt_count: number }>(
           `UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, delivered_at = $3, last_status_code = $4, last_latency_ms = $5,
-             last_error = $6, attempt_count = attempt_count + 1, lease_owner = NULL, lease_until = NULL
-           WHERE id = $7 RETURNING attempt_count`,
+             last_error = $6, finished_at = $7, attempt_count = attempt_count + 1, lease_owner = NULL, lease_until = NULL
+           WHERE id = $8 RETURNING attempt_count`,
           [...attemptUpdateValues(after, outcome, at), claimed.delivery.id],
         )
       ).rows[0];
@@ -162,6 +162,27 @@ export class PostgresWebhookRepository implements WebhookRepository {
       await client.query('UPDATE webhook_endpoints SET consecutive_failures = $2, failing = $3 WHERE id = $1', [endpoint.id, change.consecutiveFailures, change.failing]);
       await appendAudit(client, this.sealing, endpoint.tenant, change.auditEvents, at);
     });
+  }
+
+  async backlog(): Promise<{ pendingDeliveries: number; failingEndpoints: number }> {
+    const row = (
+      await this.pool.query<{ pending: string; failing: string }>(
+        `SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING') AS pending, (SELECT count(*) FROM webhook_endpoints WHERE failing) AS failing`,
+      )
+    ).rows[0];
+    return { pendingDeliveries: Number(row.pending), failingEndpoints: Number(row.failing) };
+  }
+
+  async purgeFinished(before: Date, limit: number): Promise<number> {
+    // Rows another instance is deleting are skipped, not waited for; the outer condition is checked
+    // again on the row it locks, so a delivery redelivered meanwhile (PENDING again) is never deleted.
+    const result = await this.pool.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries WHERE status <> 'PENDING' AND finished_at < $1 ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         AND status <> 'PENDING' AND finished_at < $1`,
+      [before.getTime(), limit],
+    );
+    return result.rowCount ?? 0;
   }
 
   async releaseLeases(owner: string): Promise<void> {
@@ -196,7 +217,7 @@ export class PostgresWebhookRepository implements WebhookRepository {
     return transaction(this.pool, async (client) => {
       const row = (
         await client.query<Row>(
-          `UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = $2, retry_until = $3, lease_owner = NULL, lease_until = NULL
+          `UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = $2, retry_until = $3, finished_at = NULL, lease_owner = NULL, lease_until = NULL
            WHERE id = $1 RETURNING *`,
           [id, at.getTime(), retryUntil.getTime()],
         )

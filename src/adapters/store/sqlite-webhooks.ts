@@ -78,14 +78,20 @@ export class SqliteWebhookRepository implements WebhookRepository {
       insertAttempt: db.prepare('INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?)'),
       afterAttempt: db.prepare(`
         UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, delivered_at = ?, last_status_code = ?, last_latency_ms = ?,
-          last_error = ?, attempt_count = attempt_count + 1, lease_owner = NULL, lease_until = NULL
+          last_error = ?, finished_at = ?, attempt_count = attempt_count + 1, lease_owner = NULL, lease_until = NULL
         WHERE id = ? RETURNING attempt_count`).pluck(),
       endpointAfterAttempt: db.prepare('UPDATE webhook_endpoints SET consecutive_failures = ?, failing = ? WHERE id = ?'),
+      backlog: db.prepare(
+        `SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING') AS pending, (SELECT count(*) FROM webhook_endpoints WHERE failing = 1) AS failing`,
+      ),
       releaseLeases: db.prepare('UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?'),
       delivery: db.prepare('SELECT * FROM webhook_deliveries WHERE id = ?'),
       redeliver: db.prepare(`
-        UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = ?, retry_until = ?, lease_owner = NULL, lease_until = NULL
+        UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = ?, retry_until = ?, finished_at = NULL, lease_owner = NULL, lease_until = NULL
         WHERE id = ? RETURNING *`),
+      purgeFinished: db.prepare(`
+        DELETE FROM webhook_deliveries WHERE id IN (
+          SELECT id FROM webhook_deliveries WHERE status <> 'PENDING' AND finished_at < ? ORDER BY finished_at LIMIT ?)`),
     };
   }
 
@@ -174,6 +180,16 @@ export class SqliteWebhookRepository implements WebhookRepository {
         this.chain.append(endpoint.tenant, change.auditEvents, at);
       })
       .immediate();
+  }
+
+  async backlog(): Promise<{ pendingDeliveries: number; failingEndpoints: number }> {
+    const row = this.statements.backlog.get() as { pending: number; failing: number };
+    return { pendingDeliveries: row.pending, failingEndpoints: row.failing };
+  }
+
+  async purgeFinished(before: Date, limit: number): Promise<number> {
+    // One write transaction: a delivery redelivered meanwhile (PENDING again) is never deleted.
+    return this.db.transaction(() => this.statements.purgeFinished.run(before.getTime(), limit).changes).immediate();
   }
 
   async releaseLeases(owner: string): Promise<void> {

@@ -119,5 +119,7 @@ export function attemptUpdateValues(
     outcome.statusCode ?? null,
     Math.round(outcome.latencyMs),
     outcome.error ?? null,
+    // finished_at: a delivery leaves the outbox for the delivery log, whose retention counts from here.
+    after.status === 'PENDING' ? null : at.getTime(),
   ];
 }

@@ -3,7 +3,8 @@
  * checked when it is registered, and every address its host resolves to is checked again at each
  * connection (`lookup`), so a name that later resolves elsewhere (DNS rebinding) reaches no
  * loopback, private, link-local or cloud metadata address either, unless the operator allowed that
- * range (WEBHOOK_ALLOWED_CIDRS).
+ * range (WEBHOOK_ALLOWED_CIDRS). Both checks ask the same resolver: the system's (`dns.lookup`,
+ * as node:http would), or one the composition root hands over.
  */
 import dns from 'node:dns';
 import net, { BlockList, type LookupFunction } from 'node:net';
@@ -44,17 +45,26 @@ const REFUSED_V6: [string, number][] = [
   ['ff00::', 8],
 ];
 
+/** Every address a host name resolves to, as `dns.lookup(name, { all: true })` answers. */
+export type HostResolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
+
+const systemResolver: HostResolver = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+
 export interface OutboundPolicyOptions {
   /** In production endpoints must be https. */
   production: boolean;
   allowedCidrs: readonly string[];
+  /** How host names are resolved, at registration and at each connection; default the system's. */
+  resolve?: HostResolver;
 }
 
 export class OutboundPolicy implements UrlGuard {
   private readonly refused = new BlockList();
   private readonly allowed = new BlockList();
+  private readonly resolve: HostResolver;
 
   constructor(private readonly options: OutboundPolicyOptions) {
+    this.resolve = options.resolve ?? systemResolver;
     for (const [address, prefix] of REFUSED_V4) this.refused.addSubnet(address, prefix, 'ipv4');
     for (const [address, prefix] of REFUSED_V6) this.refused.addSubnet(address, prefix, 'ipv6');
     for (const cidr of options.allowedCidrs) {
@@ -86,7 +96,7 @@ export class OutboundPolicy implements UrlGuard {
     const host = hostOf(parsed);
     let addresses: string[];
     try {
-      addresses = net.isIP(host) ? [host] : (await dns.promises.lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+      addresses = net.isIP(host) ? [host] : (await this.resolve(host)).map((entry) => entry.address);
     } catch {
       throw badInput('url: its host name does not resolve.');
     }
@@ -95,18 +105,24 @@ export class OutboundPolicy implements UrlGuard {
     }
   }
 
-  /** A `lookup` for node:http that refuses names resolving to any address deliveries may not reach. */
+  /**
+   * A `lookup` for node:http that refuses names resolving to any address deliveries may not reach:
+   * the addresses checked are the ones the socket then connects to, whatever the name said before.
+   */
   readonly lookup: LookupFunction = (hostname, options, callback) => {
-    dns.lookup(hostname, { ...options, all: true, verbatim: true }, (error, entries) => {
-      if (error) return callback(error, '', 0);
-      const list = entries as unknown as dns.LookupAddress[];
-      const refused = list.find((entry) => !this.mayReach(entry.address));
-      if (refused || list.length === 0) {
-        return callback(Object.assign(new Error('the endpoint resolves to an address webhooks may not reach'), { code: 'EADDRREFUSED' }), '', 0);
-      }
-      if ((options as dns.LookupOptions).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
-      callback(null, list[0].address, list[0].family);
-    });
+    const family = options.family === 4 || options.family === 6 ? options.family : undefined;
+    this.resolve(hostname).then(
+      (entries) => {
+        const list = family ? entries.filter((entry) => entry.family === family) : entries;
+        if (list.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+        if (list.some((entry) => !this.mayReach(entry.address))) {
+          return callback(Object.assign(new Error('the endpoint resolves to an address webhooks may not reach'), { code: 'EADDRREFUSED' }), '', 0);
+        }
+        if (options.all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
+        callback(null, list[0].address, list[0].family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, '', 0),
+    );
   };
 }
 

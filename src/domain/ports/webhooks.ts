@@ -50,6 +50,13 @@ export interface WebhookRepository {
    * with the audit event that mark's change brings. `at` is when the attempt started.
    */
   recordAttempt(claimed: ClaimedDelivery, outcome: AttemptOutcome, after: DeliveryAfterAttempt, at: Date, failingAfter: number): Promise<void>;
+  /** Deliveries pending (store-wide) and endpoints marked failing, for the metrics. */
+  backlog(): Promise<{ pendingDeliveries: number; failingEndpoints: number }>;
+  /**
+   * Deletes up to `limit` deliveries that finished (delivered, or failed for good) before `before`,
+   * oldest first, with their attempts; never a pending one. Returns how many it deleted.
+   */
+  purgeFinished(before: Date, limit: number): Promise<number>;
   /** Drops every lease `owner` holds of deliveries it has not started (a gateway stopping). */
   releaseLeases(owner: string): Promise<void>;
   /** An endpoint's deliveries, newest first. */

@@ -261,4 +261,18 @@ export const schema: { version: number; description: string; sql: (d: Dialect) =
       )${d.strict};
     `,
   },
+  {
+    version: 10,
+    description: 'when a webhook delivery finished, so that finished deliveries are purged after their retention',
+    sql: (d) => `
+      ALTER TABLE webhook_deliveries ADD COLUMN finished_at ${d.millis};
+      -- Deliveries finished before this column existed: delivered then, or given up at their last attempt.
+      UPDATE webhook_deliveries SET finished_at = coalesce(
+          delivered_at,
+          (SELECT max(a.at) FROM webhook_attempts a WHERE a.delivery_id = webhook_deliveries.id),
+          created_at)
+        WHERE status <> 'PENDING';
+      CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at) WHERE status <> 'PENDING';
+    `,
+  },
 ];
