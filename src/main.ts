@@ -1,8 +1,9 @@
 /** Process entry: configuration -> createGateway() -> listen; SIGINT/SIGTERM stop it gracefully. */
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, loadEnvFile } from './config';
 import { createGateway } from './gateway';
 
 async function main(): Promise<void> {
+  const envFile = loadEnvFile();
   const config = loadConfig();
   // Development wiring: without FACE_ENDPOINT the gateway talks to the Face emulator (a tool, loaded
   // only then), served on the gateway's own port under /emulator.
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
   const gateway = await createGateway({ config, processMetrics: true, faceEmulator });
 
   const lines = [
+    envFile ? `Settings from ${envFile.file}: ${envFile.applied.length} applied (the environment wins over the file)` : undefined,
     `Liveness gateway on ${gateway.url}/graphql (WebSocket: ${gateway.url.replace(/^http/, 'ws')}/graphql)`,
     gateway.emulatorUrl ? `Face emulator at ${gateway.emulatorUrl} (Face API v1.2 under /face/v1.2)` : undefined,
     config.sandboxEnabled ? `Apollo Sandbox: open ${gateway.url}/graphql in a browser` : undefined,

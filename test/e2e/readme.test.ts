@@ -14,11 +14,13 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
 import { createClient } from 'graphql-ws';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envExample } from '../../tools/cli/env-example';
 import { createFaceEmulator } from '../../tools/face-emulator';
 
 const root = path.resolve(__dirname, '../..');
@@ -327,6 +329,28 @@ describe('the documentation', () => {
     expect(settings.length).toBeGreaterThanOrEqual(50);
     const rows = new Set([...read('docs/configuration.md').matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((match) => match[1]));
     expect([...new Set(settings)].filter((name) => !rows.has(name))).toEqual([]);
+  });
+
+  it('every row of the gateway\'s settings in docs/configuration.md is a setting src/config/ reads', () => {
+    const configSource = fs.readdirSync(path.join(root, 'src/config')).map((name) => read(`src/config/${name}`)).join('\n');
+    const settings = new Set([...configSource.matchAll(/\(env, '([A-Z][A-Z0-9_]+)'/g)].map((match) => match[1]));
+    const gatewaySettings = read('docs/configuration.md').split("\n## The tools' settings")[0];
+    const rows = [...gatewaySettings.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((match) => match[1]);
+    expect(rows.length).toBeGreaterThanOrEqual(50);
+    expect(rows.filter((name) => !settings.has(name))).toEqual([]);
+  });
+
+  it('.env.example is written from docs/configuration.md, and lists every setting src/config/ reads with its default', () => {
+    const example = read('.env.example');
+    expect(example).toBe(envExample(read('docs/configuration.md')));
+    const configSource = fs.readdirSync(path.join(root, 'src/config')).map((name) => read(`src/config/${name}`)).join('\n');
+    const listed = new Set([...example.matchAll(/^# ([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]));
+    expect([...configSource.matchAll(/\(env, '([A-Z][A-Z0-9_]+)'/g)].map((match) => match[1]).filter((name) => !listed.has(name))).toEqual([]);
+    // Defaults as the docs give them; nothing is set by copying the file to .env as it is.
+    expect(example).toContain('\n# PORT=4000\n');
+    expect(example).toContain('\n# FACE_TIMEOUT_MS=10000\n');
+    expect(Object.keys(parseEnv(example))).toEqual([]);
+    expect(read('.gitignore').split('\n')).toContain('.env');
   });
 
   it('every relative link of README.md, CHANGELOG.md and docs/ reaches a file, and a heading where it names one', () => {

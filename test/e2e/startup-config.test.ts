@@ -13,17 +13,23 @@ const root = path.resolve(__dirname, '../..');
 const main = path.join(root, 'dist/src/main.js');
 const dataDirs: string[] = [];
 
-/** Runs the built gateway with `env` over a clean environment; resolves with how it exited and what it wrote. */
-function boot(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs the built gateway with `env` over a clean environment, in `cwd` (a folder of its own unless
+ * given); resolves with how it exited and what it wrote. Once it says where it listens, it is stopped.
+ */
+function boot(env: Record<string, string>, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-config-'));
   dataDirs.push(dataDir);
   const base = { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0' };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main], { cwd: cwd ?? dataDir, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('Liveness gateway on')) child.kill('SIGTERM');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     child.once('error', reject);
     child.once('close', (code) => {
@@ -64,4 +70,35 @@ describe('a bad setting at boot', () => {
       expect(result.stderr).not.toContain('Liveness gateway on');
     });
   }
+});
+
+describe('settings from a .env file', () => {
+  /** A folder holding `.env` with `lines`, to start the gateway in. */
+  function withEnvFile(lines: string[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-dotenv-'));
+    dataDirs.push(dir);
+    fs.writeFileSync(path.join(dir, '.env'), lines.join('\n') + '\n');
+    return dir;
+  }
+
+  it('a .env in the working directory is read at start: its bad setting stops the process, named', async () => {
+    const dir = withEnvFile(['# timeouts', 'HTTP_REQUEST_TIMEOUT_MS=1000', 'HTTP_HEADERS_TIMEOUT_MS="5000"']);
+    const result = await boot({}, dir);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toBe('Configuration error: HTTP_HEADERS_TIMEOUT_MS (5000) must not be larger than HTTP_REQUEST_TIMEOUT_MS (1000).\n');
+  });
+
+  it('the environment wins over the file: a variable set in both takes the environment\'s value', async () => {
+    const dir = withEnvFile(['PORT=not-a-port', 'LOG_LEVEL=verbose']);
+    const result = await boot({ PORT: '0', LOG_LEVEL: 'warn' }, dir);
+    expect(result.stderr).not.toContain('Configuration error');
+    expect(result.stderr).toMatch(/^Settings from .*\/\.env: 0 applied \(the environment wins over the file\)$/m);
+    expect(result.stderr).toMatch(/^Liveness gateway on http:\/\/127\.0\.0\.1:\d+\/graphql/m);
+  });
+
+  it('the gateway starts the same without a .env file', async () => {
+    const result = await boot({});
+    expect(result.stderr).not.toContain('Settings from');
+    expect(result.stderr).toMatch(/^Liveness gateway on http:\/\/127\.0\.0\.1:\d+\/graphql/m);
+  });
 });

@@ -22,7 +22,10 @@ import {
   ViewerDocument,
   type SessionDecisionSubscription,
 } from '../../client/generated/graphql';
-import { loadConfig } from '../../src/config';
+import { loadConfig, loadEnvFile } from '../../src/config';
+
+// The same .env as the gateway's, so a secret or a URL set there is the one the demo uses.
+loadEnvFile();
 
 const gatewayUrl = (process.env.GATEWAY_URL || 'http://localhost:4000').replace(/\/+$/, '');
 const emulatorUrl = (process.env.FACE_EMULATOR_URL || `${gatewayUrl}/emulator`).replace(/\/+$/, '');
