@@ -311,6 +311,42 @@ describe('the README, as a newcomer follows it', () => {
   }, 120_000);
 });
 
+describe('a gateway against the standalone emulator, as docs/api.md gives it', () => {
+  it('npm run face-emulator, then FACE_ENDPOINT=… FACE_APIKEY=… npm start: the gateway starts without a warning and starts sessions at it', async () => {
+    const section = sections('docs/api.md').find((candidate) => candidate.heading === 'The Face emulator')!.text;
+    const [, recipe] = section.match(/`(FACE_ENDPOINT=http:\/\/127\.0\.0\.1:4100 FACE_APIKEY=\S+ npm start)`/) ?? [];
+    expect(recipe, 'the recipe in docs/api.md').toBeDefined();
+    const emulator = await npm(['run', 'face-emulator'], { FACE_EMULATOR_PORT: '0' }, /listening on (http:\/\/\S+)/);
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-readme-standalone-'));
+    let gateway: (Started & { match: RegExpMatchArray }) | undefined;
+    try {
+      gateway = await startUntil(
+        'bash',
+        ['-euo', 'pipefail', '-c', recipe.split('http://127.0.0.1:4100').join(emulator.match[1])],
+        { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+        /Dev token[^\n]*\n\s+(\S+)/,
+      );
+      expect(gateway.output()).not.toContain('Warning');
+      const gatewayUrl = gateway.output().match(/Liveness gateway on (http:\/\/[^\s/]+)\/graphql/)![1];
+      const response = await fetch(`${gatewayUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.match[1]}` },
+        body: JSON.stringify({ query: 'mutation { startLivenessSession(input: {}) { session { id status } } }' }),
+      });
+      const body = (await response.json()) as { data?: { startLivenessSession: { session: { id: string } } }; errors?: unknown };
+      expect(body.errors).toBeUndefined();
+      // The session is the emulator's own: it answers for it directly.
+      const id = body.data!.startLivenessSession.session.id;
+      const atFace = await fetch(`${emulator.match[1]}/face/v1.2/detectLiveness-sessions/${id}`, { headers: { 'Ocp-Apim-Subscription-Key': 'any-key' } });
+      expect(atFace.status).toBe(200);
+    } finally {
+      await stopProcessGroup(gateway?.child);
+      await stopProcessGroup(emulator.child);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
 describe('the documentation', () => {
   it('every runnable block of README.md and docs/ is one a test runs', () => {
     const files = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
