@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
@@ -111,6 +112,15 @@ async function startUntil(command: string, args: string[], env: Record<string, s
   return { child, output: () => output, match };
 }
 
+/** A port nothing listens on: one the system just gave out and took back. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 async function stopProcessGroup(child: ChildProcess | undefined): Promise<void> {
   if (!child?.pid || child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -161,16 +171,27 @@ describe('the README, as a newcomer follows it', () => {
     expect(sections('README.md').find((section) => section.heading === 'Two commands')!.text).toContain('`npm test` runs the whole test suite');
   });
 
-  it('the shell walkthrough runs as written and reaches a PASS, by curl and by npm run demo', async () => {
+  it('the shell walkthrough runs as written, on the port the gateway chose, and reaches a PASS, by curl and by npm run demo', async () => {
     const [script] = blocks('README.md', 'Walkthrough from a shell', 'sh');
     expect(script).toContain('npm run --silent token');
     expect(script).toContain('npm run demo');
-    const result = await runBash(script.split(README_URL).join(url), { DATA_DIR: dataDir, GATEWAY_URL: url });
+    // One place names the default address; everything else follows GATEWAY_URL.
+    expect(script.split(README_URL)).toHaveLength(2);
+    expect(script).toContain(`export GATEWAY_URL=\${GATEWAY_URL:-${README_URL}}`);
+    expect(new URL(url).port).not.toBe('4000');
+    const result = await runBash(script, { DATA_DIR: dataDir, GATEWAY_URL: url });
     expect(result.stderr + result.stdout).not.toMatch(/demo failed|error/i);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('"decision":{"verdict":"PASS"}');
     expect(result.stdout).toContain('Verdict: PASS');
   }, 120_000);
+
+  it('npm run demo with no gateway at GATEWAY_URL names the address it tried and the variable that sets it', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const result = await runBash('npm run --silent demo', { DATA_DIR: dataDir, GATEWAY_URL: closed });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`demo failed: no gateway answered at ${closed} (ECONNREFUSED). Start one with npm start, or set GATEWAY_URL to where yours listens`);
+  }, 60_000);
 
   it('every GraphQL example of docs/api.md runs, in order, against the gateway', async () => {
     const examples = blocks('docs/api.md', 'Operations, by example', 'graphql').map((text) => parse(text));
