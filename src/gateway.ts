@@ -301,6 +301,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       logger.info({}, 'gateway stopped');
     })());
 
-  const checkFace = () => checkFaceAtStart(face, config.faceTimeoutMillis);
+  // Bounded like a readiness probe, so a silent Face delays the start banner by seconds, not minutes.
+  const checkFace = () => checkFaceAtStart(face, Math.min(config.faceTimeoutMillis, 3_000));
   return { url, port, devToken, emulatorUrl, checkFace, stop };
 }

@@ -21,7 +21,7 @@ export async function checkFaceAtStart(face: FacePort, timeoutMillis: number): P
     return undefined;
   } catch (error) {
     if (error instanceof FaceCallBudgetError) {
-      return { definite: false, message: `Face did not answer the start-up check within ${timeoutMillis} ms (FACE_TIMEOUT_MS); /readyz says when it does.` };
+      return { definite: false, message: `Face did not answer the start-up check within ${timeoutMillis} ms; /readyz says when it does.` };
     }
     if (error instanceof FaceRequestError) {
       const credentials = error.httpStatus === 401 || error.httpStatus === 403;
