@@ -7,7 +7,7 @@
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DomainError, type DomainErrorCode } from './domain/errors';
-import { FaceRequestError, FaceUnavailableError } from './domain/ports/face.port';
+import { FaceRequestError, FaceUnavailableError, isNoFaceRoute } from './domain/ports/face.port';
 
 /** The domain's own codes, and those only the boundary gives: the Face service's failures and a masked error. */
 export type PublicErrorCode = DomainErrorCode | 'UPSTREAM_ERROR' | 'UPSTREAM_UNAVAILABLE' | 'INTERNAL_SERVER_ERROR';
@@ -54,19 +54,55 @@ export class PublicError extends GraphQLError {
 export function toPublicError(error: unknown): PublicError | undefined {
   if (error instanceof PublicError) return error;
   if (error instanceof DomainError) return new PublicError(error.code, error.message, error.extensions);
-  if (error instanceof FaceRequestError) {
-    return new PublicError('UPSTREAM_ERROR', `The Face service refused the request (${error.upstreamCode}).`, {
-      upstreamCode: error.upstreamCode,
+  if (error instanceof FaceRequestError) return faceRefusal(error);
+  if (error instanceof FaceUnavailableError) {
+    return new PublicError('UPSTREAM_UNAVAILABLE', UNAVAILABLE_MESSAGES[error.reason](error.networkCode), {
+      reason: error.reason,
+      ...(error.retryAfterSeconds !== undefined && { retryAfterSeconds: error.retryAfterSeconds }),
     });
   }
-  if (error instanceof FaceUnavailableError) {
-    return new PublicError(
-      'UPSTREAM_UNAVAILABLE',
-      'The Face service did not answer in time; try again later.',
-      error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {},
-    );
-  }
   return undefined;
+}
+
+/**
+ * What a client is told when Face could not be used: the cause in words, never the endpoint or the
+ * key. The gateway's own configuration is named where it is the cause, since only its operator can
+ * fix it and the first person to see it is usually that operator, trying the gateway out.
+ */
+const UNAVAILABLE_MESSAGES: Record<FaceUnavailableError['reason'], (networkCode?: string) => string> = {
+  FACE_TIMEOUT: () => 'The Face service did not answer in time; try again later.',
+  FACE_UNREACHABLE: (networkCode) =>
+    `The gateway could not connect to the Face service${networkCode ? ` (${networkCode}${NETWORK_CODES[networkCode] ?? ''})` : ''}; check the gateway's FACE_ENDPOINT.`,
+  FACE_THROTTLED: () => 'The Face service is throttling requests (429); try again later.',
+  FACE_FAILING: () => 'The Face service kept failing after retries; try again later.',
+  FACE_CREDENTIAL_UNAVAILABLE: () => 'The gateway could not obtain a Microsoft Entra ID token for the Face service; its operator must fix its Azure identity, or set FACE_APIKEY.',
+  CIRCUIT_OPEN: () => 'The Face service failed repeatedly, so the gateway is not calling it for a short while; try again later.',
+  GATEWAY_BUSY: () => 'The gateway has too many Face calls waiting; try again later.',
+};
+
+const NETWORK_CODES: Record<string, string> = {
+  ENOTFOUND: ': the host name does not resolve',
+  EAI_AGAIN: ': the host name could not be resolved',
+  ECONNREFUSED: ': nothing listens there',
+  ECONNRESET: ': the connection was reset',
+};
+
+/** Face answered and refused: its own code, and in words the two refusals that are the gateway's configuration. */
+function faceRefusal(error: FaceRequestError): PublicError {
+  const upstream = `${error.httpStatus} ${error.upstreamCode}`;
+  if (error.httpStatus === 401 || error.httpStatus === 403) {
+    return new PublicError('UPSTREAM_ERROR', `The Face service refused the gateway's credentials (${upstream}); its operator must check FACE_APIKEY or the Entra ID role assignment.`, {
+      upstreamCode: error.upstreamCode,
+      reason: 'FACE_CREDENTIALS_REFUSED',
+    });
+  }
+  if (isNoFaceRoute(error.httpStatus, error.upstreamCode)) {
+    return new PublicError('UPSTREAM_ERROR', `The gateway's Face endpoint has no Face API at the path called (${upstream}); its operator must check FACE_ENDPOINT.`, {
+      upstreamCode: error.upstreamCode,
+      reason: 'FACE_ENDPOINT_NOT_FOUND',
+    });
+  }
+  return new PublicError('UPSTREAM_ERROR', `The Face service refused the request (${error.upstreamCode}).`, { upstreamCode: error.upstreamCode });
 }
 
 export interface ErrorLogger {

@@ -25,6 +25,7 @@ import { WebhookService } from './domain/webhooks/webhook.service';
 import { HttpWebhookSender } from './adapters/webhooks/http-sender';
 import { type HostResolver, OutboundPolicy } from './adapters/webhooks/outbound-guard';
 import { createResilientFace } from './adapters/face/resilient-face';
+import { checkFaceAtStart, type FaceStartupProblem } from './adapters/face/startup-check';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
 import { createInProcessPubSub } from './adapters/pubsub/in-process';
 import { createRedisPubSub } from './adapters/pubsub/redis-pubsub';
@@ -88,6 +89,8 @@ export interface Gateway {
   devToken?: string;
   /** The emulator's base URL, in emulator mode. */
   emulatorUrl?: string;
+  /** One Face call now: what is wrong with the Face settings, if anything (`main.ts` asks at start). */
+  checkFace(): Promise<FaceStartupProblem | undefined>;
   stop(): Promise<void>;
 }
 
@@ -312,5 +315,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       logger.info({}, 'gateway stopped');
     })());
 
-  return { url, port, devToken, emulatorUrl, stop };
+  // Bounded like a readiness probe, so a silent Face delays the start banner by seconds, not minutes.
+  const checkFace = () => checkFaceAtStart(face, Math.min(config.faceTimeoutMillis, 3_000));
+  return { url, port, devToken, emulatorUrl, checkFace, stop };
 }

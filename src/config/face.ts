@@ -40,6 +40,13 @@ export function faceSettings(env: Env, production: boolean): FaceSettings {
   if (production && !faceEndpoint && !emulatorOptIn) {
     throw new ConfigError('FACE_ENDPOINT must be set when NODE_ENV=production (or set FACE_EMULATOR=true to run the built-in emulator on purpose).');
   }
+  // Without a key the client signs with Microsoft Entra ID, and the Azure client sends bearer tokens
+  // over https only: every call would fail, reported as Face not answering.
+  if (faceEndpoint?.toLowerCase().startsWith('http:') && read(env, 'FACE_APIKEY') === undefined) {
+    throw new ConfigError(
+      'FACE_APIKEY must be set when FACE_ENDPOINT is an http:// URL: without a key the gateway would sign with Microsoft Entra ID, whose tokens are sent over https only (a standalone emulator accepts any key unless FACE_EMULATOR_KEY is set).',
+    );
+  }
   const face: FaceConfig = faceEndpoint
     ? { mode: 'azure', endpoint: faceEndpoint, apiKey: read(env, 'FACE_APIKEY') }
     : {

@@ -14,6 +14,7 @@ import { type SessionSettings, sessionSettings } from './sessions';
 import { type WebhookSettings, webhookSettings } from './webhooks';
 
 export { ConfigError } from './parse';
+export { type EnvFileLoaded, loadEnvFile } from './env-file';
 export type { JwtKeyConfig } from './auth';
 export type { FaceConfig } from './face';
 export type { HttpServerLimits, QueryLimits, WebSocketLimits } from './limits';

@@ -128,7 +128,7 @@ describe('the Development commands of the README, run in a copy of the working t
   }
 
   it('the table lists exactly the commands this file runs, and the benchmarks', () => {
-    expect(developmentCommands()).toEqual(['npm run build', 'npm run schema', 'npm run codegen', 'npm run typecheck', 'npm run bench']);
+    expect(developmentCommands()).toEqual(['npm run build', 'npm run dev', 'npm run schema', 'npm run codegen', 'npm run typecheck', 'npm run bench']);
   });
 
   it('npm run build compiles the gateway into dist/ and the web client into dist/web/, changing no committed file', async () => {
@@ -136,6 +136,70 @@ describe('the Development commands of the README, run in a copy of the working t
     expect(fs.existsSync(path.join(copy, 'dist/src/main.js'))).toBe(true);
     expect(fs.readFileSync(path.join(copy, 'dist/web/operations.js'), 'utf8')).toContain('export const operations');
     expect(fs.existsSync(path.join(copy, 'dist/web/index.html'))).toBe(true);
+  }, COMMAND_TIMEOUT_MILLIS);
+
+  it('npm run token uses a current build as it is, and builds first once a source has changed', async () => {
+    await runAndExpectNoChange('npm run build');
+    const stamp = path.join(copy, 'dist/.build-stamp');
+    const builtAt = fs.statSync(stamp).mtimeMs;
+
+    const current = await run('npm run --silent token -- --sub alice', copy);
+    expect(current.code, current.output).toBe(0);
+    expect(current.output).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    expect(fs.statSync(stamp).mtimeMs).toBe(builtAt);
+
+    // A source saved after the build: the next command compiles it before running.
+    const source = path.join(copy, 'tools/cli/token.ts');
+    fs.writeFileSync(source, fs.readFileSync(source, 'utf8').replace("args.sub ?? 'dev-user'", "args.sub ?? 'edited-user'"));
+    const later = new Date(builtAt + 2_000);
+    fs.utimesSync(source, later, later);
+    const stale = await run('npm run --silent token', copy);
+    expect(stale.code, stale.output).toBe(0);
+    expect(stale.output).toContain('Building first (tools/cli/token.ts changed)');
+    const token = stale.output.trim().split('\n').pop()!;
+    expect(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'))).toMatchObject({ sub: 'edited-user' });
+    expect(fs.statSync(stamp).mtimeMs).toBeGreaterThan(builtAt);
+  }, COMMAND_TIMEOUT_MILLIS);
+
+  it('npm run dev serves the gateway and restarts it with the new code when a source changes', async () => {
+    expect(developmentCommands()).toContain('npm run dev');
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-dev-data-'));
+    const child = spawn('npm', ['run', 'dev'], {
+      cwd: copy,
+      env: { ...env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '' },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const banners = () => [...output.matchAll(/Liveness gateway on (http:\/\/[^\s/]+)\/graphql/g)].map((match) => match[1]);
+    const waitFor = async (what: string, done: () => boolean) => {
+      for (let waited = 0; !done(); waited += 200) {
+        if (waited > 150_000 || child.exitCode !== null) throw new Error(`npm run dev: no ${what}:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
+    try {
+      await waitFor('first start', () => banners().length === 1);
+      expect(await (await fetch(`${banners()[0]}/healthz`)).json()).toEqual({ status: 'ok' });
+
+      // A change to the health route: tsc --watch compiles it, node --watch restarts the gateway.
+      const source = path.join(copy, 'src/transport/health.ts');
+      const before = fs.readFileSync(source, 'utf8');
+      expect(before).toContain("sendJson(res, 200, { status: 'ok' })");
+      fs.writeFileSync(source, before.replace("sendJson(res, 200, { status: 'ok' })", "sendJson(res, 200, { status: 'ok', restarted: true })"));
+      await waitFor('restart', () => banners().length >= 2);
+      expect(await (await fetch(`${banners().at(-1)}/healthz`)).json()).toEqual({ status: 'ok', restarted: true });
+    } finally {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        process.kill(-child.pid!, 'SIGTERM');
+        await exited;
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   }, COMMAND_TIMEOUT_MILLIS);
 
   it('npm run schema writes schema.graphql, and what it writes is the committed file, byte for byte', async () => {

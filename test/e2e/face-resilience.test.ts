@@ -350,3 +350,57 @@ describe('readiness probes under load', () => {
     }
   }, 60_000);
 });
+
+describe('a misconfigured Face endpoint, as the client sees it', () => {
+  /** Starts a gateway on `env`, runs one session start, and stops it: what the app would get. */
+  async function startOnce(env: Record<string, string>) {
+    const gateway = await TestGateway.start({ env });
+    try {
+      const result = await start(gateway, gateway.token({ sub: 'misconfigured-user' }));
+      const readiness = (await (await fetch(`${gateway.url}/readyz`)).json()) as { checks: Record<string, string> };
+      return { error: result.errors?.[0], readiness, logs: gateway.logs.join('\n') };
+    } finally {
+      await gateway.stop();
+    }
+  }
+
+  it('a key Face refuses: UPSTREAM_ERROR with reason FACE_CREDENTIALS_REFUSED, saying which setting to check, and the key nowhere', async () => {
+    const wrongKey = `wrong-key-${randomBytes(8).toString('hex')}`;
+    const { error, readiness, logs } = await startOnce({ FACE_ENDPOINT: faceUrl, FACE_APIKEY: wrongKey });
+    expect(error?.extensions).toEqual({ code: 'UPSTREAM_ERROR', upstreamCode: expect.any(String), reason: 'FACE_CREDENTIALS_REFUSED' });
+    expect(error?.message).toMatch(/^The Face service refused the gateway's credentials \(401 \w+\); its operator must check FACE_APIKEY/);
+    expect(readiness.checks.face).toMatch(/refused our credentials \(401/);
+    expect(JSON.stringify(error) + logs).not.toContain(wrongKey);
+  });
+
+  it('a URL with no Face API under it (404 on the Face path): UPSTREAM_ERROR with reason FACE_ENDPOINT_NOT_FOUND, and /readyz not ready', async () => {
+    const { error, readiness } = await startOnce({ FACE_ENDPOINT: `${faceUrl}/not-face`, FACE_APIKEY: FACE_KEY });
+    expect(error?.extensions).toEqual({ code: 'UPSTREAM_ERROR', upstreamCode: '404', reason: 'FACE_ENDPOINT_NOT_FOUND' });
+    expect(error?.message).toContain('its operator must check FACE_ENDPOINT');
+    expect(readiness.checks.face).toMatch(/^down: .*no Face API under \/face\/v1\.2/);
+  });
+
+  it('a port where nothing listens: UPSTREAM_UNAVAILABLE with reason FACE_UNREACHABLE naming ECONNREFUSED, not "did not answer in time"', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const { error } = await startOnce({ FACE_ENDPOINT: `http://127.0.0.1:${port}`, FACE_APIKEY: FACE_KEY, FACE_MAX_RETRIES: '0' });
+    expect(error?.extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', reason: 'FACE_UNREACHABLE' });
+    expect(error?.message).toBe("The gateway could not connect to the Face service (ECONNREFUSED: nothing listens there); check the gateway's FACE_ENDPOINT.");
+  });
+
+  it('a host name that does not resolve: UPSTREAM_UNAVAILABLE with reason FACE_UNREACHABLE', async () => {
+    // `.invalid` never resolves (RFC 2606); a resolver that cannot be asked says EAI_AGAIN instead.
+    const { error } = await startOnce({ FACE_ENDPOINT: 'http://face.invalid', FACE_APIKEY: FACE_KEY, FACE_MAX_RETRIES: '0' });
+    expect(error?.extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', reason: 'FACE_UNREACHABLE' });
+    expect(error?.message).toMatch(/^The gateway could not connect to the Face service \((ENOTFOUND: the host name does not resolve|EAI_AGAIN: the host name could not be resolved)\)/);
+  });
+
+  it('Face not answering in time still says so, now with reason FACE_TIMEOUT', async () => {
+    await fault({ status: 200, latencyMs: 5_000, count: 10, method: 'POST' });
+    const { error } = await startOnce({ FACE_ENDPOINT: faceUrl, FACE_APIKEY: FACE_KEY, FACE_TIMEOUT_MS: '300', FACE_MAX_RETRIES: '0' });
+    expect(error?.extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', reason: 'FACE_TIMEOUT' });
+    expect(error?.message).toBe('The Face service did not answer in time; try again later.');
+  });
+});

@@ -12,13 +12,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
 import { createClient } from 'graphql-ws';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envExample } from '../../tools/cli/env-example';
 import { createFaceEmulator } from '../../tools/face-emulator';
 
 const root = path.resolve(__dirname, '../..');
@@ -111,6 +114,15 @@ async function startUntil(command: string, args: string[], env: Record<string, s
   return { child, output: () => output, match };
 }
 
+/** A port nothing listens on: one the system just gave out and took back. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 async function stopProcessGroup(child: ChildProcess | undefined): Promise<void> {
   if (!child?.pid || child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -161,16 +173,27 @@ describe('the README, as a newcomer follows it', () => {
     expect(sections('README.md').find((section) => section.heading === 'Two commands')!.text).toContain('`npm test` runs the whole test suite');
   });
 
-  it('the shell walkthrough runs as written and reaches a PASS, by curl and by npm run demo', async () => {
+  it('the shell walkthrough runs as written, on the port the gateway chose, and reaches a PASS, by curl and by npm run demo', async () => {
     const [script] = blocks('README.md', 'Walkthrough from a shell', 'sh');
     expect(script).toContain('npm run --silent token');
     expect(script).toContain('npm run demo');
-    const result = await runBash(script.split(README_URL).join(url), { DATA_DIR: dataDir, GATEWAY_URL: url });
+    // One place names the default address; everything else follows GATEWAY_URL.
+    expect(script.split(README_URL)).toHaveLength(2);
+    expect(script).toContain(`export GATEWAY_URL=\${GATEWAY_URL:-${README_URL}}`);
+    expect(new URL(url).port).not.toBe('4000');
+    const result = await runBash(script, { DATA_DIR: dataDir, GATEWAY_URL: url });
     expect(result.stderr + result.stdout).not.toMatch(/demo failed|error/i);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('"decision":{"verdict":"PASS"}');
     expect(result.stdout).toContain('Verdict: PASS');
   }, 120_000);
+
+  it('npm run demo with no gateway at GATEWAY_URL names the address it tried and the variable that sets it', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const result = await runBash('npm run --silent demo', { DATA_DIR: dataDir, GATEWAY_URL: closed });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`demo failed: no gateway answered at ${closed} (ECONNREFUSED). Start one with npm start, or set GATEWAY_URL to where yours listens`);
+  }, 60_000);
 
   it('every GraphQL example of docs/api.md runs, in order, against the gateway', async () => {
     const examples = blocks('docs/api.md', 'Operations, by example', 'graphql').map((text) => parse(text));
@@ -311,6 +334,42 @@ describe('the README, as a newcomer follows it', () => {
   }, 120_000);
 });
 
+describe('a gateway against the standalone emulator, as docs/api.md gives it', () => {
+  it('npm run face-emulator, then FACE_ENDPOINT=… FACE_APIKEY=… npm start: the gateway starts without a warning and starts sessions at it', async () => {
+    const section = sections('docs/api.md').find((candidate) => candidate.heading === 'The Face emulator')!.text;
+    const [, recipe] = section.match(/`(FACE_ENDPOINT=http:\/\/127\.0\.0\.1:4100 FACE_APIKEY=\S+ npm start)`/) ?? [];
+    expect(recipe, 'the recipe in docs/api.md').toBeDefined();
+    const emulator = await npm(['run', 'face-emulator'], { FACE_EMULATOR_PORT: '0' }, /listening on (http:\/\/\S+)/);
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveness-readme-standalone-'));
+    let gateway: (Started & { match: RegExpMatchArray }) | undefined;
+    try {
+      gateway = await startUntil(
+        'bash',
+        ['-euo', 'pipefail', '-c', recipe.split('http://127.0.0.1:4100').join(emulator.match[1])],
+        { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+        /Dev token[^\n]*\n\s+(\S+)/,
+      );
+      expect(gateway.output()).not.toContain('Warning');
+      const gatewayUrl = gateway.output().match(/Liveness gateway on (http:\/\/[^\s/]+)\/graphql/)![1];
+      const response = await fetch(`${gatewayUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.match[1]}` },
+        body: JSON.stringify({ query: 'mutation { startLivenessSession(input: {}) { session { id status } } }' }),
+      });
+      const body = (await response.json()) as { data?: { startLivenessSession: { session: { id: string } } }; errors?: unknown };
+      expect(body.errors).toBeUndefined();
+      // The session is the emulator's own: it answers for it directly.
+      const id = body.data!.startLivenessSession.session.id;
+      const atFace = await fetch(`${emulator.match[1]}/face/v1.2/detectLiveness-sessions/${id}`, { headers: { 'Ocp-Apim-Subscription-Key': 'any-key' } });
+      expect(atFace.status).toBe(200);
+    } finally {
+      await stopProcessGroup(gateway?.child);
+      await stopProcessGroup(emulator.child);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
 describe('the documentation', () => {
   it('every runnable block of README.md and docs/ is one a test runs', () => {
     const files = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
@@ -329,6 +388,28 @@ describe('the documentation', () => {
     expect(settings.length).toBeGreaterThanOrEqual(50);
     const rows = new Set([...read('docs/configuration.md').matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((match) => match[1]));
     expect([...new Set(settings)].filter((name) => !rows.has(name))).toEqual([]);
+  });
+
+  it('every row of the gateway\'s settings in docs/configuration.md is a setting src/config/ reads', () => {
+    const configSource = fs.readdirSync(path.join(root, 'src/config')).map((name) => read(`src/config/${name}`)).join('\n');
+    const settings = new Set([...configSource.matchAll(/\(env, '([A-Z][A-Z0-9_]+)'/g)].map((match) => match[1]));
+    const gatewaySettings = read('docs/configuration.md').split("\n## The tools' settings")[0];
+    const rows = [...gatewaySettings.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((match) => match[1]);
+    expect(rows.length).toBeGreaterThanOrEqual(50);
+    expect(rows.filter((name) => !settings.has(name))).toEqual([]);
+  });
+
+  it('.env.example is written from docs/configuration.md, and lists every setting src/config/ reads with its default', () => {
+    const example = read('.env.example');
+    expect(example).toBe(envExample(read('docs/configuration.md')));
+    const configSource = fs.readdirSync(path.join(root, 'src/config')).map((name) => read(`src/config/${name}`)).join('\n');
+    const listed = new Set([...example.matchAll(/^# ([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]));
+    expect([...configSource.matchAll(/\(env, '([A-Z][A-Z0-9_]+)'/g)].map((match) => match[1]).filter((name) => !listed.has(name))).toEqual([]);
+    // Defaults as the docs give them; nothing is set by copying the file to .env as it is.
+    expect(example).toContain('\n# PORT=4000\n');
+    expect(example).toContain('\n# FACE_TIMEOUT_MS=10000\n');
+    expect(Object.keys(parseEnv(example))).toEqual([]);
+    expect(read('.gitignore').split('\n')).toContain('.env');
   });
 
   it('every relative link of README.md, CHANGELOG.md and docs/ reaches a file, and a heading where it names one', () => {

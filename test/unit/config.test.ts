@@ -129,6 +129,13 @@ describe('bad values stop the process with a sentence naming the variable', () =
     expect(refusal({ FACE_ENDPOINT: 'ftp://example.com' }).message).toMatch(/^FACE_ENDPOINT /);
   });
 
+  it('an http:// Face endpoint needs FACE_APIKEY (Entra ID tokens go over https only); https:// does not', () => {
+    expect(refusal({ FACE_ENDPOINT: 'http://127.0.0.1:4100' }).message).toMatch(/^FACE_APIKEY must be set when FACE_ENDPOINT is an http:\/\/ URL/);
+    expect(refusal({ FACE_ENDPOINT: 'HTTP://127.0.0.1:4100', FACE_APIKEY: ' ' }).message).toMatch(/^FACE_APIKEY must be set/);
+    expect(loadConfig({ FACE_ENDPOINT: 'http://127.0.0.1:4100', FACE_APIKEY: 'local-key' }).face).toEqual({ mode: 'azure', endpoint: 'http://127.0.0.1:4100', apiKey: 'local-key' });
+    expect(loadConfig({ FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com' }).face).toMatchObject({ mode: 'azure', apiKey: undefined });
+  });
+
   it('the emulator and a Face endpoint together are refused', () => {
     expect(refusal({ FACE_EMULATOR: 'true', FACE_ENDPOINT: 'https://example.cognitiveservices.azure.com' }).message).toMatch(/FACE_EMULATOR.*FACE_ENDPOINT/);
   });

@@ -17,7 +17,7 @@
  */
 import path from 'node:path';
 
-export const SCENARIOS = ['query', 'start', 'decision', 'subscriptions', 'audit', 'cluster'] as const;
+export const SCENARIOS = ['query', 'start', 'decision', 'subscriptions', 'audit', 'cluster', 'commands'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Sizes {
@@ -46,6 +46,8 @@ export interface Sizes {
   audit: { events: number; warmupRequests: number; measuredRequests: number; deepOffset: number; verifyRuns: number };
   /** One decision on instance A to `sockets` x `subscriptionsPerSocket` subscribers on B, `repetitions` times. */
   cluster: { sockets: number; subscriptionsPerSocket: number; repetitions: number };
+  /** Runs of each command (new processes, one at a time). */
+  commands: { runs: number };
 }
 
 export interface BenchOptions {
@@ -75,6 +77,7 @@ const FULL: Sizes = {
   subscriptions: { sessions: 1_000, sockets: 100, subscriptionsPerSocket: 100, settleMillis: 1_500, delivery: { sockets: 1_000, subscriptionsPerSocket: 10, repetitions: 5 } },
   audit: { events: 1_000_000, warmupRequests: 20, measuredRequests: 200, deepOffset: 900_000, verifyRuns: 1 },
   cluster: { sockets: 1_000, subscriptionsPerSocket: 10, repetitions: 5 },
+  commands: { runs: 10 },
 };
 
 const QUICK: Sizes = {
@@ -84,6 +87,7 @@ const QUICK: Sizes = {
   subscriptions: { sessions: 200, sockets: 20, subscriptionsPerSocket: 100, settleMillis: 1_000, delivery: { sockets: 200, subscriptionsPerSocket: 10, repetitions: 3 } },
   audit: { events: 100_000, warmupRequests: 10, measuredRequests: 50, deepOffset: 90_000, verifyRuns: 1 },
   cluster: { sockets: 200, subscriptionsPerSocket: 10, repetitions: 3 },
+  commands: { runs: 3 },
 };
 
 export class UsageError extends Error {

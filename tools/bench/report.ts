@@ -42,7 +42,7 @@ const HOW_TO_RUN = [
   '| --- | --- |',
   '| `npm run bench` | every scenario at full size (10 to 15 minutes on 2 cores, about 5 of them counting instructions under valgrind; without valgrind that part is skipped and said so); writes this file and `tools/bench/results.json` |',
   '| `npm run bench -- --quick` | every scenario at smaller sizes (a few minutes; no instruction counts); writes `.bench/BENCHMARKS.md` and `.bench/results.json` |',
-  '| `npm run bench -- --only subscriptions` | some scenarios: `query`, `start`, `decision`, `subscriptions`, `audit`, `cluster` (several: `--only query,start`); also to `.bench/` |',
+  '| `npm run bench -- --only subscriptions` | some scenarios: `query`, `start`, `decision`, `subscriptions`, `audit`, `cluster`, `commands` (several: `--only query,start`); also to `.bench/` |',
   '| `npm run bench -- --out DIR` | write `DIR/BENCHMARKS.md` and `DIR/results.json` instead |',
   '| `npm run bench -- --cpu-prof` | profile the gateway in every scenario, not only where a target is missed (profiles in `.bench/profiles/`) |',
   '',

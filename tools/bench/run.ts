@@ -12,6 +12,7 @@ import { writeReport } from './report';
 import type { ScenarioResult } from './result';
 import { runAuditPages } from './scenarios/audit-pages';
 import { runClusterFanOut } from './scenarios/cluster-fan-out';
+import { runCommands } from './scenarios/commands';
 import { runDecisionLatency } from './scenarios/decision-latency';
 import { runIdleSubscriptions } from './scenarios/idle-subscriptions';
 import { runSessionQuery } from './scenarios/session-query';
@@ -25,6 +26,7 @@ const SCENARIO_RUNNERS: Record<ScenarioName, (run: BenchRun) => Promise<Scenario
   subscriptions: runIdleSubscriptions,
   audit: runAuditPages,
   cluster: runClusterFanOut,
+  commands: runCommands,
 };
 const WATCHDOG_MILLIS = 40 * 60_000;
 

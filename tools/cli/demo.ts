@@ -22,7 +22,10 @@ import {
   ViewerDocument,
   type SessionDecisionSubscription,
 } from '../../client/generated/graphql';
-import { loadConfig } from '../../src/config';
+import { loadConfig, loadEnvFile } from '../../src/config';
+
+// The same .env as the gateway's, so a secret or a URL set there is the one the demo uses.
+loadEnvFile();
 
 const gatewayUrl = (process.env.GATEWAY_URL || 'http://localhost:4000').replace(/\/+$/, '');
 const emulatorUrl = (process.env.FACE_EMULATOR_URL || `${gatewayUrl}/emulator`).replace(/\/+$/, '');
@@ -41,6 +44,11 @@ async function graphql<TData, TVariables>(document: TypedDocumentNode<TData, TVa
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query: print(document), variables }),
+  }).catch((error: unknown) => {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND …) is its cause.
+    const cause: unknown = error instanceof Error ? error.cause : undefined;
+    const code = cause instanceof Error ? (Reflect.get(cause, 'code') ?? cause.message) : String(error);
+    throw new Error(`no gateway answered at ${gatewayUrl} (${String(code)}). Start one with npm start, or set GATEWAY_URL to where yours listens, e.g. GATEWAY_URL=http://localhost:4001 npm run demo`);
   });
   const body = (await response.json()) as { data?: TData; errors?: { message: string; extensions?: { code?: string } }[] };
   if (body.errors?.length || !body.data) {
@@ -92,7 +100,8 @@ async function main(): Promise<void> {
   step(4, `the device (simulated by the emulator) finished with "${outcome}"`);
 
   const { completeLivenessSession } = await graphql(CompleteLivenessSessionDocument, { id: sessionId, digest }, token);
-  step(5, `reported completion with the device's digest (status ${completeLivenessSession.status}); the gateway polls Face now`);
+  // The status is Face's as last read; the read that completion starts comes just after the answer.
+  step(5, `reported completion with the device's digest (status ${completeLivenessSession.status}, Face's status as last read); the gateway reads Face now, and the decision follows`);
 
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no decision within 30 s')), 30_000).unref());
   const reached = await Promise.race([decision, timeout]);

@@ -6,11 +6,12 @@
 import { resolveJwtKey } from '../../src/secrets/dev-jwt-secret';
 import { signDevToken } from '../../src/auth/jwt';
 import { ROLES } from '../../src/domain/viewer';
-import { loadConfig } from '../../src/config';
+import { loadConfig, loadEnvFile } from '../../src/config';
 import { parseArgs } from './args';
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2), ['sub', 'roles', 'tenant', 'ttl']);
+  loadEnvFile();
   const config = loadConfig();
   const key = resolveJwtKey(config);
   if (key.kind !== 'secret') {

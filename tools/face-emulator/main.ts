@@ -9,6 +9,7 @@
  * attempts per session, default 3). Under
  * `NODE_ENV=production` it has no `/_faults` route.
  */
+import { loadEnvFile } from '../../src/config';
 import { createFaceEmulator } from './';
 
 const DEFAULT_PORT = 4100;
@@ -58,6 +59,7 @@ function positiveWhole(env: NodeJS.ProcessEnv, name: string): number | undefined
 async function main(): Promise<void> {
   let settings: EmulatorSettings;
   try {
+    loadEnvFile();
     settings = readSettings(process.env);
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));

@@ -15,6 +15,7 @@ import {
   type FaceCallPriority,
   type FacePort,
   FaceRequestError,
+  isNoFaceRoute,
   type FaceSession,
   type FaceSessionImage,
   type FaceSessionKind,
@@ -155,13 +156,16 @@ export function createAzureFace(options: AzureFaceOptions): FacePort {
         (abortSignal) => client.path('/detectLiveness-sessions/{sessionId}', randomUUID()).get({ abortSignal }),
         pingOptions?.signal,
       );
-      if (response.status === '404' || response.status === '200') return;
+      if (response.status === '200') return;
       const status = Number(response.status);
       const { code } = readAzureError(response.body) ?? { code: String(status) };
+      if (status === 404 && !isNoFaceRoute(status, code)) return;
       const reason =
         status === 401 || status === 403
           ? `Face refused our credentials (${status} ${code}); check the Face key or the Entra ID role assignment.`
-          : `Face answered the readiness probe with ${status} ${code}.`;
+          : status === 404
+            ? `FACE_ENDPOINT has no Face API under /face/v1.2 (404 ${code}); check FACE_ENDPOINT.`
+            : `Face answered the readiness probe with ${status} ${code}.`;
       throw new FaceRequestError(code, status, reason);
     },
   };

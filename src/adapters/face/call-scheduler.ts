@@ -23,7 +23,7 @@ export type { FaceCallPriority };
 /** The gateway gave up waiting for a slot under its own cap; Face was not asked. */
 export class FaceCallBudgetError extends FaceUnavailableError {
   constructor(message: string, retryAfterSeconds?: number) {
-    super(message, undefined, retryAfterSeconds);
+    super(message, undefined, retryAfterSeconds, 'GATEWAY_BUSY');
     this.name = 'FaceCallBudgetError';
   }
 }

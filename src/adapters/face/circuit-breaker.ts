@@ -79,7 +79,7 @@ export class CircuitBreaker {
       this.trialInFlight = true;
       return true;
     }
-    throw new FaceUnavailableError(CIRCUIT_OPEN_MESSAGE, undefined, Math.max(1, Math.ceil(remaining / 1000)));
+    throw new FaceUnavailableError(CIRCUIT_OPEN_MESSAGE, undefined, Math.max(1, Math.ceil(remaining / 1000)), 'CIRCUIT_OPEN');
   }
 
   private succeeded(): void {

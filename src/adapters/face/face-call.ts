@@ -106,6 +106,8 @@ function spent(settings: CallSettings, failure: FaceUnavailableError): FaceUnava
     `${failure.message} No further try fits in the ${settings.totalTimeoutMillis} ms budget of the call.`,
     failure.httpStatus,
     failure.retryAfterSeconds,
+    failure.reason,
+    failure.networkCode,
   );
 }
 

@@ -29,10 +29,11 @@ export function transportError(scrub: Scrub, operation: string, error: unknown, 
     return new FaceUnavailableError(`Face ${operation} did not answer within ${timeoutMillis} ms (${triesText}).`);
   }
   if (!isRetryableTransportError(error)) {
-    return new FaceUnavailableError(`Face ${operation} could not obtain a Microsoft Entra ID token (${name}).`);
+    return new FaceUnavailableError(`Face ${operation} could not obtain a Microsoft Entra ID token (${name}).`, undefined, undefined, 'FACE_CREDENTIAL_UNAVAILABLE');
   }
-  const detail = error instanceof Error ? (errorCode(error) ?? error.message) : String(error);
-  return new FaceUnavailableError(scrub(`Face ${operation} could not reach Face: ${detail} (${triesText}).`));
+  const code = error instanceof Error ? errorCode(error) : undefined;
+  const detail = error instanceof Error ? (code ?? error.message) : String(error);
+  return new FaceUnavailableError(scrub(`Face ${operation} could not reach Face: ${detail} (${triesText}).`), undefined, undefined, 'FACE_UNREACHABLE', code);
 }
 
 /** The `status` of a try that got no HTTP answer, for metrics. */

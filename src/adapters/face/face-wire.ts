@@ -57,7 +57,7 @@ export function verifyCreationParts(request: CreateLivenessWithVerifySessionRequ
 export function toCreatedSession(body: unknown): CreatedFaceSession {
   const authToken = record(body)?.authToken;
   if (typeof authToken !== 'string' || authToken === '') {
-    throw new FaceUnavailableError('Face created a session but sent no device token.');
+    throw new FaceUnavailableError('Face created a session but sent no device token.', undefined, undefined, 'FACE_FAILING');
   }
   return { ...toSession(body), authToken };
 }
@@ -66,7 +66,7 @@ export function toSession(body: unknown): FaceSession {
   const session = record(body);
   const sessionId = session?.sessionId;
   if (typeof sessionId !== 'string' || sessionId === '') {
-    throw new FaceUnavailableError('Face answered with a session body this gateway cannot read.');
+    throw new FaceUnavailableError('Face answered with a session body this gateway cannot read.', undefined, undefined, 'FACE_FAILING');
   }
   const results = record(session?.results);
   const attempts = Array.isArray(results?.attempts) ? results.attempts.flatMap(toAttempt) : [];

@@ -62,7 +62,7 @@ export function createResilientFace(options: {
       if (!(error instanceof FaceCallBudgetError) || signal.aborted) throw error;
       // Not probed: only a closed circuit says the calls filling the cap are being answered.
       if (breaker.state === 'closed') return 'busy but reachable';
-      throw new FaceUnavailableError(CIRCUIT_OPEN_MESSAGE);
+      throw new FaceUnavailableError(CIRCUIT_OPEN_MESSAGE, undefined, undefined, 'CIRCUIT_OPEN');
     }
   };
   return { face, readiness, breaker, scheduler, close: () => scheduler.close() };

@@ -127,15 +127,44 @@ export class FaceRequestError extends Error {
   }
 }
 
+/**
+ * A 404 that is no "session not found" but the server knowing no such path: Azure's front door
+ * answers `{"error":{"code":"404"}}`, other servers give no Face error code at all.
+ */
+export function isNoFaceRoute(httpStatus: number, upstreamCode: string): boolean {
+  return httpStatus === 404 && ['404', 'NotFound', 'ResourceNotFound'].includes(upstreamCode);
+}
+
+/**
+ * Why no answer came from Face, as a client reads it (`extensions.reason` of `UPSTREAM_UNAVAILABLE`):
+ * no answer in time, no connection at all (the host does not resolve, nothing listens), Face
+ * throttling or failing (429, or 408/5xx, after the retries), no Entra ID token, the circuit breaker
+ * open, or the gateway's own queue of Face calls too long.
+ */
+export type FaceUnavailableReason =
+  | 'FACE_TIMEOUT'
+  | 'FACE_UNREACHABLE'
+  | 'FACE_THROTTLED'
+  | 'FACE_FAILING'
+  | 'FACE_CREDENTIAL_UNAVAILABLE'
+  | 'CIRCUIT_OPEN'
+  | 'GATEWAY_BUSY';
+
 /** Face did not answer in time, answered 408/429/5xx after our retries, or could not be reached. */
 export class FaceUnavailableError extends Error {
+  readonly reason: FaceUnavailableReason;
   constructor(
     message: string,
     readonly httpStatus?: number,
     /** Seconds Face asked us to wait (`Retry-After`), when it said. */
     readonly retryAfterSeconds?: number,
+    /** Without one: from `httpStatus` (429 throttled, others failing), or a timeout when there is none. */
+    reason?: FaceUnavailableReason,
+    /** The network error's code (`ENOTFOUND`, `ECONNREFUSED` …) when no connection was made. */
+    readonly networkCode?: string,
   ) {
     super(message);
     this.name = 'FaceUnavailableError';
+    this.reason = reason ?? (httpStatus === 429 ? 'FACE_THROTTLED' : httpStatus !== undefined ? 'FACE_FAILING' : 'FACE_TIMEOUT');
   }
 }
