@@ -56,6 +56,7 @@ import { EMULATOR_PREFIX, GRAPHQL_PATH, listen, type MountedHandler } from './tr
 import { createMetricsHandler } from './transport/metrics-endpoint';
 import { authenticateRequests } from './transport/request-auth';
 import { createWebClientHandler } from './transport/web-client';
+import { PolicyService } from './domain/policy/policy.service';
 import { attachWebSocketServer } from './transport/websocket';
 
 export type { MountedHandler } from './transport/http-server';
@@ -170,8 +171,24 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const cursors = new CursorCodec(deriveCursorKey(idempotencySecret));
   const sealer = new ImageSealer(resolveEvidenceKey(config));
+  // Every tenant's defaults are the configuration's; a tenant's policy overrides them for its sessions.
+  const policies = new PolicyService({
+    repository: store.policies,
+    pubsub,
+    now,
+    globalAdminTenant: config.webhooks.globalAdminTenant,
+    defaults: {
+      maxAttempts: config.livenessMaxAttempts,
+      requireDeviceDigest: config.requireDeviceDigest,
+      evidenceRetentionDays: Math.round(config.evidenceRetentionMillis / 86_400_000),
+      userStarts: config.rateLimits.userStarts,
+      deviceStarts: config.rateLimits.deviceStarts,
+    },
+  });
+  await policies.start();
   const sessions = createSessionServices({
     store,
+    policies,
     face,
     pubsub,
     logger: logger.child({ component: 'sessions' }),
@@ -236,6 +253,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     audit: new AuditService(store.audit, { cursors, seal: auditSeal }),
     auditFeed,
     webhooks,
+    policies,
     evidence: new EvidenceService({ evidence: store.evidence, sessions: store.sessions, sealer, now, linkTtlMillis: config.evidenceLinkTtlMillis }),
   };
 
@@ -310,6 +328,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       resilientFace.close();
       await sessions.stop();
       await dispatcher.stop();
+      policies.stop();
       await pubsub.close();
       await store.close();
       logger.info({}, 'gateway stopped');

@@ -3,7 +3,7 @@ import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import * as Enums from './enums';
 import { PageInfo } from './session.type';
 import type { Verdict } from '../domain/sessions/session.model';
-import type { AuditAction, AuditReason } from '../domain/audit/audit.model';
+import type { AuditAction } from '../domain/audit/audit.model';
 
 @ObjectType({ simpleResolvers: true, description: "One event of a tenant's hash-chained audit trail." })
 export class AuditEvent {
@@ -18,7 +18,7 @@ export class AuditEvent {
   @Field(() => Int, { nullable: true }) attemptId?: number;
   @Field(() => Enums.Verdict, { nullable: true }) verdict?: Verdict;
   @Field(() => String, { nullable: true, description: "The Face attempt's digest (ATTEMPT_RECORDED), or the device's (COMPLETION_REPORTED)" }) digest?: string;
-  @Field(() => Enums.AuditReason, { nullable: true }) reason?: AuditReason;
+  // reason and change are field resolvers (audit.resolver.ts): both come from the chained `reason`.
   @Field(() => String, { nullable: true, description: 'Hex SHA-256 of the verify image the gateway sent (verify sessions)' }) verifyImageSha256?: string;
   @Field(() => String, { nullable: true, description: "Face's hash of the verify image it compared (ATTEMPT_RECORDED)" }) faceVerifyImageHash?: string;
   @Field({ description: "Hex SHA-256 over previousHash and this event's canonical content (see docs/audit.md)" }) hash!: string;

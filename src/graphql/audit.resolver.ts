@@ -8,7 +8,9 @@ import { canRead } from '../domain/viewer';
 import type { GatewayContext } from './context';
 import type { SessionRecord } from '../domain/sessions/session.model';
 import { LivenessSession } from './session.type';
-import type { AuditEventRecord } from '../domain/audit/audit.model';
+import type { AuditEventRecord, AuditReason } from '../domain/audit/audit.model';
+import { isPolicyChange } from '../domain/policy/tenant-policy';
+import * as Enums from './enums';
 import type { AuditConnection } from '../domain/audit/audit.service';
 import { AuditChainReport, AuditCheckpointInput, AuditEvent, AuditEventConnection, AuditFilter } from './audit-event.type';
 
@@ -43,6 +45,19 @@ export class AuditResolver {
   @Query(() => String, { description: 'The Ed25519 public key (SPKI PEM) that verifies audit checkpoints; also at GET /audit/checkpoint-key.' })
   auditCheckpointKey(@Ctx() ctx: GatewayContext): string {
     return ctx.services.audit.checkpointPublicKey;
+  }
+
+  @FieldResolver(() => Enums.AuditReason, { nullable: true })
+  reason(@Root() event: AuditEventRecord): AuditReason | undefined {
+    return isPolicyChange(event.reason) ? undefined : event.reason;
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: 'TENANT_POLICY_CHANGED: JSON {"before":…,"after":…} of the stored overrides (null: none), as chained in the hash (see docs/audit.md)',
+  })
+  change(@Root() event: AuditEventRecord): string | undefined {
+    return isPolicyChange(event.reason) ? event.reason : undefined;
   }
 
   @FieldResolver(() => LivenessSession, { nullable: true, description: 'The session, when the caller may see it.' })

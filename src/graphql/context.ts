@@ -6,6 +6,7 @@ import type { SessionServices } from '../domain/sessions';
 import type { Viewer } from '../domain/viewer';
 import type { Logger } from '../observability/logger';
 import type { WebhookService } from '../domain/webhooks/webhook.service';
+import type { PolicyService } from '../domain/policy/policy.service';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -16,6 +17,8 @@ export interface Services {
   auditFeed: AuditFeed;
   evidence: EvidenceService;
   webhooks: WebhookService;
+  /** Tenant policies (`tenantPolicy`, `setTenantPolicy`, `clearTenantPolicy`). */
+  policies: PolicyService;
 }
 
 export interface GatewayContext {

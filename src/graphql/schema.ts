@@ -11,6 +11,7 @@ import { DeviceCorrelationResolver } from './device-correlation.resolver';
 import { DecisionResolver, SessionResolver } from './session.resolver';
 import { DateTimeScalar } from './date-time.scalar';
 import { WebhookDeliveryResolver, WebhookEndpointResolver } from './webhook.resolver';
+import { TenantPolicyResolver } from './policy.resolver';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -26,6 +27,7 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
       EvidenceResolver,
       WebhookEndpointResolver,
       WebhookDeliveryResolver,
+      TenantPolicyResolver,
     ],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],

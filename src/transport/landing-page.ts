@@ -148,6 +148,24 @@ mutation RedeliverWebhook($deliveryId: ID!) {
 mutation DeleteWebhookEndpoint($endpointId: ID!) {
   deleteWebhookEndpoint(id: $endpointId)
 }
+
+# The tenant's policy: its overrides and the rules in force (auditors read their own tenant's; docs/policy.md).
+query TenantPolicy($userTenant: String!) {
+  tenantPolicy(tenant: $userTenant) {
+    tenant updatedAt updatedBy
+    overrides { allowedOperationModes maxAttempts requireDeviceDigest }
+    effective { allowedOperationModes defaultTokenLifetimeSeconds minTokenLifetimeSeconds maxTokenLifetimeSeconds verifyConfidenceThreshold maxAttempts requireDeviceDigest sessionImagesAllowed evidenceRetentionDays userStarts { limit windowMillis } deviceStarts { limit windowMillis } }
+  }
+}
+
+# Admin only (the dev token is not an admin's: FORBIDDEN). Replaces the whole policy; audited as TENANT_POLICY_CHANGED.
+mutation SetTenantPolicy($userTenant: String!, $policyInput: TenantPolicyInput!) {
+  setTenantPolicy(tenant: $userTenant, input: $policyInput) { tenant effective { allowedOperationModes maxAttempts } }
+}
+
+mutation ClearTenantPolicy($userTenant: String!) {
+  clearTenantPolicy(tenant: $userTenant) { tenant updatedAt }
+}
 `;
 
 /** The Variables panel: a value for every variable of the document above. */
@@ -170,6 +188,7 @@ export const landingPageVariables = {
   webhookUpdate: { enabled: false },
   overlapSeconds: 3600,
   deliveryId: DELIVERY_ID_PLACEHOLDER,
+  policyInput: { allowedOperationModes: ['PASSIVE'], maxAttempts: 2 },
 };
 
 /** What Apollo's page shows when its script cannot load from Apollo's CDN (offline, or blocked). */

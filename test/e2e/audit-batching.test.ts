@@ -11,6 +11,7 @@
  * layer is executed in-process with `graphql()` for the same reason, with the context built as
  * src/gateway.ts builds it per request. No production code carries a test hook for this.
  */
+import { PolicyService } from '../../src/domain/policy/policy.service';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -123,6 +124,12 @@ describe('AuditEvent.session', () => {
         now: Date.now,
         secretOverlapMillis: 60_000,
         retryHorizonMillis: 60_000,
+      }),
+      policies: new PolicyService({
+        repository: store.policies,
+        pubsub,
+        now: Date.now,
+        defaults: { maxAttempts: 3, requireDeviceDigest: false, evidenceRetentionDays: 30, userStarts: { limit: 0, windowMillis: 60_000 }, deviceStarts: { limit: 0, windowMillis: 60_000 } },
       }),
     };
     const admin: Viewer = { userId: 'operator', tenant: 'operators', roles: ['ADMIN'], expiresAtMillis: Date.now() + 3_600_000 };

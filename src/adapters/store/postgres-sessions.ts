@@ -43,7 +43,7 @@ export class PostgresSessionRepository implements SessionRepository {
 
   async create(session: SessionRecord, actor: string): Promise<SessionRecord> {
     await transaction(this.pool, async (client) => {
-      await client.query(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${placeholders(13)})`, sessionValues(session, postgresBool));
+      await client.query(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${placeholders(14)})`, sessionValues(session, postgresBool));
       await execute(client, this.sealing, session.id, planStart(session, actor), session.createdAt, this.webhookHorizonMillis);
     });
     return session;

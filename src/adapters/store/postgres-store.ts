@@ -8,6 +8,8 @@
 import pg from 'pg';
 import type { AuditRepository, DeviceCorrelationRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import type { WebhookRepository } from '../../domain/ports/webhooks';
+import type { PolicyRepository } from '../../domain/ports/policies';
+import { PostgresPolicyRepository } from './postgres-policies';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { HEAD_MAC_MIGRATION, migrationsFor, POSTGRES, type Migration } from './migrations';
@@ -80,6 +82,7 @@ class PostgresStore implements Store {
   readonly correlations: DeviceCorrelationRepository;
   readonly evidence: EvidenceRepository;
   readonly webhooks: WebhookRepository;
+  readonly policies: PolicyRepository;
   private closed = false;
 
   constructor(
@@ -89,6 +92,7 @@ class PostgresStore implements Store {
   ) {
     this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool, sealing, webhookHorizonMillis));
     this.webhooks = new PostgresWebhookRepository(pool, sealing);
+    this.policies = new PostgresPolicyRepository(pool, sealing);
     this.audit = new CountedAuditRepository(new PostgresAuditRows(pool));
     this.idempotency = new PostgresIdempotencyRepository(pool);
     this.correlations = new PostgresCorrelationRepository(pool, sealing);

@@ -36,6 +36,7 @@ export function toSession(row: Row): SessionRecord {
     enableSessionImage: flag(row.enable_session_image),
     completionReportedAt: row.completion_reported_at === null ? undefined : new Date(millis(row.completion_reported_at)),
     reportedDigest: optional(row.reported_digest),
+    ...(typeof row.rules === 'string' && { rules: JSON.parse(row.rules) }),
   };
 }
 
@@ -103,7 +104,7 @@ export function toAuditEvent(row: Row): AuditEventRecord {
 export type BoolValue = (value: boolean) => unknown;
 
 export const SESSION_COLUMNS =
-  'id, kind, status, operation_mode, user_id, tenant, device_correlation_id, created_at, expires_at, model_version, verify_reference, enable_session_image, updated_at';
+  'id, kind, status, operation_mode, user_id, tenant, device_correlation_id, created_at, expires_at, model_version, verify_reference, enable_session_image, updated_at, rules';
 
 /** A new session's column values, in the order of `SESSION_COLUMNS`; it was last updated when created. */
 export function sessionValues(session: SessionRecord, bool: BoolValue): unknown[] {
@@ -121,6 +122,7 @@ export function sessionValues(session: SessionRecord, bool: BoolValue): unknown[
     session.verifyReference ? JSON.stringify(session.verifyReference) : null,
     bool(session.enableSessionImage),
     session.createdAt.getTime(),
+    session.rules ? JSON.stringify(session.rules) : null,
   ];
 }
 

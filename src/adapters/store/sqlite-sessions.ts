@@ -41,7 +41,7 @@ export class SqliteSessionRepository implements SessionRepository {
     private readonly outbox: SqliteOutbox,
   ) {
     this.statements = {
-      insert: db.prepare(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${questionMarks(13)})`),
+      insert: db.prepare(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (${questionMarks(14)})`),
       byId: db.prepare('SELECT * FROM sessions WHERE id = ?'),
       hasDecision: db.prepare('SELECT 1 FROM decisions WHERE session_id = ?').pluck(),
       attemptIds: db.prepare('SELECT attempt_id FROM attempts WHERE session_id = ?').pluck(),

@@ -8,6 +8,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AuditRepository, DeviceCorrelationRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
 import type { WebhookRepository } from '../../domain/ports/webhooks';
+import type { PolicyRepository } from '../../domain/ports/policies';
+import { SqlitePolicyRepository } from './sqlite-policies';
 import { CountedAuditRepository } from './counted-audit';
 import { KeptDecisionsRepository } from './kept-decisions';
 import { HEAD_MAC_MIGRATION, migrationsFor, SQLITE, type Migration } from './migrations';
@@ -64,6 +66,7 @@ class SqliteStore implements Store {
   readonly correlations: DeviceCorrelationRepository;
   readonly evidence: EvidenceRepository;
   readonly webhooks: WebhookRepository;
+  readonly policies: PolicyRepository;
 
   constructor(
     private readonly db: Database.Database,
@@ -76,6 +79,7 @@ class SqliteStore implements Store {
     this.correlations = new SqliteCorrelationRepository(db, chain);
     this.evidence = new SqliteEvidenceRepository(db, chain);
     this.webhooks = new SqliteWebhookRepository(db, chain);
+    this.policies = new SqlitePolicyRepository(db, chain);
     this.audit = new CountedAuditRepository(new SqliteAuditRows(statements));
     this.idempotency = new SqliteIdempotencyRepository(db);
   }

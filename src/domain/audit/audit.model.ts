@@ -19,7 +19,8 @@ export type AuditAction =
   | 'WEBHOOK_SECRET_ROTATED'
   | 'WEBHOOK_ENDPOINT_FAILING'
   | 'WEBHOOK_ENDPOINT_RECOVERED'
-  | 'WEBHOOK_REDELIVERY_REQUESTED';
+  | 'WEBHOOK_REDELIVERY_REQUESTED'
+  | 'TENANT_POLICY_CHANGED';
 
 /** Every action once; a `Record` so that an action added to the union must be added here too. */
 const ACTION_NAMES: Record<AuditAction, true> = {
@@ -41,6 +42,7 @@ const ACTION_NAMES: Record<AuditAction, true> = {
   WEBHOOK_ENDPOINT_FAILING: true,
   WEBHOOK_ENDPOINT_RECOVERED: true,
   WEBHOOK_REDELIVERY_REQUESTED: true,
+  TENANT_POLICY_CHANGED: true,
 };
 export const AUDIT_ACTIONS = Object.keys(ACTION_NAMES) as readonly AuditAction[];
 
@@ -49,6 +51,12 @@ export const AUDIT_ACTIONS = Object.keys(ACTION_NAMES) as readonly AuditAction[]
  * or the verify image Face hashed is not the one the gateway sent (on the attempt).
  */
 export type AuditReason = 'DIGEST_MISMATCH' | 'VERIFY_IMAGE_HASH_MISMATCH';
+
+/**
+ * What a TENANT_POLICY_CHANGED event records in `reason`: `{"before":…,"after":…}` as JSON (see
+ * `policy/tenant-policy.ts`). Kept in `reason` so the chain's existing encoding covers it.
+ */
+export type AuditChangeText = `{"before":${string}`;
 
 /** The session id of events about a user rather than a session (a device correlation id rotated). */
 export const NO_SESSION = '';
@@ -66,7 +74,7 @@ export interface AuditDraft {
   attemptId?: number;
   verdict?: Verdict;
   digest?: string;
-  reason?: AuditReason;
+  reason?: AuditReason | AuditChangeText;
   /** The gateway's SHA-256 (hex) of the verify image it sent to Face. */
   verifyImageSha256?: string;
   /** The verify image hash Face reported for an attempt. */

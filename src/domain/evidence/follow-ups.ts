@@ -139,7 +139,8 @@ export class FollowUps {
           byteLength: image.bytes.length,
           sealed: sealer.seal(image.bytes, identity),
           storedAt: at,
-          expiresAt: new Date(at.getTime() + retentionMillis),
+          // The retention of the tenant's policy when the session started; the configured one for older sessions.
+          expiresAt: new Date(at.getTime() + (session.rules ? session.rules.evidenceRetentionDays * 86_400_000 : retentionMillis)),
         },
         { action: 'EVIDENCE_STORED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId, attemptId: attempt.attemptId },
         at,

@@ -33,14 +33,19 @@ export class RateLimits {
 
   /**
    * Counts a session start for its user and its device; throws RATE_LIMITED when either has started
-   * too many. A refused start counts for neither.
+   * too many. A refused start counts for neither. `rules`: the tenant's policy's, in place of the
+   * configured ones.
    */
-  async sessionStart(owner: { tenant: string; userId: string }, deviceCorrelationId?: string): Promise<void> {
+  async sessionStart(
+    owner: { tenant: string; userId: string },
+    deviceCorrelationId?: string,
+    rules: { userStarts: RateRule; deviceStarts: RateRule } = this.settings,
+  ): Promise<void> {
     const limits: Limit[] = [
-      { key: `start:user:${owner.tenant}:${owner.userId}`, rule: this.settings.userStarts, what: 'session starts for this user', name: 'user_starts' },
+      { key: `start:user:${owner.tenant}:${owner.userId}`, rule: rules.userStarts, what: 'session starts for this user', name: 'user_starts' },
     ];
     if (deviceCorrelationId !== undefined) {
-      limits.push({ key: `start:device:${owner.tenant}:${owner.userId}:${deviceCorrelationId}`, rule: this.settings.deviceStarts, what: 'session starts for this device', name: 'device_starts' });
+      limits.push({ key: `start:device:${owner.tenant}:${owner.userId}:${deviceCorrelationId}`, rule: rules.deviceStarts, what: 'session starts for this device', name: 'device_starts' });
     }
     await this.check(limits);
   }

@@ -154,7 +154,8 @@ export class PollCoordinator {
           attempts: snapshot.attempts,
           nowMillis: now,
           expiresAtMillis: session.expiresAt.getTime(),
-          maxAttempts: this.options.maxAttempts,
+          // The rule the session started under, kept with it; the configured one for older sessions.
+          maxAttempts: session.rules?.maxAttempts ?? this.options.maxAttempts,
         })
       : ({ status: 'EXPIRED', decision: { verdict: 'EXPIRED' } } as const);
     if (snapshot) this.warnOfForeignVerifyImage(session, snapshot.attempts);

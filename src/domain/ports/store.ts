@@ -9,6 +9,7 @@ import type { AuditCheckpoint, StoredHead } from '../audit/seal';
 import type { EvidenceGrant, EvidenceImageInfo, EvidenceImageRecord, FollowUpDraft, FollowUpRecord } from '../evidence/evidence.model';
 import type { ReadScope } from '../viewer';
 import type { WebhookRepository } from './webhooks';
+import type { PolicyRepository } from './policies';
 import type { FaceAttempt, FaceStatus } from './face.port';
 import type {
   AttemptRecord,
@@ -223,6 +224,8 @@ export interface Store {
   readonly evidence: EvidenceRepository;
   /** Webhook endpoints and the outbox of their deliveries, which session transitions write to. */
   readonly webhooks: WebhookRepository;
+  /** Tenant policies; each change written with its audit event. */
+  readonly policies: PolicyRepository;
   /** Resolves when the store answers a trivial query; for `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -18,7 +18,7 @@ import type { PubSub } from '../ports/pubsub';
 import type { Store } from '../ports/store';
 import { DeviceCorrelationIds } from './device-correlation';
 import { MAX_ATTEMPTS } from './decision';
-import { SessionCommands } from './session-commands';
+import { SessionCommands, type SessionCommandsOptions } from './session-commands';
 import { SessionQueries } from './session-queries';
 
 export interface SessionServicesOptions {
@@ -54,6 +54,8 @@ export interface SessionServicesOptions {
   maxAttempts?: number;
   /** Whether completions must carry the device's digest; default false. */
   requireDeviceDigest?: boolean;
+  /** The tenant policies starts are held to; absent: the configured defaults for every tenant. */
+  policies?: SessionCommandsOptions['policies'];
   /** Fetching session images and deleting sessions at Face after decisions; absent: neither happens. */
   evidence?: Omit<FollowUpOptions, 'sessions' | 'evidence' | 'face' | 'logger' | 'now' | 'instanceId' | 'leaseMillis' | 'firstRetryMillis' | 'maxRetryMillis'> & {
     deleteAtFace: boolean;
@@ -136,6 +138,7 @@ export function createSessionServices(options: SessionServicesOptions): SessionS
       correlationIds: correlations,
       maxAttempts: options.maxAttempts ?? MAX_ATTEMPTS,
       requireDeviceDigest: options.requireDeviceDigest ?? false,
+      policies: options.policies,
     }),
     queries: new SessionQueries({ sessions, decisions, cursors: options.cursors }),
     decisions,

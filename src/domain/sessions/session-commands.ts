@@ -8,6 +8,7 @@ import type { Logger } from '../../observability/logger';
 import type { DecisionBus } from '../decisions/decision-bus';
 import { badInput, conflict, DomainError, forbidden, notFound } from '../errors';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
+import { applyPolicy, PolicyError, sessionRules, type EffectivePolicy, type StartRequest } from '../policy/tenant-policy';
 import type { RateLimits } from '../limits/limits';
 import type { PollCoordinator } from '../polling/poll-coordinator';
 import { type CreatedFaceSession, FaceRequestError, type FacePort, FLAGGED_CORRELATION_CODES } from '../ports/face.port';
@@ -60,6 +61,8 @@ export interface SessionCommandsOptions {
   maxAttempts: number;
   /** Whether a completion must carry the device's digest (`REQUIRE_DEVICE_DIGEST`). */
   requireDeviceDigest: boolean;
+  /** The tenant's policy in force at a start; absent: the configured defaults for every tenant. */
+  policies?: { effectiveFor(tenant: string): Promise<EffectivePolicy> };
 }
 
 /**
@@ -69,35 +72,38 @@ export interface SessionCommandsOptions {
 export class SessionCommands {
   constructor(private readonly options: SessionCommandsOptions) {}
 
-  async start(viewer: Viewer, input: StartSessionInput, requestLog?: Logger): Promise<StartedSession> {
+  async start(viewer: Viewer, asked: StartSessionInput, requestLog?: Logger): Promise<StartedSession> {
+    const { input, policy } = await this.underPolicy(viewer, asked);
     const request = checkStart(viewer, input, await this.correlationId(viewer, input));
-    return this.startOnce(viewer, input, normalizedStart('LIVENESS', input), requestLog, async () => {
+    return this.startOnce(viewer, input, policy, normalizedStart('LIVENESS', input), requestLog, async () => {
       const created = await refusedIfFlagged(this.options.face.createLivenessSession(request));
-      return this.keep(viewer, 'LIVENESS', input, request.deviceCorrelationId, created, requestLog);
+      return this.keep(viewer, 'LIVENESS', input, policy, request.deviceCorrelationId, created, requestLog);
     });
   }
 
-  async startWithVerify(viewer: Viewer, input: StartVerifySessionInput, requestLog?: Logger): Promise<StartedSession> {
-    const request = checkStart(viewer, input, await this.correlationId(viewer, input));
-    const threshold = input.verifyConfidenceThreshold ?? undefined;
+  async startWithVerify(viewer: Viewer, asked: StartVerifySessionInput, requestLog?: Logger): Promise<StartedSession> {
+    const threshold = asked.verifyConfidenceThreshold ?? undefined;
     if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
       throw badInput('verifyConfidenceThreshold must be between 0 and 1.');
     }
+    const { input, policy } = await this.underPolicy(viewer, asked);
+    const request = checkStart(viewer, input, await this.correlationId(viewer, input));
     const { bytes } = decodeVerifyImage(input.verifyImage);
     checkVerifyImageSize(bytes);
     const verifyImageSha256 = createHash('sha256').update(bytes).digest('hex');
+    const applied = input.verifyConfidenceThreshold ?? undefined;
     const normalized = {
       ...normalizedStart('LIVENESS_WITH_VERIFY', input),
-      verifyConfidenceThreshold: threshold ?? null,
+      verifyConfidenceThreshold: applied ?? null,
       verifyImageSha256,
     };
-    return this.startOnce(viewer, input, normalized, requestLog, async () => {
+    return this.startOnce(viewer, input, policy, normalized, requestLog, async () => {
       const created = await refusedIfFlagged(
-        this.options.face.createLivenessWithVerifySession({ ...request, verifyImage: bytes, verifyConfidenceThreshold: threshold }),
+        this.options.face.createLivenessWithVerifySession({ ...request, verifyImage: bytes, verifyConfidenceThreshold: applied }),
       );
       // The gateway's own hash of the bytes it sent, kept beside the hash Face reports with the attempts.
       const reference = created.verifyReference && { ...created.verifyReference, verifyImageSha256 };
-      return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, request.deviceCorrelationId, { ...created, verifyReference: reference }, requestLog);
+      return this.keep(viewer, 'LIVENESS_WITH_VERIFY', input, policy, request.deviceCorrelationId, { ...created, verifyReference: reference }, requestLog);
     });
   }
 
@@ -107,8 +113,9 @@ export class SessionCommands {
    * into the trail (`planCompletion`).
    */
   async complete(viewer: Viewer, id: string, digest?: string | null): Promise<SessionRecord> {
-    const reportedDigest = checkDigestInput(digest, this.options.requireDeviceDigest);
     const session = await this.actable(viewer, id);
+    // The rule the session started under: a later change of the tenant's policy does not rewrite it.
+    const reportedDigest = checkDigestInput(digest, session.rules?.requireDeviceDigest ?? this.options.requireDeviceDigest);
     if (session.status === 'DELETED' || session.status === 'EXPIRED') {
       throw conflict(`The session is ${session.status.toLowerCase()}; it can no longer be completed.`);
     }
@@ -141,7 +148,7 @@ export class SessionCommands {
       attempts,
       nowMillis: now,
       expiresAtMillis: session.expiresAt.getTime(),
-      maxAttempts: this.options.maxAttempts,
+      maxAttempts: session.rules?.maxAttempts ?? this.options.maxAttempts,
     });
     const transition = await sessions.markDeleted(id, viewer.userId, new Date(now), ending?.decision ?? { verdict: 'EXPIRED' });
     await this.options.decisions.announce(transition, logger);
@@ -155,12 +162,13 @@ export class SessionCommands {
   private startOnce(
     viewer: Viewer,
     input: StartSessionInput,
+    policy: EffectivePolicy | undefined,
     normalized: object,
     requestLog: Logger | undefined,
     create: () => Promise<StartedSession>,
   ): Promise<StartedSession> {
     const start = async () => {
-      await this.options.limits?.sessionStart(viewer, input.deviceCorrelationId ?? undefined);
+      await this.options.limits?.sessionStart(viewer, input.deviceCorrelationId ?? undefined, policy);
       return create();
     };
     return this.options.idempotency.once(viewer, input.idempotencyKey, normalized, start, requestLog);
@@ -171,6 +179,7 @@ export class SessionCommands {
     viewer: Viewer,
     kind: SessionKind,
     input: StartSessionInput,
+    policy: EffectivePolicy | undefined,
     deviceCorrelationId: string,
     created: CreatedFaceSession,
     requestLog: Logger | undefined,
@@ -190,6 +199,7 @@ export class SessionCommands {
       modelVersion: created.modelVersion,
       verifyReference: created.verifyReference,
       enableSessionImage: input.enableSessionImage,
+      ...(policy && { rules: sessionRules(policy) }),
     };
     try {
       await this.options.sessions.create(record, viewer.userId);
@@ -203,6 +213,32 @@ export class SessionCommands {
     }
     logger.info({ sessionId: record.id, kind, userId: viewer.userId, tenant: viewer.tenant }, 'session started');
     return { session: record, authToken: created.authToken };
+  }
+
+  /**
+   * The start as the tenant's policy makes it (its defaults filled in), with that policy; refused
+   * with BAD_USER_INPUT when the policy forbids it. Only callers who may start are asked about.
+   */
+  private async underPolicy<T extends StartSessionInput & { verifyConfidenceThreshold?: number | null }>(
+    viewer: Viewer,
+    input: T,
+  ): Promise<{ input: T; policy?: EffectivePolicy }> {
+    if (!hasRole(viewer, 'USER')) throw forbidden();
+    if (!this.options.policies) return { input };
+    const policy = await this.options.policies.effectiveFor(viewer.tenant);
+    const asked: StartRequest = {
+      operationMode: input.operationMode,
+      authTokenTimeToLiveSeconds: input.authTokenTimeToLiveSeconds,
+      enableSessionImage: input.enableSessionImage,
+      ...(input.verifyConfidenceThreshold != null && { verifyConfidenceThreshold: input.verifyConfidenceThreshold }),
+    };
+    try {
+      const applied = applyPolicy(policy, asked);
+      return { input: { ...input, ...applied }, policy };
+    } catch (error) {
+      if (error instanceof PolicyError) throw badInput(error.message);
+      throw error;
+    }
   }
 
   /** The client's device correlation id, or the one derived for the user (only for callers who may start). */

@@ -42,6 +42,16 @@ export const SESSION_STATUSES = Object.keys(STATUS_NAMES) as readonly SessionSta
 /** Statuses after which a session never changes again. */
 export const FINAL_STATUSES: ReadonlySet<SessionStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'EXPIRED', 'DELETED']);
 
+/**
+ * What a session keeps of its tenant's policy at start (`policy/tenant-policy.ts`), so that a later
+ * change of the policy does not rewrite the rules of a session already running.
+ */
+export interface SessionRules {
+  maxAttempts: number;
+  requireDeviceDigest: boolean;
+  evidenceRetentionDays: number;
+}
+
 export interface SessionRecord {
   id: string;
   kind: SessionKind;
@@ -59,6 +69,11 @@ export interface SessionRecord {
   completionReportedAt?: Date;
   /** The digest the device's Face SDK gave the client, reported with the completion; compared with Face's. */
   reportedDigest?: string;
+  /**
+   * The rules of its tenant's policy the session keeps from its start, so that a later change of the
+   * policy does not rewrite a running session; absent: the configured defaults.
+   */
+  rules?: SessionRules;
 }
 
 /** An attempt as stored: what Face reported for it, and when we first saw it. */

@@ -262,6 +262,22 @@ export const schema: { version: number; description: string; sql: (d: Dialect) =
     `,
   },
   {
+    version: 9,
+    description: "tenant policies, and the rules each session keeps of its tenant's policy at start",
+    sql: (d) => `
+      -- policy: JSON of the overrides a tenant's admins set; a tenant without a row uses the defaults.
+      CREATE TABLE tenant_policies (
+        tenant      TEXT PRIMARY KEY,
+        policy      TEXT NOT NULL,
+        updated_at  ${d.millis} NOT NULL,
+        updated_by  TEXT NOT NULL
+      )${d.strict};
+      -- JSON of the rules a session keeps from its start (attempts, digest, retention); NULL: the
+      -- configured defaults, as for sessions started before policies.
+      ALTER TABLE sessions ADD COLUMN rules TEXT;
+      `,
+    },
+  {
     version: 10,
     description: 'when a webhook delivery finished, so that finished deliveries are purged after their retention',
     sql: (d) => `
