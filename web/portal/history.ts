@@ -30,6 +30,7 @@ const ACTIONS: Record<AuditAction, true> = {
   WEBHOOK_ENDPOINT_RECOVERED: true,
   WEBHOOK_SECRET_ROTATED: true,
   WEBHOOK_REDELIVERY_REQUESTED: true,
+  TENANT_POLICY_CHANGED: true,
 };
 
 export function fillActionOptions(): void {
