@@ -202,7 +202,7 @@ async function webhookDelivery(token: string): Promise<string> {
   return (await gateway.ok(WebhookDeliveriesDocument, { id: endpointId }, token)).webhookEndpoint!.deliveries.edges[0].node.id;
 }
 
-async function variablesFor(operation: DocumentedOperation, sessionId: string, token: string): Promise<Record<string, unknown>> {
+async function variablesFor(operation: DocumentedOperation, sessionId: string, token: string, tenant = 'hardening'): Promise<Record<string, unknown>> {
   const values: Record<string, unknown> = {};
   const webhook = /webhook/i.test(operation.definition);
   for (const definition of operation.variables) {
@@ -213,6 +213,8 @@ async function variablesFor(operation: DocumentedOperation, sessionId: string, t
     else if (type === 'CreateWebhookEndpointInput!') values[name] = { url: UNCALLED_URL, eventTypes: ['SESSION_DECIDED'] };
     else if (type === 'UpdateWebhookEndpointInput!') values[name] = { enabled: true };
     else if (type === 'String!' && name === 'url') values[name] = UNCALLED_URL;
+    else if (type === 'String!' && /tenant/i.test(name)) values[name] = tenant;
+    else if (type === 'TenantPolicyInput!') values[name] = {};
     else if (type === 'StartLivenessWithVerifySessionInput!') values[name] = { verifyImage: PNG_1X1 };
     else if (type === 'StartLivenessSessionInput!') values[name] = {};
     else if (type === 'String!') values[name] = 'hardening';
@@ -232,9 +234,10 @@ describe('query limits', () => {
   for (const operation of documented) {
     it(`${operation.label} passes the default limits over HTTP and WebSocket`, async () => {
       // An admin for the admin operations (webhooks, device correlation ids); the others as a user and auditor.
-      const admin = /webhook|rotateDeviceCorrelationId/i.test(operation.definition);
+      const admin = /webhook|rotateDeviceCorrelationId|TenantPolicy/i.test(operation.definition);
       // Each admin test in a tenant of its own: a tenant may register only so many webhook endpoints.
-      const token = userToken(gateway, admin ? { roles: ['user', 'auditor', 'admin'], tenant: `hardening-${randomUUID()}` } : {});
+      const tenant = admin ? `hardening-${randomUUID()}` : undefined;
+      const token = userToken(gateway, tenant ? { roles: ['user', 'auditor', 'admin'], tenant } : {});
       // An operation about an attempt's kept image needs a decided session whose image is kept.
       const needsImage = operation.variables.some((definition) => definition.variable.name.value === 'attemptId');
       const newSession = async () => {
@@ -263,7 +266,7 @@ describe('query limits', () => {
         // A decided session, so that the subscription emits at once and completes.
         const id = await newSession();
         await gateway.ok(DeleteLivenessSessionDocument, { id }, token);
-        const { results, errors } = await overSocket(raw, operation.query, await variablesFor(operation, id, token), operation.operationName);
+        const { results, errors } = await overSocket(raw, operation.query, await variablesFor(operation, id, token, tenant), operation.operationName);
         expect(errors).toBeUndefined();
         expect(results).toHaveLength(1);
         expect(results[0].errors).toBeUndefined();
@@ -271,14 +274,14 @@ describe('query limits', () => {
       }
 
       const overHttp = await post(gateway, operation.query, {
-        variables: await variablesFor(operation, await newSession(), token),
+        variables: await variablesFor(operation, await newSession(), token, tenant),
         operationName: operation.operationName,
         authorization: bearer(token),
       });
       expect(overHttp.errors, overHttp.text).toBeUndefined();
       expect(overHttp.status).toBe(200);
 
-      const { results, errors } = await overSocket(raw, operation.query, await variablesFor(operation, await newSession(), token), operation.operationName);
+      const { results, errors } = await overSocket(raw, operation.query, await variablesFor(operation, await newSession(), token, tenant), operation.operationName);
       expect(errors).toBeUndefined();
       expect(results).toHaveLength(1);
       expect(results[0].errors, JSON.stringify(results[0].errors)).toBeUndefined();
