@@ -15,31 +15,7 @@ import {
 } from '../../client/generated/graphql';
 import { loadConfig } from '../../src/config';
 import { eventually, TestGateway } from '../helpers/gateway';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** The samples of a text-format scrape (`name{label="value",…} number`). */
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`not a sample line: ${line}`);
-    const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-const keyOf = (labels: Record<string, string>) =>
-  Object.entries(labels)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, value]) => `${name}=${value}`)
-    .join(',');
+import { keyOf, parseMetrics, type Sample } from '../helpers/prometheus';
 
 /** The value of the series with exactly these labels; 0 when it does not exist yet. */
 function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
