@@ -7,8 +7,11 @@
  */
 import 'reflect-metadata';
 import { createAuthenticate } from './auth/authenticate';
-import { createTokenVerifier, signDevToken } from './auth/jwt';
 import type { GatewayConfig } from './config';
+import { createRoutes } from './composition/http-routes';
+import { startPolicies } from './composition/policies';
+import { createTokens } from './composition/tokens';
+import { createWebhooks } from './composition/webhooks';
 import { AuditFeed } from './domain/audit/audit-feed';
 import { AuditService } from './domain/audit/audit.service';
 import { auditNoticePublisher } from './domain/audit/feed-notices';
@@ -20,10 +23,7 @@ import { RateLimits } from './domain/limits/limits';
 import { createInMemoryRateLimitCounter } from './domain/limits/rate-limit';
 import { CursorCodec } from './domain/pagination';
 import { createSessionServices } from './domain/sessions';
-import { WebhookDispatcher } from './domain/webhooks/dispatcher';
-import { WebhookService } from './domain/webhooks/webhook.service';
-import { HttpWebhookSender } from './adapters/webhooks/http-sender';
-import { type HostResolver, OutboundPolicy } from './adapters/webhooks/outbound-guard';
+import type { HostResolver } from './adapters/webhooks/outbound-guard';
 import { createResilientFace } from './adapters/face/resilient-face';
 import { checkFaceAtStart, type FaceStartupProblem } from './adapters/face/startup-check';
 import { createRedisRateLimitCounter } from './adapters/limits/redis-rate-limit';
@@ -37,26 +37,16 @@ import { createQueryGuard } from './graphql/query-limits';
 import { buildGatewaySchema } from './graphql/schema';
 import { createLogger } from './observability/logger';
 import { Metrics } from './observability/metrics';
-import { resolveJwtKey } from './secrets/dev-jwt-secret';
 import { deriveCursorKey } from './secrets/cursor-key';
 import { deriveDeviceCorrelationKey } from './secrets/device-correlation-key';
 import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
-import { createAuditExportHandler, createCheckpointKeyHandler } from './transport/audit-export';
-import { createCors } from './transport/cors';
-import { createFrontDoor } from './transport/front-door';
 import { deriveAuditSeal } from './secrets/audit-keys';
 import { resolveEvidenceKey } from './secrets/evidence-key';
-import { createEvidenceLinkHandler } from './transport/evidence-link';
-import { createGraphQLHttpHandler } from './transport/graphql-http';
 import { clientAddress } from './transport/client-address';
 import { createGraphQLRules } from './transport/graphql-rules';
-import { createReadiness } from './transport/health';
 import { EMULATOR_PREFIX, GRAPHQL_PATH, listen, type MountedHandler } from './transport/http-server';
-import { createMetricsHandler } from './transport/metrics-endpoint';
 import { authenticateRequests } from './transport/request-auth';
-import { createWebClientHandler } from './transport/web-client';
-import { PolicyService } from './domain/policy/policy.service';
 import { attachWebSocketServer } from './transport/websocket';
 
 export type { MountedHandler } from './transport/http-server';
@@ -95,9 +85,6 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** Fits a 6 MB image in base64 (8 MB) plus the rest of a request. */
-export const BODY_LIMIT_BYTES = 10 * 1024 * 1024;
-
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   if (config.face.mode === 'emulator' && !options.faceEmulator) {
@@ -107,27 +94,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = createLogger(config.logLevel, options.logSink);
   const metrics = new Metrics({ processMetrics: options.processMetrics });
 
-  const jwtKey = resolveJwtKey(config);
-  const verifier = createTokenVerifier(jwtKey, {
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
-    clockToleranceSeconds: config.jwtClockToleranceSeconds,
-    maxAgeSeconds: config.jwtMaxAgeSeconds,
-    jwks: {
-      refreshSeconds: config.jwtJwksRefreshSeconds,
-      missRefetchSeconds: config.jwtJwksMissRefetchSeconds,
-      onError: (error) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'the JWKS key set could not be fetched; the keys known before stay in use'),
-    },
-  });
-  // Only with the secret the gateway generated itself: with an operator's own JWT_SECRET the token
-  // would be a real credential (user and auditor, 12 h) handed to whoever opens a page or reads the log.
-  const devToken =
-    !config.production && jwtKey.kind === 'secret' && jwtKey.generated
-      ? signDevToken(jwtKey.secret, { sub: 'dev-user', roles: ['user', 'auditor'], tenant: 'default' }, 12 * 3600, {
-          issuer: config.jwtIssuer,
-          audience: config.jwtAudience,
-        })
-      : undefined;
+  const { verifier, devToken } = createTokens(config, logger);
 
   const idempotencySecret = resolveIdempotencySecret(config);
   const auditSeal = deriveAuditSeal(idempotencySecret);
@@ -171,21 +138,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const cursors = new CursorCodec(deriveCursorKey(idempotencySecret));
   const sealer = new ImageSealer(resolveEvidenceKey(config));
-  // Every tenant's defaults are the configuration's; a tenant's policy overrides them for its sessions.
-  const policies = new PolicyService({
-    repository: store.policies,
-    pubsub,
-    now,
-    globalAdminTenant: config.webhooks.globalAdminTenant,
-    defaults: {
-      maxAttempts: config.livenessMaxAttempts,
-      requireDeviceDigest: config.requireDeviceDigest,
-      evidenceRetentionDays: Math.round(config.evidenceRetentionMillis / 86_400_000),
-      userStarts: config.rateLimits.userStarts,
-      deviceStarts: config.rateLimits.deviceStarts,
-    },
-  });
-  await policies.start();
+  const policies = await startPolicies({ config, store, pubsub, now });
   const sessions = createSessionServices({
     store,
     policies,
@@ -215,31 +168,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       findSession: (id) => store.sessions.findById(id),
     }),
   });
-  // Endpoint secrets are sealed with the key that seals idempotent starts' device tokens.
-  const webhookSealer = new TokenSealer(idempotencySecret);
-  const outbound = new OutboundPolicy({ production: config.production, allowedCidrs: config.webhooks.allowedCidrs, resolve: options.resolveHost });
-  const webhooks = new WebhookService({
-    repository: store.webhooks,
-    sealer: webhookSealer,
-    urlGuard: outbound,
+  const { webhooks, dispatcher } = createWebhooks({
+    config,
+    store,
+    idempotencySecret,
     cursors,
     now,
-    secretOverlapMillis: config.webhooks.secretOverlapMillis,
-    retryHorizonMillis: config.webhooks.retryHorizonMillis,
-    globalAdminTenant: config.webhooks.globalAdminTenant,
-  });
-  const dispatcher = new WebhookDispatcher({
-    repository: store.webhooks,
-    sender: new HttpWebhookSender({ policy: outbound, timeoutMillis: config.webhooks.timeoutMillis }),
-    sealer: webhookSealer,
     logger: logger.child({ component: 'webhooks' }),
-    now,
-    intervalMillis: config.webhooks.dispatchIntervalMillis,
-    timeoutMillis: config.webhooks.timeoutMillis,
-    retry: { baseDelayMillis: config.webhooks.retryBaseDelayMillis, maxDelayMillis: config.webhooks.retryMaxDelayMillis },
-    failingAfter: config.webhooks.failingAfter,
-    deliveryRetentionMillis: config.webhooks.deliveryRetentionMillis,
     metrics,
+    resolveHost: options.resolveHost,
   });
   const auditFeed = new AuditFeed({
     pubsub,
@@ -295,27 +232,26 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     drain: () => webSockets.dispose(),
   });
 
-  http.serve({
-    graphql: createGraphQLHttpHandler({ apollo, rules, bodyLimitBytes: BODY_LIMIT_BYTES, anonymousBodyLimitBytes: config.http.anonymousBodyLimitBytes }),
-    auditExport: createAuditExportHandler({ authenticate, audit: services.audit }),
-    auditCheckpointKey: createCheckpointKeyHandler(auditSeal.publicKeyPem),
-    evidence: createEvidenceLinkHandler(services.evidence),
-    readiness: createReadiness(
-      {
+  http.serve(
+    await createRoutes({
+      config,
+      apollo,
+      rules,
+      authenticate,
+      audit: services.audit,
+      evidence: services.evidence,
+      checkpointPublicKeyPem: auditSeal.publicKeyPem,
+      readinessChecks: {
         store: () => store.ping(),
         face: (signal) => resilientFace.readiness(signal),
         ...(redis ? { redis: () => redis.ping() } : {}),
       },
-      { cacheMillis: config.readinessCacheMillis },
-    ),
-    metrics: config.metricsEnabled ? createMetricsHandler({ scrape: () => metrics.scrape(), token: config.metricsToken }) : undefined,
-    webClient: config.webClientEnabled ? await createWebClientHandler({ devToken, logger }) : undefined,
-    emulator,
-    frontDoor: config.production
-      ? undefined
-      : await createFrontDoor({ webClient: config.webClientEnabled, sandbox: config.sandboxEnabled, metrics: config.metricsEnabled, emulator: emulator !== undefined }),
-    cors: config.corsOrigins.length > 0 ? createCors({ origins: config.corsOrigins, allowCredentials: config.corsAllowCredentials }) : undefined,
-  });
+      metrics,
+      devToken,
+      logger,
+      emulator,
+    }),
+  );
 
   await sessions.startBackgroundWork();
   dispatcher.start();
