@@ -5,7 +5,8 @@ import type { GatewayContext } from './context';
 import type { Connection } from '../domain/pagination';
 import type { AttemptRecord, DecisionEvent, DecisionRecord, SessionRecord } from '../domain/sessions/session.model';
 import { SessionFilter, StartLivenessSessionInput, StartLivenessWithVerifySessionInput } from './session.input';
-import type { StartedSession, StartSessionInput } from '../domain/sessions/session-commands';
+import type { StartedSession } from '../domain/sessions/session-commands';
+import type { StartSessionInput } from '../domain/sessions/start-input';
 import { Decision, LivenessAttempt, LivenessSession, LivenessSessionConnection, StartSessionPayload } from './session.type';
 
 /** Applies the contract's defaults to inputs whose fields are nullable with a default. */

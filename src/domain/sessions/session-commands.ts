@@ -6,38 +6,28 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../observability/logger';
 import type { DecisionBus } from '../decisions/decision-bus';
-import { badInput, conflict, DomainError, forbidden, notFound } from '../errors';
+import { badInput, conflict, forbidden, notFound } from '../errors';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
-import { applyPolicy, PolicyError, sessionRules, type EffectivePolicy, type StartRequest } from '../policy/tenant-policy';
+import { sessionRules, type EffectivePolicy } from '../policy/tenant-policy';
 import type { RateLimits } from '../limits/limits';
 import type { PollCoordinator } from '../polling/poll-coordinator';
-import { type CreatedFaceSession, FaceRequestError, type FacePort, FLAGGED_CORRELATION_CODES } from '../ports/face.port';
+import type { CreatedFaceSession, FacePort } from '../ports/face.port';
 import type { SessionRepository } from '../ports/store';
 import { canAct, canRead, hasRole, type Viewer } from '../viewer';
 import { deriveDecision } from './decision';
 import type { DeviceCorrelationIds } from './device-correlation';
-import { FINAL_STATUSES, type OperationMode, type SessionKind, type SessionRecord } from './session.model';
+import { FINAL_STATUSES, type SessionKind, type SessionRecord } from './session.model';
+import {
+  checkDigestInput,
+  checkStart,
+  normalizedStart,
+  refusedIfFlagged,
+  type StartPolicies,
+  type StartSessionInput,
+  type StartVerifySessionInput,
+  underPolicy,
+} from './start-input';
 import { checkVerifyImageSize, decodeVerifyImage } from './verify-image';
-
-const MIN_TOKEN_TTL_SECONDS = 60;
-const MAX_TOKEN_TTL_SECONDS = 86_400;
-const MAX_CORRELATION_ID_LENGTH = 64;
-/** Face's digests are hex SHA-256 (64 characters); anything much longer is not one. */
-const MAX_DIGEST_LENGTH = 128;
-
-export interface StartSessionInput {
-  deviceCorrelationId?: string | null;
-  operationMode: OperationMode;
-  authTokenTimeToLiveSeconds: number;
-  enableSessionImage: boolean;
-  idempotencyKey?: string | null;
-}
-
-export interface StartVerifySessionInput extends StartSessionInput {
-  /** Base64 of the reference image. */
-  verifyImage: string;
-  verifyConfidenceThreshold?: number | null;
-}
 
 export interface StartedSession {
   session: SessionRecord;
@@ -62,7 +52,7 @@ export interface SessionCommandsOptions {
   /** Whether a completion must carry the device's digest (`REQUIRE_DEVICE_DIGEST`). */
   requireDeviceDigest: boolean;
   /** The tenant's policy in force at a start; absent: the configured defaults for every tenant. */
-  policies?: { effectiveFor(tenant: string): Promise<EffectivePolicy> };
+  policies?: StartPolicies;
 }
 
 /**
@@ -73,7 +63,7 @@ export class SessionCommands {
   constructor(private readonly options: SessionCommandsOptions) {}
 
   async start(viewer: Viewer, asked: StartSessionInput, requestLog?: Logger): Promise<StartedSession> {
-    const { input, policy } = await this.underPolicy(viewer, asked);
+    const { input, policy } = await underPolicy(this.options.policies, viewer, asked);
     const request = checkStart(viewer, input, await this.correlationId(viewer, input));
     return this.startOnce(viewer, input, policy, normalizedStart('LIVENESS', input), requestLog, async () => {
       const created = await refusedIfFlagged(this.options.face.createLivenessSession(request));
@@ -86,7 +76,7 @@ export class SessionCommands {
     if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
       throw badInput('verifyConfidenceThreshold must be between 0 and 1.');
     }
-    const { input, policy } = await this.underPolicy(viewer, asked);
+    const { input, policy } = await underPolicy(this.options.policies, viewer, asked);
     const request = checkStart(viewer, input, await this.correlationId(viewer, input));
     const { bytes } = decodeVerifyImage(input.verifyImage);
     checkVerifyImageSize(bytes);
@@ -215,32 +205,6 @@ export class SessionCommands {
     return { session: record, authToken: created.authToken };
   }
 
-  /**
-   * The start as the tenant's policy makes it (its defaults filled in), with that policy; refused
-   * with BAD_USER_INPUT when the policy forbids it. Only callers who may start are asked about.
-   */
-  private async underPolicy<T extends StartSessionInput & { verifyConfidenceThreshold?: number | null }>(
-    viewer: Viewer,
-    input: T,
-  ): Promise<{ input: T; policy?: EffectivePolicy }> {
-    if (!hasRole(viewer, 'USER')) throw forbidden();
-    if (!this.options.policies) return { input };
-    const policy = await this.options.policies.effectiveFor(viewer.tenant);
-    const asked: StartRequest = {
-      operationMode: input.operationMode,
-      authTokenTimeToLiveSeconds: input.authTokenTimeToLiveSeconds,
-      enableSessionImage: input.enableSessionImage,
-      ...(input.verifyConfidenceThreshold != null && { verifyConfidenceThreshold: input.verifyConfidenceThreshold }),
-    };
-    try {
-      const applied = applyPolicy(policy, asked);
-      return { input: { ...input, ...applied }, policy };
-    } catch (error) {
-      if (error instanceof PolicyError) throw badInput(error.message);
-      throw error;
-    }
-  }
-
   /** The client's device correlation id, or the one derived for the user (only for callers who may start). */
   private async correlationId(viewer: Viewer, input: StartSessionInput): Promise<string> {
     if (input.deviceCorrelationId != null || !hasRole(viewer, 'USER')) return input.deviceCorrelationId ?? '';
@@ -259,64 +223,4 @@ export class SessionCommands {
     if (!canAct(viewer, session)) throw forbidden();
     return session;
   }
-}
-
-/**
- * Face refuses sessions for a device correlation id its abuse monitoring flagged: the caller is told
- * so in words it can act on (an admin may review and rotate the id), not with Face's own text.
- */
-async function refusedIfFlagged<T>(creating: Promise<T>): Promise<T> {
-  try {
-    return await creating;
-  } catch (error) {
-    if (error instanceof FaceRequestError && FLAGGED_CORRELATION_CODES.has(error.upstreamCode)) {
-      throw new DomainError(
-        'FORBIDDEN',
-        'The Face service refuses new sessions for this device: its abuse monitoring flagged the device correlation id. An administrator may review and rotate it.',
-        { reason: 'DEVICE_CORRELATION_ID_FLAGGED' },
-      );
-    }
-    throw error;
-  }
-}
-
-/** The digest a completion reports, checked; undefined when none was sent (and none is required). */
-function checkDigestInput(digest: string | null | undefined, required: boolean): string | undefined {
-  if (digest == null || digest.trim() === '') {
-    if (required) throw badInput('digest is required: report the digest the Face SDK returned on the device.');
-    return undefined;
-  }
-  if (digest.length > MAX_DIGEST_LENGTH || !/^[0-9A-Za-z+/=_-]+$/.test(digest.trim())) {
-    throw badInput('digest must be the digest the Face SDK returned (hex), as it returned it.');
-  }
-  return digest.trim();
-}
-
-/** Checks a start's input and the caller's role; answers the request for Face. */
-function checkStart(viewer: Viewer, input: StartSessionInput, deviceCorrelationId: string) {
-  if (!hasRole(viewer, 'USER')) throw forbidden();
-  const ttl = input.authTokenTimeToLiveSeconds;
-  if (!Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
-    throw badInput(`authTokenTimeToLiveSeconds must be between ${MIN_TOKEN_TTL_SECONDS} and ${MAX_TOKEN_TTL_SECONDS}.`);
-  }
-  if (deviceCorrelationId.length === 0 || deviceCorrelationId.length > MAX_CORRELATION_ID_LENGTH) {
-    throw badInput(`deviceCorrelationId must be 1 to ${MAX_CORRELATION_ID_LENGTH} characters.`);
-  }
-  return {
-    operationMode: input.operationMode,
-    deviceCorrelationId,
-    authTokenTimeToLiveSeconds: ttl,
-    enableSessionImage: input.enableSessionImage,
-  };
-}
-
-/** What makes two starts the same start, for idempotency keys (the verify image is added by its hash). */
-function normalizedStart(kind: SessionKind, input: StartSessionInput) {
-  return {
-    kind,
-    operationMode: input.operationMode,
-    authTokenTimeToLiveSeconds: input.authTokenTimeToLiveSeconds,
-    enableSessionImage: input.enableSessionImage,
-    deviceCorrelationId: input.deviceCorrelationId ?? null,
-  };
 }
