@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { AllocationProfile } from './allocation-profile';
 import type { CpuProfile } from './cpu-profile';
 import type { ChildApi, ChildReadyMessage, ChildReplyMessage, ChildRequestKind, ChildRequestMessage, MemorySnapshot } from './ipc';
 
@@ -25,6 +26,8 @@ export function serveParent(ready: Omit<ChildReadyMessage, 'ready'>, handlers: H
     'reset-peak-rss': resetPeakRss,
     'profile-start': startProfiling,
     'profile-stop': stopProfiling,
+    'allocations-start': startAllocationProfile,
+    'allocations-stop': stopAllocationProfile,
   };
   process.on('message', (message: ChildRequestMessage) => {
     const handler: (() => unknown) | undefined = message.kind === 'stop' ? stop : (handlers[message.kind] ?? builtIn[message.kind]);
@@ -88,6 +91,39 @@ async function stopProfiling(): Promise<CpuProfile> {
   try {
     const { profile } = await session.post('Profiler.stop');
     return profile;
+  } finally {
+    session.disconnect();
+  }
+}
+
+let allocations: Session | undefined;
+
+/** One sample per 16 KB allocated on average: cheap enough to leave the window's work near its usual pace. */
+const ALLOCATION_SAMPLING_BYTES = 16 * 1024;
+
+async function startAllocationProfile(): Promise<null> {
+  if (allocations) throw new Error('the allocation profiler is already running');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  // Without these two, samples of objects the collector frees are dropped: the profile would show
+  // what the window left alive, not what it allocated.
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: ALLOCATION_SAMPLING_BYTES,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  allocations = session;
+  return null;
+}
+
+async function stopAllocationProfile(): Promise<AllocationProfile> {
+  const session = allocations;
+  if (!session) throw new Error('the allocation profiler is not running');
+  allocations = undefined;
+  try {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    return profile as AllocationProfile;
   } finally {
     session.disconnect();
   }

@@ -137,7 +137,7 @@ function gatewayInclusive(profile: CpuProfile, byId: Map<number, ProfileNode>, s
   return totals;
 }
 
-function describeFrame(frame: ProfileNode['callFrame'], root: string): string {
+export function describeFrame(frame: ProfileNode['callFrame'], root: string): string {
   const name = frame.functionName || '(anonymous)';
   if (!frame.url) return name; // (garbage collector), (program), (idle), native
   const file = frame.url.replace(/^file:\/\//, '');
@@ -145,7 +145,7 @@ function describeFrame(frame: ProfileNode['callFrame'], root: string): string {
   return `${name} ${shown}:${frame.lineNumber + 1}`;
 }
 
-function packageOf(frame: ProfileNode['callFrame']): string {
+export function packageOf(frame: ProfileNode['callFrame']): string {
   const url = frame.url;
   if (!url) return frame.functionName.startsWith('(') ? frame.functionName : '(native)';
   const marker = url.lastIndexOf('/node_modules/');

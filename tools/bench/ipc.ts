@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { AllocationProfile } from './allocation-profile';
 import type { CpuProfile } from './cpu-profile';
 import { processCpuSeconds } from './machine';
 
@@ -36,6 +37,10 @@ export interface ChildApi {
   'profile-start': null;
   /** Stops it and answers the profile. */
   'profile-stop': CpuProfile;
+  /** Starts V8's sampling heap profiler, collected objects included (`allocationWindow` in allocation-profile.ts). */
+  'allocations-start': null;
+  /** Stops it and answers the profile. */
+  'allocations-stop': AllocationProfile;
   /** Stops serving (draining as the real process would), then the child exits. */
   stop: null;
 }

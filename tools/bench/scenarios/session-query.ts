@@ -11,6 +11,7 @@ import { CompleteLivenessSessionDocument, SessionDocument, StartLivenessSessionD
 import { eventually, graphqlBody, graphqlHeaders, playDevice } from '../clients';
 import type { BenchChild } from '../ipc';
 import { callgrindUnavailable, countInstructions, type InstructionCount } from '../callgrind';
+import { allocationWindow, type AllocationSummary } from '../allocation-profile';
 import { profileWindow, wantsProfile, type ProfileSummary } from '../cpu-profile';
 import { failures, graphqlCheck, loadRound, type HttpLoad, type LoadRound } from '../load';
 import { check, type ScenarioResult, type Table, type TargetCheck } from '../result';
@@ -204,6 +205,19 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
     const pgTarget = byKey('gatewayPg');
     if (sqliteTarget && wantsProfile(run, rpsTarget.met, sqliteInstructions.met)) profiles.push(await profileRound(sqliteTarget));
     if (pgTarget && wantsProfile(run, pgInstructions?.met)) profiles.push(await profileRound(pgTarget));
+    // Time the CPU profile cannot place (the collector's) is explained by what each response allocates.
+    const allocations: AllocationSummary[] = [];
+    const apolloTarget = byKey('apollo');
+    if (sqliteTarget && apolloTarget && wantsProfile(run, rpsTarget.met)) {
+      for (const target of [apolloTarget, sqliteTarget]) {
+        allocations.push(
+          await allocationWindow(run, target.server, `${target.label}, one ${sizes.measuredSeconds} s load round of session(id)`, async () => {
+            const load = { url: target.url, method: 'POST' as const, headers: target.headers, body: target.body, connections: sizes.connections, check: target.check };
+            return (await loadRound(load, { seconds: sizes.measuredSeconds, maxSeconds: sizes.measuredSeconds + 10 })).responses;
+          }),
+        );
+      }
+    }
 
     return {
       name: 'query',
@@ -257,6 +271,7 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
           ],
         },
         instructionsTable(instructions, targets, sizes.instructions),
+        ...allocationTables(allocations),
       ],
       targets: [
         sqliteInstructions,
@@ -306,6 +321,7 @@ export async function runSessionQuery(run: BenchRun): Promise<ScenarioResult> {
             ? { skipped: instructions.skipped }
             : Object.fromEntries(Object.entries(instructions.counted).map(([key, c]) => [key, { instructions: Math.round(c.instructionsPerResponse), responses: c.responses, failures: c.failures }])),
         responseBytes: Buffer.byteLength(sqlite.recorded.body),
+        allocatedBytesPerResponse: Object.fromEntries(allocations.map((a) => [a.label.split(',')[0], Math.round(a.bytesPerResponse)])),
       },
     };
   } finally {
@@ -393,4 +409,30 @@ function instructionsTable(
       return c ? [[t.label, `${count(c.instructionsPerResponse / 1000)} K`, ratio(c.instructionsPerResponse / apollo), count(c.responses), count(c.failures)]] : [];
     }),
   };
+}
+
+/** Bytes allocated per response by each profiled target, and where the gateway's come from. */
+function allocationTables(allocations: readonly AllocationSummary[]): Table[] {
+  if (allocations.length === 0) return [];
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+  const gateway = allocations[allocations.length - 1];
+  return [
+    {
+      caption:
+        'Bytes allocated per response (garbage included), over one more load round of each target apart from the measured ones: ' +
+        "V8's sampling heap profiler keeping the samples of collected objects (tools/bench/allocation-profile.ts; files in `.bench/profiles/`)",
+      header: ['target', 'allocated per response', 'responses', 'top packages'],
+      rows: allocations.map((a) => [
+        a.label.split(',')[0],
+        kb(a.bytesPerResponse),
+        count(a.responses),
+        a.byPackage.slice(0, 4).map((p) => `${p.name} ${p.percent.toFixed(0)}%`).join(', '),
+      ]),
+    },
+    {
+      caption: `Where ${gateway.label.split(',')[0]} allocates, by the allocating function (self bytes per response)`,
+      header: ['function', 'per response', 'share'],
+      rows: gateway.topFrames.map((f) => [f.frame, kb(f.bytesPerResponse), `${f.percent.toFixed(1)}%`]),
+    },
+  ];
 }
