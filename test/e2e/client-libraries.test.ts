@@ -18,7 +18,7 @@ import { parse, type DocumentNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteLivenessSessionDocument, CompleteLivenessSessionDocument, SessionDecisionDocument, StartLivenessSessionDocument, ViewerDocument } from '../../client/generated/graphql';
 import { TestGateway } from '../helpers/gateway';
-import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+import { STORES, type TestDatabase } from '../helpers/services';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -118,11 +118,6 @@ function urqlUnderTest(client: UrqlClient): ClientUnderTest {
   };
 }
 
-const stores = [
-  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
-  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
-];
-
 const START_LIMIT = 3;
 
 let createApolloClient: Factory<ApolloClient<NormalizedCacheObject>>;
@@ -159,7 +154,7 @@ describe('the client setups of docs/clients.md', () => {
   });
 });
 
-describe.each(stores)('off-the-shelf clients on $store', ({ available, database }) => {
+describe.each(STORES)('off-the-shelf clients on $store', ({ available, database }) => {
   let gateway: TestGateway;
   let testDatabase: TestDatabase | undefined;
   const clients: ClientUnderTest[] = [];

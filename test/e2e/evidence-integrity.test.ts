@@ -20,7 +20,7 @@ import {
 import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import { eventually, TestGateway } from '../helpers/gateway';
 import { PNG_1X1, referencePng, TINY_PNG } from '../helpers/images';
-import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+import { STORES, type TestDatabase } from '../helpers/services';
 
 type Evidence = NonNullable<Awaited<ReturnType<typeof evidenceOf>>>;
 
@@ -52,12 +52,7 @@ async function livenessPlayed(target: TestGateway, token: string, outcome: { liv
   return { id: started.session.id, digest: attempt.result.digest, session: started.session };
 }
 
-const stores = [
-  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
-  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
-];
-
-describe.each(stores)('evidence on $store', ({ available, database }) => {
+describe.each(STORES)('evidence on $store', ({ available, database }) => {
   let testDatabase: TestDatabase | undefined;
   beforeAll(async () => {
     if (!available) return;

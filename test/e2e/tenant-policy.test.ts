@@ -22,7 +22,7 @@ import {
 } from '../../client/generated/graphql';
 import { eventually, TestGateway, type DeviceOutcome } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
-import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+import { STORES, type TestDatabase } from '../helpers/services';
 
 let gateway: TestGateway;
 
@@ -61,12 +61,7 @@ async function policyChanges(tenant: string) {
 
 const FAILED_ATTEMPT: DeviceOutcome = { error: { code: 'FaceWithMaskDetected', message: 'A mask covers the face.' } };
 
-const stores = [
-  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
-  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
-];
-
-describe.each(stores)('tenant policies on $store', ({ available, database }) => {
+describe.each(STORES)('tenant policies on $store', ({ available, database }) => {
   let testDatabase: TestDatabase | undefined;
   beforeAll(async () => {
     if (!available) return;

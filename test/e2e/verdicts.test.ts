@@ -12,7 +12,7 @@ import {
 } from '../../client/generated/graphql';
 import { TestGateway, type DeviceOutcome } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
-import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+import { STORES, type TestDatabase } from '../helpers/services';
 
 let gateway: TestGateway;
 
@@ -43,13 +43,7 @@ async function decide(kind: 'LIVENESS' | 'LIVENESS_WITH_VERIFY', outcomes: Devic
   return { decision, stored };
 }
 
-/** The same verdicts on every store: SQLite always, PostgreSQL when DATABASE_URL names a server. */
-const stores = [
-  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
-  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
-];
-
-describe.each(stores)('verdicts on $store', ({ available, database }) => {
+describe.each(STORES)('verdicts on $store', ({ available, database }) => {
   let testDatabase: TestDatabase | undefined;
   beforeAll(async () => {
     if (!available) return;

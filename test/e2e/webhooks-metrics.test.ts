@@ -15,7 +15,7 @@ import {
 } from '../../client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
 import { deltas, scrapeMetrics, seriesValue, type Sample } from '../helpers/prometheus';
-import { createTestDatabase, freePort, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+import { freePort, STORES, type TestDatabase } from '../helpers/services';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
 
 const P = 'liveness_gateway_';
@@ -24,13 +24,7 @@ const DURATION_COUNT = `${P}webhook_attempt_duration_seconds_count`;
 const PENDING = `${P}webhook_deliveries_pending`;
 const FAILING = `${P}webhook_endpoints_failing`;
 
-/** The gauges count in the store: SQLite always, PostgreSQL when DATABASE_URL names a server (CI). */
-const stores = [
-  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
-  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
-];
-
-describe.each(stores)('webhook metrics after real deliveries on $store', ({ available, database }) => {
+describe.each(STORES)('webhook metrics after real deliveries on $store', ({ available, database }) => {
   let gateway: TestGateway;
   let testDatabase: TestDatabase | undefined;
   const receivers: WebhookReceiver[] = [];

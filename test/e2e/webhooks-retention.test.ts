@@ -22,17 +22,12 @@ import {
   type WebhookEventType,
 } from '../../client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
-import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+import { STORES, type TestDatabase } from '../helpers/services';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
 
 const DAY_MILLIS = 86_400_000;
 
-const stores = [
-  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
-  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
-];
-
-describe.each(stores)('finished webhook deliveries past their retention on $store', ({ available, database }) => {
+describe.each(STORES)('finished webhook deliveries past their retention on $store', ({ available, database }) => {
   let gateway: TestGateway;
   let testDatabase: TestDatabase | undefined;
   const receivers: WebhookReceiver[] = [];

@@ -25,7 +25,7 @@ import {
 } from '../../client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
-import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../helpers/services';
+import { STORES, type TestDatabase } from '../helpers/services';
 
 let gateway: TestGateway;
 const receivers: WebhookReceiver[] = [];
@@ -56,13 +56,7 @@ async function deliveries(endpointId: string, token = admin()) {
   return (await gateway.ok(WebhookDeliveriesDocument, { id: endpointId, first: 20 }, token)).webhookEndpoint!;
 }
 
-/** The same behaviour on every store: SQLite always, PostgreSQL when DATABASE_URL names a server (CI). */
-const stores = [
-  { store: 'SQLite', available: true, database: async (): Promise<TestDatabase | undefined> => undefined },
-  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
-];
-
-describe.each(stores)('webhooks on $store', ({ available, database }) => {
+describe.each(STORES)('webhooks on $store', ({ available, database }) => {
   let testDatabase: TestDatabase | undefined;
   beforeAll(async () => {
     if (!available) return;
@@ -254,7 +248,7 @@ describe.each(stores)('webhooks on $store', ({ available, database }) => {
   });
 });
 
-describe.each(stores)('docs/partners.md on $store', ({ available, database }) => {
+describe.each(STORES)('docs/partners.md on $store', ({ available, database }) => {
   let testDatabase: TestDatabase | undefined;
   beforeAll(async () => {
     if (!available) return;

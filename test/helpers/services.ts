@@ -71,6 +71,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 /** A TCP port free on 127.0.0.1 right now, for a process the test starts itself. */
+/** The stores a suite runs on, for `describe.each`: SQLite always, PostgreSQL when DATABASE_URL names a server (CI sets it). */
+export const STORES: readonly { store: 'SQLite' | 'PostgreSQL'; available: boolean; database: () => Promise<TestDatabase | undefined> }[] = [
+  { store: 'SQLite', available: true, database: async () => undefined },
+  { store: 'PostgreSQL', available: postgresAdminUrl !== undefined, database: createTestDatabase },
+];
+
 export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
