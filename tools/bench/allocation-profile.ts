@@ -9,18 +9,7 @@ import path from 'node:path';
 import { describeFrame, packageOf } from './cpu-profile';
 import type { BenchChild } from './ipc';
 import type { BenchRun } from './servers';
-
-interface AllocationNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  /** Estimated bytes allocated by this frame itself (V8 scales each sample by its probability). */
-  selfSize: number;
-  children?: AllocationNode[];
-}
-
-/** V8's sampling heap profile, as `HeapProfiler.stopSampling` returns it and `.heapprofile` files hold it. */
-export interface AllocationProfile {
-  head: AllocationNode;
-}
+import type { AllocationNode, AllocationProfile } from './v8-profiles';
 
 export interface AllocationSummary {
   label: string;

@@ -5,8 +5,7 @@
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { AllocationProfile } from './allocation-profile';
-import type { CpuProfile } from './cpu-profile';
+import type { AllocationProfile, CpuProfile } from './v8-profiles';
 import type { ChildApi, ChildReadyMessage, ChildReplyMessage, ChildRequestKind, ChildRequestMessage, MemorySnapshot } from './ipc';
 
 type Handlers = { [K in Exclude<ChildRequestKind, 'stop'>]?: () => Promise<ChildApi[K]> | ChildApi[K] };

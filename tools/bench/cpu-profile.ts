@@ -8,20 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BenchChild } from './ipc';
+import type { CallFrame, CpuProfile, ProfileNode } from './v8-profiles';
 import type { BenchRun } from './servers';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-/** V8's CPU profile, as `Profiler.stop` returns it and `.cpuprofile` files hold it. */
-export interface CpuProfile {
-  nodes: ProfileNode[];
-  samples?: number[];
-  timeDeltas?: number[];
-}
 
 export interface ProfileSummary {
   /** What was profiled, e.g. "gateway (SQLite), one load round of session(id)". */
@@ -137,7 +125,7 @@ function gatewayInclusive(profile: CpuProfile, byId: Map<number, ProfileNode>, s
   return totals;
 }
 
-export function describeFrame(frame: ProfileNode['callFrame'], root: string): string {
+export function describeFrame(frame: CallFrame, root: string): string {
   const name = frame.functionName || '(anonymous)';
   if (!frame.url) return name; // (garbage collector), (program), (idle), native
   const file = frame.url.replace(/^file:\/\//, '');
@@ -145,7 +133,7 @@ export function describeFrame(frame: ProfileNode['callFrame'], root: string): st
   return `${name} ${shown}:${frame.lineNumber + 1}`;
 }
 
-export function packageOf(frame: ProfileNode['callFrame']): string {
+export function packageOf(frame: CallFrame): string {
   const url = frame.url;
   if (!url) return frame.functionName.startsWith('(') ? frame.functionName : '(native)';
   const marker = url.lastIndexOf('/node_modules/');

@@ -7,8 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AllocationProfile } from './allocation-profile';
-import type { CpuProfile } from './cpu-profile';
+import type { AllocationProfile, CpuProfile } from './v8-profiles';
 import { processCpuSeconds } from './machine';
 
 /** `process.memoryUsage()` after forced garbage collection, in bytes. */
