@@ -40,7 +40,10 @@ export async function startApollo(options: ApolloOptions): Promise<ApolloServer<
     // Introspection is allowed or refused by the rules' own validation (`query-limits.ts`), as over
     // WebSocket, rather than by Apollo's switch.
     introspection: true,
-    csrfPrevention: true,
+    // A browser must ask before it sends any of these headers cross-site (none is CORS-safelisted),
+    // so a request carrying one cannot be a forgery; `authorization` lets a GraphQL-over-HTTP GET
+    // with a bearer token through, while a GET that a form or an <img> could send stays refused.
+    csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
     allowBatchedHttpRequests: false,
     // main.ts owns the signals: Apollo's own handler would stop Apollo alone and leave our stop()
     // waiting forever on Apollo's stop barrier, so pollers and the store were never closed.

@@ -97,7 +97,7 @@ describe('the front door and CORS over HTTP', () => {
     }
   });
 
-  it('a listed origin\'s answer carries its origin, and a simple cross-site GET is still refused as CSRF', async () => {
+  it('a listed origin\'s answer carries its origin; a GET without a token or preflight header is refused as CSRF, one with a token is served', async () => {
     const token = gateway.token({ sub: 'cors-user' });
     const allowed = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
@@ -109,9 +109,16 @@ describe('the front door and CORS over HTTP', () => {
     expect(allowed.headers.get('access-control-expose-headers')).toBe('retry-after, x-request-id');
     expect(await allowed.json()).toEqual({ data: { viewer: { userId: 'cors-user' } } });
 
-    const simple = await fetch(`${gateway.url}/graphql?query=${encodeURIComponent('{ viewer { userId } }')}`, { headers: { origin: 'https://app.example.com', authorization: `Bearer ${token}` } });
+    // A GET a page could send without asking (no header a browser must preflight) is refused...
+    const query = `${gateway.url}/graphql?query=${encodeURIComponent('{ viewer { userId } }')}`;
+    const simple = await fetch(query, { headers: { origin: 'https://app.example.com' } });
     expect(simple.status).toBe(400);
     expect(await simple.text()).toContain('CSRF');
+    // ...while a GraphQL-over-HTTP GET with its bearer token is served: a browser sends that header
+    // cross-site only after a preflight, which only listed origins pass.
+    const withToken = await fetch(query, { headers: { origin: 'https://app.example.com', authorization: `Bearer ${token}`, accept: 'application/graphql-response+json' } });
+    expect(withToken.status).toBe(200);
+    expect(await withToken.json()).toEqual({ data: { viewer: { userId: 'cors-user' } } });
   });
 
   it('without CORS_ORIGINS no origin gets a CORS header, and in production / and /docs are 404', async () => {

@@ -1,8 +1,8 @@
 /**
  * graphql-http's conformance audits of the GraphQL-over-HTTP spec, run against the real gateway on a
  * real port, one test per audit. Every MUST and every SHOULD passes. Of the MAYs, the only ones
- * missed are GET requests without a `content-type` or preflight header, which Apollo's CSRF
- * prevention refuses on purpose (a browser can send such a request cross-site).
+ * missed are GET requests without a token, a `content-type` or a preflight header, which Apollo's
+ * CSRF prevention refuses on purpose (a browser can send such a request cross-site).
  */
 import { serverAudits, type AuditResult } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
