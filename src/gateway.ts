@@ -40,6 +40,7 @@ import { Metrics } from './observability/metrics';
 import { resolveJwtKey } from './secrets/dev-jwt-secret';
 import { deriveCursorKey } from './secrets/cursor-key';
 import { deriveDeviceCorrelationKey } from './secrets/device-correlation-key';
+import { ErasureService } from './domain/erasure/erasure.service';
 import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { createAuditExportHandler, createCheckpointKeyHandler } from './transport/audit-export';
@@ -186,6 +187,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
   await policies.start();
+  const auditAppended = auditNoticePublisher(pubsub, logger.child({ component: 'audit-feed' }));
   const sessions = createSessionServices({
     store,
     policies,
@@ -200,7 +202,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     limits,
     cursors,
-    onAuditAppended: auditNoticePublisher(pubsub, logger.child({ component: 'audit-feed' })),
+    onAuditAppended: auditAppended,
     deviceCorrelationKey: deriveDeviceCorrelationKey(idempotencySecret),
     maxAttempts: config.livenessMaxAttempts,
     requireDeviceDigest: config.requireDeviceDigest,
@@ -254,6 +256,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     auditFeed,
     webhooks,
     policies,
+    erasure: new ErasureService({ repository: store.erasure, now, globalAdminTenant: config.webhooks.globalAdminTenant, onAuditAppended: auditAppended }),
     evidence: new EvidenceService({ evidence: store.evidence, sessions: store.sessions, sealer, now, linkTtlMillis: config.evidenceLinkTtlMillis }),
   };
 

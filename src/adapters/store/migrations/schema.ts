@@ -291,4 +291,24 @@ export const schema: { version: number; description: string; sql: (d: Dialect) =
       CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at) WHERE status <> 'PENDING';
     `,
   },
+  {
+    version: 11,
+    description: 'audit-v3: per-user salts and the commitments of personal fields, so erasure keeps the chain verifiable',
+    sql: (d) => `
+      -- One random salt per tenant and user (64 hex digits), created with the user's first v3 event;
+      -- erasing the user deletes it, and with it every way to tie a commitment to the user.
+      CREATE TABLE audit_user_salts (
+        tenant     TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        salt       TEXT NOT NULL,
+        created_at ${d.millis} NOT NULL,
+        PRIMARY KEY (tenant, user_id)
+      )${d.strict};
+      -- Hex HMAC-SHA256(salt, clear value) of a v3 event's personal fields; the hash covers these.
+      ALTER TABLE audit_events ADD COLUMN actor_commitment TEXT;
+      ALTER TABLE audit_events ADD COLUMN user_id_commitment TEXT;
+      ALTER TABLE audit_events ADD COLUMN verify_image_sha256_commitment TEXT;
+      ALTER TABLE audit_events ADD COLUMN face_verify_image_hash_commitment TEXT;
+    `,
+  },
 ];
