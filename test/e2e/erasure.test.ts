@@ -68,7 +68,7 @@ describe.each(stores)('erasing a user on $store', ({ available, database }) => {
     }
   }
 
-  /** Runs SQL against the store behind the gateway's back. */
+  /** Runs SQL against the store behind the gateway's back; each `$n` once, in order (SQLite binds them by position). */
   async function behindTheBack<T>(sql: string, params: unknown[]): Promise<T[]> {
     if (!testDatabase) {
       const db = new Database(path.join(gateway.dataDir, 'gateway.sqlite'));
@@ -235,6 +235,23 @@ describe.each(stores)('erasing a user on $store', ({ available, database }) => {
     expect(await events()).toBe(before + 2);
     expect(await verifyChain()).toMatchObject({ valid: true, reason: null });
     expect((await gateway.ok(SessionsDocument, { filter: { tenant, userId: otherUserId } }, admin())).sessions.totalCount).toBe(1);
+  });
+
+  it.skipIf(!available)('an event written before audit-v3 is kept as it is and counted in eventsKept', async () => {
+    // A chain written by an earlier gateway: one v1 event naming the user, without commitments (its
+    // head is not sealed by this gateway's key, so this tenant's chain is not the point here).
+    const legacy = unique('legacy');
+    const legacyUser = unique('lena');
+    await behindTheBack(
+      "INSERT INTO audit_events (id, tenant, sequence, at, action, actor, session_id, user_id, previous_hash, hash) VALUES ($1, $2, 1, $3, 'SESSION_STARTED', $4, 'before-v3', $5, $6, $7)",
+      [randomBytes(16).toString('hex'), legacy, Date.now(), legacyUser, legacyUser, '0'.repeat(64), 'ab'.repeat(32)],
+    );
+    await behindTheBack('INSERT INTO audit_heads (tenant, sequence, hash, mac) VALUES ($1, 1, $2, NULL)', [legacy, 'ab'.repeat(32)]);
+    const erasure = (await gateway.ok(EraseUserDataDocument, { tenant: legacy, userId: legacyUser }, gateway.token({ sub: 'legacy-admin', roles: ['admin'], tenant: legacy })))
+      .eraseUserData;
+    expect(erasure).toMatchObject({ sessions: 0, evidenceDeleted: 0, eventsRewritten: 0, eventsKept: 1 });
+    const kept = await behindTheBack<{ user_id: string; actor: string }>('SELECT user_id, actor FROM audit_events WHERE tenant = $1 AND sequence = 1', [legacy]);
+    expect(kept).toEqual([{ user_id: legacyUser, actor: legacyUser }]);
   });
 
   it.skipIf(!available)('a clear value edited in the store before the erasure is still reported by verifyAuditChain after it', async () => {
