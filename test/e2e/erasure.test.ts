@@ -115,7 +115,7 @@ describe.each(stores)('erasing a user on $store', ({ available, database }) => {
   beforeAll(async () => {
     if (!available) return;
     testDatabase = await database();
-    gateway = await TestGateway.start({ env: testDatabase ? { DATABASE_URL: testDatabase.url } : {} });
+    gateway = await TestGateway.start({ env: { ...(testDatabase ? { DATABASE_URL: testDatabase.url } : {}), GLOBAL_ADMIN_TENANT: 'ops' } });
     sessionIds = [await decidedWithEvidence(userId), await decidedWithEvidence(userId, tenant, true)];
     await decidedWithEvidence(otherUserId);
 
@@ -271,6 +271,18 @@ describe.each(stores)('erasing a user on $store', ({ available, database }) => {
     expect(after.reason).toContain('actor is neither');
     // The untouched tenant beside it still verifies.
     expect(await verifyChain()).toMatchObject({ valid: true });
+  });
+
+  it.skipIf(!available)("an admin of the global-admin tenant may erase in any tenant, an auditor there may not", async () => {
+    const elsewhere = unique('elsewhere');
+    const someone = unique('sam');
+    await decidedWithEvidence(someone, elsewhere);
+    expect(codeOf(await gateway.graphql(EraseUserDataDocument, { tenant: elsewhere, userId: someone }, gateway.token({ sub: 'ops-auditor', roles: ['auditor'], tenant: 'ops' })))).toBe(
+      'FORBIDDEN',
+    );
+    const erasure = (await gateway.ok(EraseUserDataDocument, { tenant: elsewhere, userId: someone }, gateway.token({ sub: 'ops-admin', roles: ['admin'], tenant: 'ops' }))).eraseUserData;
+    expect(erasure).toMatchObject({ tenant: elsewhere, sessions: 1, evidenceDeleted: 1, eventsRewritten: 5, eventsKept: 0 });
+    expect(await verifyChain(elsewhere)).toMatchObject({ valid: true, reason: null });
   });
 });
 
