@@ -39,6 +39,7 @@ import { createLogger } from './observability/logger';
 import { Metrics } from './observability/metrics';
 import { deriveCursorKey } from './secrets/cursor-key';
 import { deriveDeviceCorrelationKey } from './secrets/device-correlation-key';
+import { ErasureService } from './domain/erasure/erasure.service';
 import { resolveIdempotencySecret } from './secrets/idempotency-secret';
 import { startApollo } from './transport/apollo';
 import { deriveAuditSeal } from './secrets/audit-keys';
@@ -139,6 +140,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const cursors = new CursorCodec(deriveCursorKey(idempotencySecret));
   const sealer = new ImageSealer(resolveEvidenceKey(config));
   const policies = await startPolicies({ config, store, pubsub, now });
+  const auditAppended = auditNoticePublisher(pubsub, logger.child({ component: 'audit-feed' }));
   const sessions = createSessionServices({
     store,
     policies,
@@ -153,7 +155,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     limits,
     cursors,
-    onAuditAppended: auditNoticePublisher(pubsub, logger.child({ component: 'audit-feed' })),
+    onAuditAppended: auditAppended,
     deviceCorrelationKey: deriveDeviceCorrelationKey(idempotencySecret),
     maxAttempts: config.livenessMaxAttempts,
     requireDeviceDigest: config.requireDeviceDigest,
@@ -191,6 +193,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     auditFeed,
     webhooks,
     policies,
+    erasure: new ErasureService({ repository: store.erasure, now, globalAdminTenant: config.webhooks.globalAdminTenant, onAuditAppended: auditAppended }),
     evidence: new EvidenceService({ evidence: store.evidence, sessions: store.sessions, sealer, now, linkTtlMillis: config.evidenceLinkTtlMillis }),
   };
 

@@ -12,7 +12,7 @@ export class AuditEvent {
   @Field() at!: Date;
   @Field(() => Enums.AuditAction) action!: AuditAction;
   @Field() tenant!: string;
-  @Field({ description: 'The user\'s sub, or "system"' }) actor!: string;
+  @Field({ description: 'The user\'s sub, "system", or (once the user is erased) the pseudonym "erased:…"' }) actor!: string;
   @Field(() => ID) sessionId!: string;
   // session is a field resolver (audit.resolver.ts)
   @Field(() => Int, { nullable: true }) attemptId?: number;

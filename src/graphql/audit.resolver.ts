@@ -10,6 +10,7 @@ import type { SessionRecord } from '../domain/sessions/session.model';
 import { LivenessSession } from './session.type';
 import type { AuditEventRecord, AuditReason } from '../domain/audit/audit.model';
 import { isPolicyChange } from '../domain/policy/tenant-policy';
+import { isErasureText } from '../domain/erasure/erasure-plan';
 import * as Enums from './enums';
 import type { AuditConnection } from '../domain/audit/audit.service';
 import { AuditChainReport, AuditCheckpointInput, AuditEvent, AuditEventConnection, AuditFilter } from './audit-event.type';
@@ -49,7 +50,7 @@ export class AuditResolver {
 
   @FieldResolver(() => Enums.AuditReason, { nullable: true })
   reason(@Root() event: AuditEventRecord): AuditReason | undefined {
-    return isPolicyChange(event.reason) ? undefined : event.reason;
+    return isPolicyChange(event.reason) || isErasureText(event.reason) ? undefined : (event.reason as AuditReason | undefined);
   }
 
   @FieldResolver(() => String, {
@@ -58,6 +59,14 @@ export class AuditResolver {
   })
   change(@Root() event: AuditEventRecord): string | undefined {
     return isPolicyChange(event.reason) ? event.reason : undefined;
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: 'USER_DATA_ERASED: JSON {"erased":{"sessions","evidenceDeleted","eventsRewritten","eventsKept"}}, as chained in the hash (see docs/audit.md)',
+  })
+  erasure(@Root() event: AuditEventRecord): string | undefined {
+    return isErasureText(event.reason) ? event.reason : undefined;
   }
 
   @FieldResolver(() => LivenessSession, { nullable: true, description: 'The session, when the caller may see it.' })

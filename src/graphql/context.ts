@@ -7,6 +7,7 @@ import type { Viewer } from '../domain/viewer';
 import type { Logger } from '../observability/logger';
 import type { WebhookService } from '../domain/webhooks/webhook.service';
 import type { PolicyService } from '../domain/policy/policy.service';
+import type { ErasureService } from '../domain/erasure/erasure.service';
 import type { Loaders } from './loaders';
 
 export interface Services {
@@ -19,6 +20,8 @@ export interface Services {
   webhooks: WebhookService;
   /** Tenant policies (`tenantPolicy`, `setTenantPolicy`, `clearTenantPolicy`). */
   policies: PolicyService;
+  /** Erasing a user's personal data (`eraseUserData`). */
+  erasure: ErasureService;
 }
 
 export interface GatewayContext {

@@ -33,6 +33,7 @@ export const AuditAction = values(
   'WEBHOOK_ENDPOINT_RECOVERED',
   'WEBHOOK_REDELIVERY_REQUESTED',
   'TENANT_POLICY_CHANGED',
+  'USER_DATA_ERASED',
 );
 export const DecisionReason = values('DIGEST_MISMATCH');
 export const AuditReason = values('DIGEST_MISMATCH', 'VERIFY_IMAGE_HASH_MISMATCH');
@@ -63,6 +64,7 @@ registerEnumType(AuditAction, {
     EVIDENCE_PURGED: { description: "an attempt's session image deleted at the end of its retention (actor: system)" },
     FACE_SESSION_DELETED: { description: 'the decided session deleted at Face, its device token with it; the session stays decided (actor: system)' },
     TENANT_POLICY_CHANGED: { description: "an admin set or cleared the tenant's policy; `change` holds it before and after (sessionId empty)" },
+    USER_DATA_ERASED: { description: "an admin erased a user's personal data; userId is the pseudonym, `erasure` holds the counts (sessionId empty)" },
   },
 });
 registerEnumType(DecisionReason, {

@@ -12,6 +12,7 @@ import { DecisionResolver, SessionResolver } from './session.resolver';
 import { DateTimeScalar } from './date-time.scalar';
 import { WebhookDeliveryResolver, WebhookEndpointResolver } from './webhook.resolver';
 import { TenantPolicyResolver } from './policy.resolver';
+import { ErasureResolver } from './erasure.resolver';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -28,6 +29,7 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
       WebhookEndpointResolver,
       WebhookDeliveryResolver,
       TenantPolicyResolver,
+      ErasureResolver,
     ],
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],

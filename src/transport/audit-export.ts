@@ -77,7 +77,7 @@ export function createAuditExportHandler(options: AuditExportOptions) {
       while (!gone) {
         const next = await events.next();
         if (next.done || gone) break;
-        const line = next.value.kind === 'event' ? exportLine(next.value.event) : checkpointLine(next.value.checkpoint);
+        const line = next.value.kind === 'event' ? exportLine(next.value.event, next.value.salt) : checkpointLine(next.value.checkpoint);
         if (!res.write(line) && !(await drained(res))) break;
       }
     } finally {
@@ -89,8 +89,12 @@ export function createAuditExportHandler(options: AuditExportOptions) {
   };
 }
 
-/** One NDJSON line: every stored field the hash covers, plus the two hashes (docs/audit.md). */
-export function exportLine(event: AuditEventRecord): string {
+/**
+ * One NDJSON line: every stored field the hash covers, plus the two hashes (docs/audit.md). An
+ * "audit-v3" event's line also has its commitments and its user's salt (null once the user is erased).
+ */
+export function exportLine(event: AuditEventRecord, salt?: string): string {
+  const v3 = event.userIdCommitment !== undefined;
   return (
     JSON.stringify({
       id: event.id,
@@ -105,10 +109,17 @@ export function exportLine(event: AuditEventRecord): string {
       verdict: event.verdict ?? null,
       digest: event.digest ?? null,
       // An "audit-v2" event's own fields (docs/audit.md); events without them export as before.
-      ...((event.reason !== undefined || event.verifyImageSha256 !== undefined || event.faceVerifyImageHash !== undefined) && {
+      ...((v3 || event.reason !== undefined || event.verifyImageSha256 !== undefined || event.faceVerifyImageHash !== undefined) && {
         reason: event.reason ?? null,
         verifyImageSha256: event.verifyImageSha256 ?? null,
         faceVerifyImageHash: event.faceVerifyImageHash ?? null,
+      }),
+      ...(v3 && {
+        actorCommitment: event.actorCommitment ?? null,
+        userIdCommitment: event.userIdCommitment,
+        verifyImageSha256Commitment: event.verifyImageSha256Commitment ?? null,
+        faceVerifyImageHashCommitment: event.faceVerifyImageHashCommitment ?? null,
+        salt: salt ?? null,
       }),
       previousHash: event.previousHash,
       hash: event.hash,

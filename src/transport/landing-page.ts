@@ -166,6 +166,11 @@ mutation SetTenantPolicy($userTenant: String!, $policyInput: TenantPolicyInput!)
 mutation ClearTenantPolicy($userTenant: String!) {
   clearTenantPolicy(tenant: $userTenant) { tenant updatedAt }
 }
+
+# Admin only (the dev token is not an admin's: FORBIDDEN). Erases the user's personal data; the chain stays valid (docs/security.md).
+mutation EraseUserData($userTenant: String!, $userId: String!) {
+  eraseUserData(tenant: $userTenant, userId: $userId) { tenant sessions evidenceDeleted eventsRewritten eventsKept pseudonym erasedAt }
+}
 `;
 
 /** The Variables panel: a value for every variable of the document above. */

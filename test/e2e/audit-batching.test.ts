@@ -12,6 +12,7 @@
  * src/gateway.ts builds it per request. No production code carries a test hook for this.
  */
 import { PolicyService } from '../../src/domain/policy/policy.service';
+import { ErasureService } from '../../src/domain/erasure/erasure.service';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -131,6 +132,7 @@ describe('AuditEvent.session', () => {
         now: Date.now,
         defaults: { maxAttempts: 3, requireDeviceDigest: false, evidenceRetentionDays: 30, userStarts: { limit: 0, windowMillis: 60_000 }, deviceStarts: { limit: 0, windowMillis: 60_000 } },
       }),
+      erasure: new ErasureService({ repository: store.erasure, now: Date.now }),
     };
     const admin: Viewer = { userId: 'operator', tenant: 'operators', roles: ['ADMIN'], expiresAtMillis: Date.now() + 3_600_000 };
     execute = async (first, after) => {

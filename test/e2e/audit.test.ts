@@ -27,7 +27,7 @@ import {
 } from '../../client/generated/graphql';
 import { createFaceEmulator, type FaceEmulator } from '../../tools/face-emulator';
 import type { AuditReason } from '../../src/domain/audit/audit.model';
-import { docsBlocks, documentedHash, EXPORT_FIELDS, parseNdjson, ZERO_HASH, type ExportedEvent } from '../helpers/audit';
+import { docsBlocks, documentedHash, documentedPersonalFieldsHold, EXPORT_FIELDS_V3, parseNdjson, ZERO_HASH, type ExportedEvent } from '../helpers/audit';
 import { eventually, TestGateway, type DeviceOutcome } from '../helpers/gateway';
 
 type HistoryNode = AuditHistoryQuery['auditHistory']['edges'][number]['node'];
@@ -112,9 +112,13 @@ function expectChainRecomputes(events: ExportedEvent[], startHash = ZERO_HASH) {
       reason: (event.reason ?? undefined) as AuditReason | undefined,
       verifyImageSha256: event.verifyImageSha256 ?? undefined,
       faceVerifyImageHash: event.faceVerifyImageHash ?? undefined,
+      actorCommitment: event.actorCommitment ?? undefined,
+      verifyImageSha256Commitment: event.verifyImageSha256Commitment ?? undefined,
+      faceVerifyImageHashCommitment: event.faceVerifyImageHashCommitment ?? undefined,
     });
     expect(ours, `chain.ts hash of sequence ${event.sequence}`).toBe(event.hash);
     expect(documentedHash(previousHash, event), `documented hash of sequence ${event.sequence}`).toBe(event.hash);
+    expect(documentedPersonalFieldsHold(event), `personal fields of sequence ${event.sequence}`).toBe(true);
     previousHash = event.hash;
   }
 }
@@ -139,8 +143,13 @@ describe('what the trail records', () => {
       { sequence: 4, action: 'ATTEMPT_RECORDED', actor: 'system', attemptId: 2, verdict: null, digest, tenant: 'trail', sessionId: id },
       { sequence: 5, action: 'DECISION_REACHED', actor: 'system', attemptId: 2, verdict: 'PASS', digest: null, tenant: 'trail', sessionId: id },
     ]);
-    // Linked from 64 zeros, each hash recomputable (userId, not in GraphQL, is the owner: tess).
-    expectChainRecomputes(trail.map((node) => ({ ...node, userId: 'tess' })));
+    // Linked from 64 zeros, each hash recomputable from the export, which carries what GraphQL does
+    // not show (the owner, and the commitments a v3 hash covers instead of her id).
+    const exported = parseNdjson((await exportChain(auditorToken('trail'))).body);
+    expect(exported.map(({ sequence, hash, previousHash, userId }) => ({ sequence, hash, previousHash, userId }))).toEqual(
+      trail.map(({ sequence, hash, previousHash }) => ({ sequence, hash, previousHash, userId: 'tess' })),
+    );
+    expectChainRecomputes(exported);
     // The owner reads the same trail.
     expect(await trailOf(token, id)).toEqual(trail);
   });
@@ -463,14 +472,30 @@ describe('export', () => {
     expect(response.body.endsWith('\n')).toBe(true);
     const events = parseNdjson(response.body);
     expect(events).toHaveLength(5 + 4 + 3);
-    for (const event of events) expect(Object.keys(event)).toEqual([...EXPORT_FIELDS]);
+    // Every event names a user, so every one is "audit-v3", with its commitments and its user's salt.
+    for (const event of events) expect(Object.keys(event)).toEqual([...EXPORT_FIELDS_V3]);
     expect(events.map((event) => event.sequence)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(events[0].previousHash).toBe(ZERO_HASH);
     expectChainRecomputes(events);
 
     // The same events as the GraphQL history, field for field.
     const listed = (await history(auditor)).reverse();
-    expect(events.map(({ userId: _userId, ...event }) => event)).toEqual(
+    expect(
+      events.map(
+        ({
+          userId: _userId,
+          reason: _reason,
+          verifyImageSha256: _sent,
+          faceVerifyImageHash: _face,
+          actorCommitment: _a,
+          userIdCommitment: _u,
+          verifyImageSha256Commitment: _s,
+          faceVerifyImageHashCommitment: _f,
+          salt: _salt,
+          ...event
+        }) => event,
+      ),
+    ).toEqual(
       listed.map(({ session: _session, ...event }) => ({ ...event, at: new Date(event.at).toISOString() })),
     );
     expect(await verify(auditor)).toMatchObject({ valid: true, checked: events.length });
@@ -499,7 +524,15 @@ describe('export', () => {
       fs.writeFileSync(path.join(dir, 'edited.ndjson'), edited.map((event) => JSON.stringify(event)).join('\n') + '\n');
       const check = await bash('node verify-audit-export.mjs < edited.ndjson', dir, {});
       expect(check.code).toBe(1);
-      expect(check.output.trim()).toBe('broken at sequence 7: hash does not match the event');
+      // The actor of event 7 is the user: its hash covers the commitment, and the salt exported with it shows the edit.
+      expect(check.output.trim()).toBe('broken at sequence 7: actor does not match its commitment');
+
+      // A field the hash covers in clear breaks the hash itself.
+      const reworded = full.map((event) => (event.sequence === 8 ? { ...event, action: 'SESSION_DELETED' } : event));
+      fs.writeFileSync(path.join(dir, 'reworded.ndjson'), reworded.map((event) => JSON.stringify(event)).join('\n') + '\n');
+      const recheck = await bash('node verify-audit-export.mjs < reworded.ndjson', dir, {});
+      expect(recheck.code).toBe(1);
+      expect(recheck.output.trim()).toBe('broken at sequence 8: hash does not match the event');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

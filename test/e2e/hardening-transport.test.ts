@@ -233,8 +233,8 @@ describe('query limits', () => {
 
   for (const operation of documented) {
     it(`${operation.label} passes the default limits over HTTP and WebSocket`, async () => {
-      // An admin for the admin operations (webhooks, device correlation ids); the others as a user and auditor.
-      const admin = /webhook|rotateDeviceCorrelationId|TenantPolicy/i.test(operation.definition);
+      // An admin for the admin operations (webhooks, device correlation ids, policies, erasure); the others as a user and auditor.
+      const admin = /webhook|rotateDeviceCorrelationId|TenantPolicy|eraseUserData/i.test(operation.definition);
       // Each admin test in a tenant of its own: a tenant may register only so many webhook endpoints.
       const tenant = admin ? `hardening-${randomUUID()}` : undefined;
       const token = userToken(gateway, tenant ? { roles: ['user', 'auditor', 'admin'], tenant } : {});

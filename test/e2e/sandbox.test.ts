@@ -38,7 +38,7 @@ async function sandboxConfig(): Promise<SandboxConfig> {
 }
 
 /** The Sandbox document's admin operations: its dev token (user and auditor) is refused them. */
-const ADMIN_ONLY = ['RotateDeviceCorrelationId', 'CreateWebhookEndpoint', 'UpdateWebhookEndpoint', 'RotateWebhookSecret', 'RedeliverWebhook', 'DeleteWebhookEndpoint', 'SetTenantPolicy', 'ClearTenantPolicy'];
+const ADMIN_ONLY = ['RotateDeviceCorrelationId', 'CreateWebhookEndpoint', 'UpdateWebhookEndpoint', 'RotateWebhookSecret', 'RedeliverWebhook', 'DeleteWebhookEndpoint', 'SetTenantPolicy', 'ClearTenantPolicy', 'EraseUserData'];
 
 describe('the Sandbox collection', () => {
   it('Sandbox opens with the document of every operation, their variables and the dev token header', async () => {
@@ -163,6 +163,7 @@ describe('the Sandbox collection', () => {
       'TenantPolicy',
       'SetTenantPolicy',
       'ClearTenantPolicy',
+      'EraseUserData',
     ]);
   });
 });

@@ -96,6 +96,20 @@ describe.each(adapters)('the $name store', (adapter) => {
     await dispose();
   });
 
+  it.skipIf(!adapter.available)("an image fetched while its session's owner was being erased is not stored under the erased session", async () => {
+    const tenant = 'erased-meanwhile';
+    const session = await store.sessions.create(newSession({ tenant, userId: 'eve', enableSessionImage: true }), 'eve');
+    const image = { sessionId: session.id, attemptId: 1, tenant, userId: 'eve', contentType: 'image/jpeg', byteLength: 3, sealed: 'v1.a.b.c', storedAt: new Date(), expiresAt: new Date(Date.now() + 60_000) };
+    const audit = { action: 'EVIDENCE_STORED' as const, actor: 'system', sessionId: session.id, userId: 'eve', attemptId: 1 };
+    const erased = await store.erasure.erase(tenant, 'eve', 'root', new Date(), 'cd'.repeat(32));
+    expect(erased).toMatchObject({ sessions: 1, evidenceDeleted: 0, eventsRewritten: 1, eventsKept: 0 });
+    expect(await store.evidence.storeImage(image, audit, new Date())).toBe(false);
+    expect(await store.evidence.imagesFor([session.id])).toEqual([[]]);
+    // The guard is about the owner: an image of the session as it is now is stored.
+    expect(await store.evidence.storeImage({ ...image, userId: erased.pseudonym }, { ...audit, userId: erased.pseudonym }, new Date())).toBe(true);
+    expect(await new AuditService(store.audit, { seal: sealing.seal }).verifyChain(admin, tenant)).toMatchObject({ valid: true, checked: 3 });
+  });
+
   it.skipIf(!adapter.available)('stores a session and finds it by id, and many by ids in key order', async () => {
     const a = await store.sessions.create(newSession(), 'alice');
     const b = await store.sessions.create(newSession({ kind: 'LIVENESS_WITH_VERIFY', verifyReference: { faceRectangle: { top: 1, left: 2, width: 3, height: 4 }, qualityForRecognition: 'HIGH' } }), 'alice');

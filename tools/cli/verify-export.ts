@@ -3,6 +3,8 @@
  * audit export offline, with no gateway and no server secret (docs/audit.md, "Checking an export
  * offline"):
  * - every event chains to the one before (the first of a whole chain to 64 zeros);
+ * - every "audit-v3" event's clear personal values match their commitments under the salt exported
+ *   with it, or, for an erased user (no salt), read as the pseudonym and are gone;
  * - every checkpoint line is signed by the key (`GET /audit/checkpoint-key`, kept by the operator) and
  *   the export holds its hash at its sequence;
  * - with `--checkpoint`, a checkpoint kept earlier outside the database (a checkpoint line, or
@@ -16,6 +18,7 @@ import path from 'node:path';
 import { chainHash, GENESIS_HASH } from '../../src/domain/audit/chain';
 import { checkpointSignatureValid, type AuditCheckpoint } from '../../src/domain/audit/seal';
 import type { AuditEventRecord } from '../../src/domain/audit/audit.model';
+import { personalFieldsProblem } from '../../src/domain/audit/personal-fields';
 import { parseArgs } from './args';
 
 interface CheckpointLine {
@@ -54,7 +57,7 @@ function main(argv: string[]): number {
 
 function verify(ndjson: string, publicKeyPem: string, keptJson?: string): string {
   const lines = ndjson.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
-  const events = lines.filter((line) => line.kind === undefined) as unknown as (Omit<AuditEventRecord, 'at'> & { at: string })[];
+  const events = lines.filter((line) => line.kind === undefined) as unknown as (Omit<AuditEventRecord, 'at'> & { at: string; salt?: string | null })[];
   const checkpoints = lines.filter((line) => line.kind === 'checkpoint') as unknown as CheckpointLine[];
   if (events.length === 0) throw new Invalid('the export holds no events.');
   const hashes = new Map<number, string>();
@@ -66,6 +69,8 @@ function verify(ndjson: string, publicKeyPem: string, keptJson?: string): string
       throw new Invalid(`event ${expected} is missing, out of order or does not follow from the one before it.`);
     }
     if (chainHash(previous, { ...event, at: new Date(event.at) }) !== event.hash) throw new Invalid(`event ${event.sequence} does not hash to its recorded hash.`);
+    const personal = event.userIdCommitment == null ? undefined : personalFieldsProblem(event, event.salt ?? undefined);
+    if (personal) throw new Invalid(`event ${event.sequence}: ${personal}.`);
     hashes.set(event.sequence, event.hash);
     previous = event.hash;
     expected += 1;

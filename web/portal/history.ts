@@ -31,6 +31,7 @@ const ACTIONS: Record<AuditAction, true> = {
   WEBHOOK_SECRET_ROTATED: true,
   WEBHOOK_REDELIVERY_REQUESTED: true,
   TENANT_POLICY_CHANGED: true,
+  USER_DATA_ERASED: true,
 };
 
 export function fillActionOptions(): void {

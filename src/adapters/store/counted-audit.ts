@@ -76,6 +76,15 @@ export class CountedAuditRepository implements AuditRepository {
     return this.rows.hasSessions(tenant);
   }
 
+  userSalts(tenant: string, userIds: readonly string[]): Promise<Map<string, string>> {
+    return this.rows.userSalts(tenant, userIds);
+  }
+
+  /** Drops the kept counts: an erasure rewrote user ids, which the counts by user rest on. */
+  forgetCounts(): void {
+    this.counts.clear();
+  }
+
   private async count(scope: ReadScope, filter: AuditFilter): Promise<number> {
     const source = auditCountSource(scope, filter);
     const head = async (tenant: string) => (await this.rows.head(tenant))?.sequence ?? 0;
@@ -109,6 +118,10 @@ export class AuditCountCache {
   private readonly counts = new Map<string, { sequence: number; count: number }>();
 
   constructor(private readonly maxEntries = 256) {}
+
+  clear(): void {
+    this.counts.clear();
+  }
 
   /**
    * The count of the events of `tenant` that `scope` and `filter` match, up to the chain's head.

@@ -52,6 +52,17 @@ export class KeptDecisionsRepository implements SessionRepository {
     return sessionIds.map((id) => found.get(id) ?? []);
   }
 
+  /**
+   * Forgets what is kept of these sessions: an erasure rewrote their attempts (the one change to a
+   * decided session's rows). Other instances keep their copies until they fall out (docs/security.md).
+   */
+  forget(sessionIds: readonly string[]): void {
+    for (const id of sessionIds) {
+      this.decisions.drop(id);
+      this.attempts.drop(id);
+    }
+  }
+
   create(session: SessionRecord, actor: string): Promise<SessionRecord> {
     return this.inner.create(session, actor);
   }
@@ -122,6 +133,10 @@ class KeptRows<T> {
       found.set(id, value);
     }
     return { found, missing };
+  }
+
+  drop(id: string): void {
+    this.kept.delete(id);
   }
 
   keep(id: string, value: T): void {

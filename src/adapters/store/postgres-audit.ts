@@ -1,8 +1,9 @@
 /** The audit trail on PostgreSQL: appending to a tenant's chain, and reading it back. */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { AuditDraft, AuditEventRecord } from '../../domain/audit/audit.model';
 import { chainEvents, GENESIS_HASH } from '../../domain/audit/chain';
+import { personalUserOf } from '../../domain/audit/personal-fields';
 import { sealAppend, type AuditCheckpoint, type AuditSeal, type ChainSealing, type StoredHead } from '../../domain/audit/seal';
 import type { AuditFilter, Page } from '../../domain/ports/store';
 import type { ReadScope } from '../../domain/viewer';
@@ -22,7 +23,8 @@ export async function appendAudit(client: Queryable, sealing: ChainSealing, tena
     GENESIS_HASH,
   ]);
   const head = (await client.query<StoredHead>('SELECT sequence, hash, mac FROM audit_heads WHERE tenant = $1 FOR UPDATE', [tenant])).rows[0];
-  const events = chainEvents(tenant, head, drafts, at, randomUUID);
+  const salts = await saltsOf(client, tenant, drafts, at);
+  const events = chainEvents(tenant, head, drafts, at, randomUUID, (user) => salts.get(user)!);
   for (const event of events) {
     await client.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${placeholders(AUDIT_COLUMN_COUNT)})`, auditValues(event));
   }
@@ -34,6 +36,28 @@ export async function appendAudit(client: Queryable, sealing: ChainSealing, tena
   const { mac, checkpoint } = sealAppend(sealing, tenant, found, last, latest && { sequence: latest.sequence, at: new Date(latest.at) }, at);
   await client.query('UPDATE audit_heads SET sequence = $2, hash = $3, mac = $4 WHERE tenant = $1', [tenant, last.sequence, last.hash, mac]);
   if (checkpoint) await client.query(`INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (${placeholders(5)})`, checkpointValues(checkpoint));
+}
+
+/** The salts of the drafts' users, each created with the user's first v3 event (under the head's lock). */
+async function saltsOf(client: Queryable, tenant: string, drafts: readonly AuditDraft[], at: Date): Promise<Map<string, string>> {
+  const salts = new Map<string, string>();
+  const read = async (user: string) => (await client.query<{ salt: string }>('SELECT salt FROM audit_user_salts WHERE tenant = $1 AND user_id = $2', [tenant, user])).rows[0]?.salt;
+  for (const user of new Set(drafts.map(personalUserOf))) {
+    if (user === undefined) continue;
+    // Read first: all but a user's first append find it, in one round trip.
+    let salt = await read(user);
+    if (salt === undefined) {
+      await client.query('INSERT INTO audit_user_salts (tenant, user_id, salt, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, user_id) DO NOTHING', [
+        tenant,
+        user,
+        randomBytes(32).toString('hex'),
+        at.getTime(),
+      ]);
+      salt = (await read(user))!;
+    }
+    salts.set(user, salt);
+  }
+  return salts;
 }
 
 /** Gives the heads already stored when head MACs arrive their MAC; inside the migration's transaction. */
@@ -106,5 +130,11 @@ export class PostgresAuditRows implements AuditRows {
 
   async hasSessions(tenant: string): Promise<boolean> {
     return (await this.pool.query('SELECT 1 FROM sessions WHERE tenant = $1 LIMIT 1', [tenant])).rowCount === 1;
+  }
+
+  async userSalts(tenant: string, userIds: readonly string[]): Promise<Map<string, string>> {
+    if (userIds.length === 0) return new Map();
+    const rows = (await this.pool.query<{ user_id: string; salt: string }>('SELECT user_id, salt FROM audit_user_salts WHERE tenant = $1 AND user_id = ANY($2)', [tenant, [...userIds]])).rows;
+    return new Map(rows.map((row) => [row.user_id, row.salt]));
   }
 }

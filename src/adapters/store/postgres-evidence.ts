@@ -58,6 +58,10 @@ export class PostgresEvidenceRepository implements EvidenceRepository {
 
   async storeImage(image: EvidenceImageRecord, audit: AuditDraft, at: Date): Promise<boolean> {
     return transaction(this.pool, async (client) => {
+      // An image fetched while its owner's data was being erased is not stored under the erased
+      // session: the share lock waits for an erasure in flight, and then finds the row renamed.
+      const owned = await client.query('SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 FOR SHARE', [image.sessionId, image.userId]);
+      if (owned.rowCount === 0) return false;
       const inserted = await client.query(`INSERT INTO evidence_images (${IMAGE_COLUMNS}) VALUES (${placeholders(9)}) ON CONFLICT DO NOTHING`, imageValues(image));
       if ((inserted.rowCount ?? 0) === 0) return false;
       await appendAudit(client, this.sealing, image.tenant, [audit], at);

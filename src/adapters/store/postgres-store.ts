@@ -6,7 +6,15 @@
  * instances starting together apply each migration once.
  */
 import pg from 'pg';
-import type { AuditRepository, DeviceCorrelationRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type {
+  AuditRepository,
+  DeviceCorrelationRepository,
+  ErasureRepository,
+  EvidenceRepository,
+  IdempotencyRepository,
+  SessionRepository,
+  Store,
+} from '../../domain/ports/store';
 import type { WebhookRepository } from '../../domain/ports/webhooks';
 import type { PolicyRepository } from '../../domain/ports/policies';
 import { PostgresPolicyRepository } from './postgres-policies';
@@ -16,6 +24,7 @@ import { HEAD_MAC_MIGRATION, migrationsFor, POSTGRES, type Migration } from './m
 import { AuditSeal, DEFAULT_CHECKPOINT_POLICY, type ChainSealing } from '../../domain/audit/seal';
 import { PostgresAuditRows, sealExistingHeads } from './postgres-audit';
 import { PostgresCorrelationRepository } from './postgres-correlations';
+import { PostgresErasureRepository } from './postgres-erasure';
 import { PostgresEvidenceRepository } from './postgres-evidence';
 import { PostgresIdempotencyRepository } from './postgres-idempotency';
 import { PostgresSessionRepository } from './postgres-sessions';
@@ -83,6 +92,7 @@ class PostgresStore implements Store {
   readonly evidence: EvidenceRepository;
   readonly webhooks: WebhookRepository;
   readonly policies: PolicyRepository;
+  readonly erasure: ErasureRepository;
   private closed = false;
 
   constructor(
@@ -90,10 +100,16 @@ class PostgresStore implements Store {
     sealing: ChainSealing,
     webhookHorizonMillis: number,
   ) {
-    this.sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool, sealing, webhookHorizonMillis));
+    const sessions = new KeptDecisionsRepository(new PostgresSessionRepository(pool, sealing, webhookHorizonMillis));
+    const audit = new CountedAuditRepository(new PostgresAuditRows(pool));
+    this.sessions = sessions;
     this.webhooks = new PostgresWebhookRepository(pool, sealing);
     this.policies = new PostgresPolicyRepository(pool, sealing);
-    this.audit = new CountedAuditRepository(new PostgresAuditRows(pool));
+    this.audit = audit;
+    this.erasure = new PostgresErasureRepository(pool, sealing, (sessionIds) => {
+      sessions.forget(sessionIds);
+      audit.forgetCounts();
+    });
     this.idempotency = new PostgresIdempotencyRepository(pool);
     this.correlations = new PostgresCorrelationRepository(pool, sealing);
     this.evidence = new PostgresEvidenceRepository(pool, sealing);

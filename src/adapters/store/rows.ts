@@ -5,6 +5,7 @@
  */
 import type { AuditAction, AuditEventRecord } from '../../domain/audit/audit.model';
 import type { AuditCheckpoint } from '../../domain/audit/seal';
+import type { PersonalCommitments } from '../../domain/audit/personal-fields';
 import type { ReadScope } from '../../domain/viewer';
 import type { FaceAttempt, FaceRectangle } from '../../domain/ports/face.port';
 import type { AttemptRecord, DecisionRecord, SessionRecord, Verdict } from '../../domain/sessions/session.model';
@@ -95,9 +96,20 @@ export function toAuditEvent(row: Row): AuditEventRecord {
     reason: optional(row.reason),
     verifyImageSha256: optional(row.verify_image_sha256),
     faceVerifyImageHash: optional(row.face_verify_image_hash),
+    ...commitmentsOf(row),
     previousHash: row.previous_hash as string,
     hash: row.hash as string,
   };
+}
+
+/** A v3 row's commitments (`audit/personal-fields.ts`); none on rows of earlier encodings. */
+function commitmentsOf(row: Row): PersonalCommitments {
+  const commitments: PersonalCommitments = {};
+  if (row.actor_commitment != null) commitments.actorCommitment = row.actor_commitment as string;
+  if (row.user_id_commitment != null) commitments.userIdCommitment = row.user_id_commitment as string;
+  if (row.verify_image_sha256_commitment != null) commitments.verifyImageSha256Commitment = row.verify_image_sha256_commitment as string;
+  if (row.face_verify_image_hash_commitment != null) commitments.faceVerifyImageHashCommitment = row.face_verify_image_hash_commitment as string;
+  return commitments;
 }
 
 /** How a dialect stores a boolean: 1/0 in SQLite, true/false in PostgreSQL. */
@@ -161,8 +173,9 @@ export function toCheckpoint(row: Row): AuditCheckpoint {
 }
 
 export const AUDIT_COLUMNS =
-  'id, tenant, sequence, at, action, actor, session_id, user_id, attempt_id, verdict, digest, reason, verify_image_sha256, face_verify_image_hash, previous_hash, hash';
-export const AUDIT_COLUMN_COUNT = 16;
+  'id, tenant, sequence, at, action, actor, session_id, user_id, attempt_id, verdict, digest, reason, verify_image_sha256, face_verify_image_hash, ' +
+  'actor_commitment, user_id_commitment, verify_image_sha256_commitment, face_verify_image_hash_commitment, previous_hash, hash';
+export const AUDIT_COLUMN_COUNT = 20;
 
 /** A chained event's column values, in the order of `AUDIT_COLUMNS`. */
 export function auditValues(event: AuditEventRecord): unknown[] {
@@ -181,6 +194,10 @@ export function auditValues(event: AuditEventRecord): unknown[] {
     event.reason ?? null,
     event.verifyImageSha256 ?? null,
     event.faceVerifyImageHash ?? null,
+    event.actorCommitment ?? null,
+    event.userIdCommitment ?? null,
+    event.verifyImageSha256Commitment ?? null,
+    event.faceVerifyImageHashCommitment ?? null,
     event.previousHash,
     event.hash,
   ];

@@ -1,8 +1,9 @@
 /** The audit trail on SQLite: appending to a tenant's chain, and reading it back. */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { AuditDraft, AuditEventRecord } from '../../domain/audit/audit.model';
 import { chainEvents, GENESIS_HASH } from '../../domain/audit/chain';
+import { personalUserOf } from '../../domain/audit/personal-fields';
 import { sealAppend, type AuditCheckpoint, type AuditSeal, type ChainSealing, type StoredHead } from '../../domain/audit/seal';
 import type { AuditFilter, Page } from '../../domain/ports/store';
 import type { ReadScope } from '../../domain/viewer';
@@ -17,6 +18,8 @@ export class AuditChainWriter {
   private readonly advance;
   private readonly latestCheckpoint;
   private readonly insertCheckpoint;
+  private readonly createSalt;
+  private readonly readSalt;
 
   constructor(
     db: Database.Database,
@@ -29,18 +32,36 @@ export class AuditChainWriter {
       ON CONFLICT (tenant) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac`);
     this.latestCheckpoint = db.prepare('SELECT sequence, at FROM audit_checkpoints WHERE tenant = ? ORDER BY sequence DESC LIMIT 1');
     this.insertCheckpoint = db.prepare(`INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?)`);
+    this.createSalt = db.prepare('INSERT INTO audit_user_salts (tenant, user_id, salt, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, user_id) DO NOTHING');
+    this.readSalt = db.prepare('SELECT salt FROM audit_user_salts WHERE tenant = ? AND user_id = ?').pluck();
   }
 
   append(tenant: string, drafts: readonly AuditDraft[], at: Date): void {
     if (drafts.length === 0) return;
     const found = this.head.get(tenant) as StoredHead | undefined;
-    const events = chainEvents(tenant, found ?? { sequence: 0, hash: GENESIS_HASH }, drafts, at, randomUUID);
+    const salts = this.saltsOf(tenant, drafts, at);
+    const events = chainEvents(tenant, found ?? { sequence: 0, hash: GENESIS_HASH }, drafts, at, randomUUID, (user) => salts.get(user)!);
     for (const event of events) this.insert.run(...auditValues(event));
     const last = events[events.length - 1];
     const latest = this.latestCheckpoint.get(tenant) as { sequence: number; at: number } | undefined;
     const { mac, checkpoint } = sealAppend(this.sealing, tenant, found, last, latest && { sequence: latest.sequence, at: new Date(latest.at) }, at);
     this.advance.run(tenant, last.sequence, last.hash, mac);
     if (checkpoint) this.insertCheckpoint.run(...checkpointValues(checkpoint));
+  }
+
+  /** The salts of the drafts' users, each created with the user's first v3 event. */
+  private saltsOf(tenant: string, drafts: readonly AuditDraft[], at: Date): Map<string, string> {
+    const salts = new Map<string, string>();
+    for (const user of new Set(drafts.map(personalUserOf))) {
+      if (user === undefined) continue;
+      let salt = this.readSalt.get(tenant, user) as string | undefined;
+      if (salt === undefined) {
+        this.createSalt.run(tenant, user, randomBytes(32).toString('hex'), at.getTime());
+        salt = this.readSalt.get(tenant, user) as string;
+      }
+      salts.set(user, salt);
+    }
+    return salts;
   }
 }
 
@@ -114,5 +135,13 @@ export class SqliteAuditRows implements AuditRows {
 
   async hasSessions(tenant: string): Promise<boolean> {
     return this.cached.get('SELECT 1 FROM sessions WHERE tenant = ? LIMIT 1').get(tenant) !== undefined;
+  }
+
+  async userSalts(tenant: string, userIds: readonly string[]): Promise<Map<string, string>> {
+    if (userIds.length === 0) return new Map();
+    const rows = this.cached
+      .get(`SELECT user_id, salt FROM audit_user_salts WHERE tenant = ? AND user_id IN (${questionMarks(userIds.length)})`)
+      .all(tenant, ...userIds) as { user_id: string; salt: string }[];
+    return new Map(rows.map((row) => [row.user_id, row.salt]));
   }
 }

@@ -56,6 +56,8 @@ export class SqliteEvidenceRepository implements EvidenceRepository {
   async storeImage(image: EvidenceImageRecord, audit: AuditDraft, at: Date): Promise<boolean> {
     return this.db
       .transaction(() => {
+        // An image fetched while its owner's data was being erased is not stored under the erased session.
+        if (!this.db.prepare('SELECT 1 FROM sessions WHERE id = ? AND user_id = ?').get(image.sessionId, image.userId)) return false;
         const inserted = this.db.prepare(`INSERT INTO evidence_images (${IMAGE_COLUMNS}) VALUES (${questionMarks(9)}) ON CONFLICT DO NOTHING`).run(...imageValues(image));
         if (inserted.changes === 0) return false;
         this.chain.append(image.tenant, [audit], at);

@@ -6,7 +6,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditRepository, DeviceCorrelationRepository, EvidenceRepository, IdempotencyRepository, SessionRepository, Store } from '../../domain/ports/store';
+import type {
+  AuditRepository,
+  DeviceCorrelationRepository,
+  ErasureRepository,
+  EvidenceRepository,
+  IdempotencyRepository,
+  SessionRepository,
+  Store,
+} from '../../domain/ports/store';
 import type { WebhookRepository } from '../../domain/ports/webhooks';
 import type { PolicyRepository } from '../../domain/ports/policies';
 import { SqlitePolicyRepository } from './sqlite-policies';
@@ -16,6 +24,7 @@ import { HEAD_MAC_MIGRATION, migrationsFor, SQLITE, type Migration } from './mig
 import { AuditChainWriter, sealExistingHeads, SqliteAuditRows } from './sqlite-audit';
 import { AuditSeal, DEFAULT_CHECKPOINT_POLICY, type ChainSealing } from '../../domain/audit/seal';
 import { SqliteCorrelationRepository } from './sqlite-correlations';
+import { SqliteErasureRepository } from './sqlite-erasure';
 import { SqliteEvidenceRepository } from './sqlite-evidence';
 import { SqliteIdempotencyRepository } from './sqlite-idempotency';
 import { SqliteSessionRepository } from './sqlite-sessions';
@@ -37,6 +46,9 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');
+  // Deleted and rewritten content is overwritten with zeros, so an erased user's data does not linger
+  // in free pages or free space of the file (docs/security.md, "Erasing a user's data").
+  db.pragma('secure_delete = ON');
   runMigrations(db, migrationsFor(SQLITE), sealing.seal);
   return new SqliteStore(db, sealing, options.webhookHorizonMillis ?? 24 * 3600_000);
 }
@@ -67,6 +79,7 @@ class SqliteStore implements Store {
   readonly evidence: EvidenceRepository;
   readonly webhooks: WebhookRepository;
   readonly policies: PolicyRepository;
+  readonly erasure: ErasureRepository;
 
   constructor(
     private readonly db: Database.Database,
@@ -75,12 +88,18 @@ class SqliteStore implements Store {
   ) {
     const statements = new StatementCache(db);
     const chain = new AuditChainWriter(db, sealing);
-    this.sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, chain, statements, new SqliteOutbox(db, webhookHorizonMillis)));
+    const sessions = new KeptDecisionsRepository(new SqliteSessionRepository(db, chain, statements, new SqliteOutbox(db, webhookHorizonMillis)));
+    const audit = new CountedAuditRepository(new SqliteAuditRows(statements));
+    this.sessions = sessions;
     this.correlations = new SqliteCorrelationRepository(db, chain);
     this.evidence = new SqliteEvidenceRepository(db, chain);
     this.webhooks = new SqliteWebhookRepository(db, chain);
     this.policies = new SqlitePolicyRepository(db, chain);
-    this.audit = new CountedAuditRepository(new SqliteAuditRows(statements));
+    this.audit = audit;
+    this.erasure = new SqliteErasureRepository(db, chain, (sessionIds) => {
+      sessions.forget(sessionIds);
+      audit.forgetCounts();
+    });
     this.idempotency = new SqliteIdempotencyRepository(db);
   }
 

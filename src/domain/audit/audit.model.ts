@@ -20,7 +20,8 @@ export type AuditAction =
   | 'WEBHOOK_ENDPOINT_FAILING'
   | 'WEBHOOK_ENDPOINT_RECOVERED'
   | 'WEBHOOK_REDELIVERY_REQUESTED'
-  | 'TENANT_POLICY_CHANGED';
+  | 'TENANT_POLICY_CHANGED'
+  | 'USER_DATA_ERASED';
 
 /** Every action once; a `Record` so that an action added to the union must be added here too. */
 const ACTION_NAMES: Record<AuditAction, true> = {
@@ -43,6 +44,7 @@ const ACTION_NAMES: Record<AuditAction, true> = {
   WEBHOOK_ENDPOINT_RECOVERED: true,
   WEBHOOK_REDELIVERY_REQUESTED: true,
   TENANT_POLICY_CHANGED: true,
+  USER_DATA_ERASED: true,
 };
 export const AUDIT_ACTIONS = Object.keys(ACTION_NAMES) as readonly AuditAction[];
 
@@ -57,6 +59,12 @@ export type AuditReason = 'DIGEST_MISMATCH' | 'VERIFY_IMAGE_HASH_MISMATCH';
  * `policy/tenant-policy.ts`). Kept in `reason` so the chain's existing encoding covers it.
  */
 export type AuditChangeText = `{"before":${string}`;
+
+/**
+ * What a USER_DATA_ERASED event records in `reason`: `{"erased":{…counts}}` as JSON
+ * (`erasure/erasure-plan.ts`), chained like a policy change.
+ */
+export type AuditErasureText = `{"erased":${string}`;
 
 /** The session id of events about a user rather than a session (a device correlation id rotated). */
 export const NO_SESSION = '';
@@ -74,14 +82,30 @@ export interface AuditDraft {
   attemptId?: number;
   verdict?: Verdict;
   digest?: string;
-  reason?: AuditReason | AuditChangeText;
+  reason?: AuditReason | AuditChangeText | AuditErasureText;
   /** The gateway's SHA-256 (hex) of the verify image it sent to Face. */
   verifyImageSha256?: string;
   /** The verify image hash Face reported for an attempt. */
   faceVerifyImageHash?: string;
 }
 
-export interface AuditEventRecord extends AuditDraft {
+/**
+ * The commitments of an "audit-v3" event: hex HMAC-SHA256(salt, clear value), one per personal field
+ * it carries (`personal-fields.ts`).
+ */
+export interface PersonalCommitments {
+  /** Present when the actor is the user the event is about (not `system`, not a staff member acting on them). */
+  actorCommitment?: string;
+  userIdCommitment?: string;
+  verifyImageSha256Commitment?: string;
+  faceVerifyImageHashCommitment?: string;
+}
+
+/**
+ * A chained event. An "audit-v3" event also carries the commitments of its personal fields
+ * (`personal-fields.ts`), which its hash covers instead of the clear values.
+ */
+export interface AuditEventRecord extends AuditDraft, PersonalCommitments {
   id: string;
   tenant: string;
   sequence: number;

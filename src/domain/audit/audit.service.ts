@@ -35,8 +35,11 @@ export interface ChainExportRequest {
   to?: Date;
 }
 
-/** One line of an export: an event, or (last) the latest checkpoint the exported stretch contains. */
-export type ExportItem = { kind: 'event'; event: AuditEventRecord } | { kind: 'checkpoint'; checkpoint: AuditCheckpoint };
+/**
+ * One line of an export: an event, or (last) the latest checkpoint the exported stretch contains. A v3
+ * event goes with its user's salt while it exists, so its clear values can be checked offline.
+ */
+export type ExportItem = { kind: 'event'; event: AuditEventRecord; salt?: string } | { kind: 'checkpoint'; checkpoint: AuditCheckpoint };
 
 export interface AuditServiceOptions {
   /** Events per store round trip when verifying or exporting a chain; default `CHAIN_BATCH_SIZE`. */
@@ -133,10 +136,12 @@ export class AuditService {
     while (after < range.last) {
       const batch = await this.audit.chainSlice(tenant, after, Math.min(this.batchSize, range.last - after));
       if (batch.length === 0) return;
+      const salts = await this.audit.userSalts(tenant, [...new Set(batch.filter((event) => event.userIdCommitment !== undefined).map((event) => event.userId))]);
       for (const event of batch) {
         // A hole in the stored sequences (a deleted row) must not pull in events past the range.
         if (event.sequence > range.last) return;
-        yield { kind: 'event', event };
+        const salt = event.userIdCommitment === undefined ? undefined : salts.get(event.userId);
+        yield { kind: 'event', event, ...(salt !== undefined && { salt }) };
       }
       after = batch[batch.length - 1].sequence;
       // Lets other requests in between batches, for the same reason as in `verifyChain`.

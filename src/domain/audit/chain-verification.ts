@@ -7,6 +7,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuditRepository } from '../ports/store';
 import { chainHash, GENESIS_HASH } from './chain';
+import { personalFieldsProblem } from './personal-fields';
 import { checkpointSignatureValid, type AuditCheckpoint, type AuditSeal, type ChainHead } from './seal';
 
 export interface ChainReport {
@@ -54,11 +55,15 @@ export async function verifyTenantChain(
   let checked = 0;
   for (;;) {
     const batch = await audit.chainSlice(tenant, checked, batchSize);
+    const salts = await audit.userSalts(tenant, [...new Set(batch.filter((event) => event.userIdCommitment !== undefined).map((event) => event.userId))]);
     for (const event of batch) {
       const expected = checked + 1;
       if (event.sequence !== expected || event.previousHash !== previousHash || chainHash(previousHash, event) !== event.hash) {
         return invalid(checked, `Event ${expected} does not follow from the one before it: an event was changed, removed or inserted.`, expected);
       }
+      // A v3 hash covers commitments, not clear values: those are checked against the salt.
+      const personal = event.userIdCommitment === undefined ? undefined : personalFieldsProblem(event, salts.get(event.userId));
+      if (personal) return invalid(checked, `Event ${expected}: ${personal}.`, expected);
       if (wanted.has(expected)) wanted.set(expected, event.hash);
       previousHash = event.hash;
       checked = expected;

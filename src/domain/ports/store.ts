@@ -114,6 +114,8 @@ export interface AuditRepository {
   latestCheckpoint(tenant: string, upTo?: number): Promise<AuditCheckpoint | undefined>;
   /** Whether any session (of any status) of the tenant is stored: a tenant with sessions has events. */
   hasSessions(tenant: string): Promise<boolean>;
+  /** The salts (hex) stored for those of `userIds` the tenant has one for (`audit/personal-fields.ts`). */
+  userSalts(tenant: string, userIds: readonly string[]): Promise<Map<string, string>>;
 }
 
 /** One caller's idempotency key: keys are the caller's own, so the same text from another user is another key. */
@@ -215,8 +217,31 @@ export interface EvidenceRepository {
   purgeExpired(now: Date, limit: number, audit: (image: EvidenceImageInfo) => AuditDraft): Promise<number>;
 }
 
+/** What an erasure found and did (`erasure/erasure-plan.ts`). */
+export interface ErasureCounts {
+  sessions: number;
+  evidenceDeleted: number;
+  eventsRewritten: number;
+  eventsKept: number;
+}
+
+export interface ErasureOutcome extends ErasureCounts {
+  pseudonym: string;
+}
+
+/**
+ * Erasing one user's personal data in one transaction, as `planErasure` rules it, with its
+ * USER_DATA_ERASED event (actor `actor`). `spareSalt` (hex) names the user's sessions when the user
+ * has no salt (no v3 event).
+ */
+export interface ErasureRepository {
+  erase(tenant: string, userId: string, actor: string, at: Date, spareSalt: string): Promise<ErasureOutcome>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** Erasing a user's personal data (`eraseUserData`). */
+  readonly erasure: ErasureRepository;
   readonly correlations: DeviceCorrelationRepository;
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;

@@ -33,3 +33,10 @@ export const POSTGRES: Dialect = {
   position: 'BIGSERIAL PRIMARY KEY',
   strict: '',
 };
+
+/** A migration as written: its SQL made for either dialect. */
+export interface MigrationSource {
+  version: number;
+  description: string;
+  sql: (d: Dialect) => string;
+}
