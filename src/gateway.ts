@@ -193,7 +193,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     auditFeed,
     webhooks,
     policies,
-    erasure: new ErasureService({ repository: store.erasure, now, globalAdminTenant: config.webhooks.globalAdminTenant, onAuditAppended: auditAppended }),
+    erasure: new ErasureService({
+      repository: store.erasure,
+      now,
+      globalAdminTenant: config.webhooks.globalAdminTenant,
+      onAuditAppended: auditAppended,
+      inProgress: sessions.commands,
+    }),
     evidence: new EvidenceService({ evidence: store.evidence, sessions: store.sessions, sealer, now, linkTtlMillis: config.evidenceLinkTtlMillis }),
   };
 

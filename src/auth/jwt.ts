@@ -15,6 +15,7 @@ import { unauthenticated } from '../domain/errors';
 import { JwksKeySet } from './jwks-key-set';
 import { DEFAULT_TOKEN_CACHE_ENTRIES, VerifiedTokenCache, type VerifiedToken } from './verified-token-cache';
 import { ROLES, type Role, type Viewer } from '../domain/viewer';
+import { isPseudonym } from '../domain/audit/personal-fields';
 
 const HMAC: Algorithm[] = ['HS256', 'HS384', 'HS512'];
 const RSA: Algorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
@@ -169,6 +170,9 @@ function keyMaterial(key: JwtKeyConfig, jwks: JwksOptions): { secretOrKey: jwt.S
 
 function viewerFromClaims(claims: JwtPayload, validity: { toleranceSeconds: number; maxAgeSeconds?: number }): Viewer | undefined {
   if (typeof claims.sub !== 'string' || claims.sub === '' || typeof claims.exp !== 'number') return undefined;
+  // What an erased user's sessions and events name instead of the user: a token naming it would
+  // read them, and a user with such a `sub` could never be erased.
+  if (isPseudonym(claims.sub)) return undefined;
   const roles = parseRoles((claims as Record<string, unknown>).roles);
   const tenant = (claims as Record<string, unknown>).tenant;
   if (!roles || (tenant !== undefined && (typeof tenant !== 'string' || tenant === ''))) return undefined;

@@ -279,6 +279,33 @@ describe.each(STORES)('erasing a user on $store', ({ available, database }) => {
     expect(erasure).toMatchObject({ tenant: elsewhere, sessions: 1, evidenceDeleted: 1, eventsRewritten: 5, eventsKept: 0 });
     expect(await verifyChain(elsewhere)).toMatchObject({ valid: true, reason: null });
   });
+
+  it.skipIf(!available)('a session still in progress is ended first: its device is refused at Face, and nothing more is recorded about it', async () => {
+    const live = unique('lia');
+    const started = (await gateway.ok(StartLivenessWithVerifySessionDocument, { input: { verifyImage: PNG_1X1, enableSessionImage: true } }, user(live))).startLivenessWithVerifySession;
+    const id = started.session.id;
+    const erasure = (await gateway.ok(EraseUserDataDocument, { tenant, userId: live }, admin())).eraseUserData;
+    expect(erasure.sessions).toBe(1);
+    const ended = (await gateway.ok(SessionIntegrityDocument, { id }, admin())).session!;
+    expect(ended.decision).toMatchObject({ verdict: 'EXPIRED' });
+    expect(ended.attempts).toEqual([]);
+    expect(ended.auditTrail.edges.map(({ node }) => [node.action, node.actor])).toContainEqual(['SESSION_DELETED', 'erasure-admin']);
+    // The device token died with the session at Face: what the device does now reaches nobody.
+    const outcome = { livenessDecision: 'realface' as const, isIdentical: true, matchConfidence: 0.9 };
+    expect((await gateway.device('LIVENESS_WITH_VERIFY', started.authToken, outcome)).status).toBe(401);
+    expect((await gateway.ok(SessionIntegrityDocument, { id }, admin())).session!.attempts).toEqual([]);
+    expect(await verifyChain()).toMatchObject({ valid: true, reason: null });
+  });
+
+  it.skipIf(!available)("a token whose sub is an erased user's pseudonym is refused, so it reads none of the user's sessions", async () => {
+    const gone = unique('gus');
+    await decidedWithEvidence(gone);
+    const { pseudonym } = (await gateway.ok(EraseUserDataDocument, { tenant, userId: gone }, admin())).eraseUserData;
+    expect((await gateway.ok(SessionsDocument, { filter: { tenant, userId: pseudonym } }, admin())).sessions.totalCount).toBe(1);
+    const posing = await gateway.graphql(SessionsDocument, {}, user(pseudonym));
+    expect(codeOf(posing)).toBe('UNAUTHENTICATED');
+    expect(posing.data?.sessions).toBeFalsy();
+  });
 });
 
 function bash(script: string, cwd: string): Promise<{ code: number | null; output: string }> {

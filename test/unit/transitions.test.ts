@@ -139,6 +139,25 @@ describe('recording what a poll of Face saw', () => {
     expect(plan.auditEvents.every((event) => event.actor === 'system' && event.sessionId === 'session-1' && event.userId === 'alice')).toBe(true);
     expect(plan.auditEvents.at(-1)).toMatchObject({ action: 'DECISION_REACHED', verdict: 'PASS', attemptId: 2 });
   });
+
+  it("an erased owner's session (a start that raced the erasure) records no verify image hash and fetches no image", () => {
+    const before = {
+      session: session({ kind: 'LIVENESS_WITH_VERIFY', status: 'RUNNING', userId: 'erased:0123456789ab', enableSessionImage: true, verifyReference: { faceRectangle: { top: 1, left: 2, width: 3, height: 4 }, qualityForRecognition: 'HIGH' } }),
+      decided: false,
+      attemptIds: new Set<number>(),
+    };
+    const reported: FaceAttempt = { ...succeeded(1), verifyImageHash: 'face-hash-of-the-reference', sessionImageId: 'image-1' };
+    const plan = planProgress(before, { ...progress('SUCCEEDED', [reported], { ...pass, decision: { ...pass.decision, attemptId: 1 } }), followUp: { deleteAtFace: true } }, at);
+    expect(plan.attempts).toEqual([{ attemptId: 1, status: 'SUCCEEDED', livenessDecision: 'REAL_FACE', digest: 'digest-1' }]);
+    expect(plan.auditEvents.map((event) => event.faceVerifyImageHash)).toEqual([undefined, undefined]);
+    expect(plan.followUp).toEqual({ fetchImages: false, deleteAtFace: true });
+    // The same session of a user not erased records both.
+    const own = planProgress({ ...before, session: { ...before.session, userId: 'alice' } }, { ...progress('SUCCEEDED', [reported], { ...pass, decision: { ...pass.decision, attemptId: 1 } }), followUp: { deleteAtFace: true } }, at);
+    expect(own.attempts[0]).toMatchObject({ verifyImageHash: 'face-hash-of-the-reference', sessionImageId: 'image-1' });
+    expect(own.followUp).toEqual({ fetchImages: true, deleteAtFace: true });
+    expect(own.session.verifyReference?.faceVerifyImageHash).toBe('face-hash-of-the-reference');
+    expect(plan.session.verifyReference?.faceVerifyImageHash).toBeUndefined();
+  });
 });
 
 describe('deleting a session', () => {

@@ -69,7 +69,7 @@ export class SqliteErasureRepository implements ErasureRepository {
       })
       .immediate();
     // Copies the rewritten pages into the file and empties the WAL, where the old ones could linger.
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    truncateWal(db);
     this.onErased(sessionIdsIn(plan));
     return { pseudonym: plan.pseudonym, ...plan.counts };
   }
@@ -80,4 +80,18 @@ export class SqliteErasureRepository implements ErasureRepository {
     const statement = this.db.prepare(`${sql} (${questionMarks(ids.length)})`);
     return count ? (statement.pluck().get(...ids) as number) : statement.run(...ids).changes;
   }
+}
+
+/** How often, a second apart, an emptying of the WAL that a reader kept busy is tried again. */
+const WAL_RETRIES = 30;
+
+/**
+ * Empties the WAL into the file. A reader outside the gateway (a backup, the sqlite3 shell) holding
+ * an old snapshot keeps the checkpoint from finishing (`busy`), and the erased bytes stay in the WAL
+ * until it is done: it is tried again, a second apart, without holding up the erasure's answer.
+ */
+function truncateWal(db: Database.Database, retriesLeft = WAL_RETRIES): void {
+  if (!db.open) return;
+  const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+  if (result?.busy && retriesLeft > 0) setTimeout(() => truncateWal(db, retriesLeft - 1), 1_000).unref();
 }

@@ -27,6 +27,12 @@ export interface ErasureServiceOptions {
   globalAdminTenant?: string;
   /** Told the tenant once the erasure (and its event) committed: the live audit feed. */
   onAuditAppended?: (tenant: string) => void;
+  /**
+   * Ends the user's sessions still in progress before the erasure: a poll of a live session would
+   * otherwise go on recording what Face reports (its verify image hash, its session image) after
+   * the erasure, under the pseudonym, where no later erasure finds it.
+   */
+  inProgress?: { endInProgressOf(tenant: string, userId: string, actor: string): Promise<number> };
 }
 
 export class ErasureService {
@@ -39,6 +45,7 @@ export class ErasureService {
     if (userId === '' || userId.length > MAX_USER_ID_LENGTH) throw badInput(`userId must be 1 to ${MAX_USER_ID_LENGTH} characters.`);
     // A pseudonym is what erasure left: erasing it again would only rename the sessions once more.
     if (isPseudonym(userId)) throw badInput('userId is the pseudonym of a user already erased.');
+    await this.options.inProgress?.endInProgressOf(tenant, userId, viewer.userId);
     const erasedAt = new Date(now());
     const outcome = await repository.erase(tenant, userId, viewer.userId, erasedAt, randomBytes(32).toString('hex'));
     onAuditAppended?.(tenant);

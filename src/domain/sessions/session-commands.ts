@@ -16,7 +16,7 @@ import type { SessionRepository } from '../ports/store';
 import { canAct, canRead, hasRole, type Viewer } from '../viewer';
 import { deriveDecision } from './decision';
 import type { DeviceCorrelationIds } from './device-correlation';
-import { FINAL_STATUSES, type SessionKind, type SessionRecord } from './session.model';
+import { FINAL_STATUSES, type SessionKind, type SessionRecord, type SessionStatus } from './session.model';
 import {
   checkDigestInput,
   checkStart,
@@ -28,6 +28,10 @@ import {
   underPolicy,
 } from './start-input';
 import { checkVerifyImageSize, decodeVerifyImage } from './verify-image';
+
+/** The statuses of a session Face has not finished with. */
+const IN_PROGRESS: SessionStatus[] = ['NOT_STARTED', 'RUNNING'];
+const IN_PROGRESS_BATCH = 100;
 
 export interface StartedSession {
   session: SessionRecord;
@@ -117,17 +121,48 @@ export class SessionCommands {
 
   /** Revokes the session at Face, then marks it DELETED (deciding it, if undecided, as an ended session). */
   async delete(viewer: Viewer, id: string, requestLog?: Logger): Promise<SessionRecord> {
-    const { sessions, face, polling } = this.options;
-    const logger = this.logFor(requestLog);
     const session = await this.actable(viewer, id);
     if (session.status === 'DELETED') return session;
+    return this.end(session, viewer.userId, this.logFor(requestLog), 'required');
+  }
+
+  /**
+   * Ends every session of the user still in progress, on behalf of `actor` (an admin erasing the
+   * user's data), as a deletion would: what the device did is recorded first, and the session is
+   * decided and marked DELETED, so nothing more is written about it once its owner is erased. Face
+   * failing to delete a session does not stop this: its token dies at its expiry, and a decided
+   * session is never polled again. Answers how many sessions it ended.
+   */
+  async endInProgressOf(tenant: string, userId: string, actor: string): Promise<number> {
+    const ended = new Set<string>();
+    for (;;) {
+      const page = await this.options.sessions.list({ kind: 'tenant', tenant }, { userId, statuses: IN_PROGRESS }, IN_PROGRESS_BATCH);
+      // Each ended session leaves the listing, so the next page is the next batch; one seen again
+      // did not leave it, and is not ended twice.
+      const open = page.items.filter((session) => !FINAL_STATUSES.has(session.status) && !ended.has(session.id));
+      for (const session of open) {
+        await this.end(session, actor, this.options.logger, 'best effort');
+        ended.add(session.id);
+      }
+      if (open.length === 0 || !page.hasNextPage) return ended.size;
+    }
+  }
+
+  private async end(session: SessionRecord, actor: string, logger: Logger, atFace: 'required' | 'best effort'): Promise<SessionRecord> {
+    const { sessions, face, polling } = this.options;
+    const { id } = session;
     // Record what the device already did (a result, failed attempts) before Face forgets it; best effort.
     if (!FINAL_STATUSES.has(session.status)) {
       await polling.pollOnce(id, 'interactive').catch((error: unknown) =>
         logger.warn({ sessionId: id, err: error instanceof Error ? error.message : String(error) }, 'could not read the session before deleting it'),
       );
     }
-    await face.deleteSession(session.kind, id);
+    const deleting = face.deleteSession(session.kind, id);
+    await (atFace === 'required'
+      ? deleting
+      : deleting.catch((error: unknown) =>
+          logger.warn({ sessionId: id, err: error instanceof Error ? error.message : String(error) }, 'could not delete the session at Face; its device token lasts until it expires'),
+        ));
     polling.cancel(id);
     // Deleted without a result: the same rules as any other ending (failed attempts only: INCONCLUSIVE).
     const [attempts] = await sessions.attemptsFor([id]);
@@ -140,7 +175,7 @@ export class SessionCommands {
       expiresAtMillis: session.expiresAt.getTime(),
       maxAttempts: session.rules?.maxAttempts ?? this.options.maxAttempts,
     });
-    const transition = await sessions.markDeleted(id, viewer.userId, new Date(now), ending?.decision ?? { verdict: 'EXPIRED' });
+    const transition = await sessions.markDeleted(id, actor, new Date(now), ending?.decision ?? { verdict: 'EXPIRED' });
     await this.options.decisions.announce(transition, logger);
     return transition.session;
   }

@@ -7,6 +7,7 @@
  */
 import type { AuditDraft } from '../audit/audit.model';
 import { SYSTEM_ACTOR } from '../audit/audit.model';
+import { isPseudonym } from '../audit/personal-fields';
 import type { FollowUpDraft } from '../evidence/evidence.model';
 import type { FaceAttempt } from '../ports/face.port';
 import { webhookEvent, type WebhookEventDraft } from '../webhooks/webhook.model';
@@ -115,12 +116,16 @@ export function planProgress(before: StoredSession, progress: Progress, at: Date
   const attempts: FaceAttempt[] = [];
   const taken = new Set(before.attemptIds);
   let verifyReference = session.verifyReference;
-  for (const attempt of progress.attempts) {
-    if (attempt.status !== 'SUCCEEDED' && attempt.status !== 'FAILED') continue;
-    if (taken.has(attempt.attemptId)) continue;
-    taken.add(attempt.attemptId);
+  // Its owner was erased while Face still had it (a start racing the erasure): what Face reports
+  // that is personal (the verify image's hash, the session image) is not recorded any more.
+  const erased = isPseudonym(session.userId);
+  for (const reported of progress.attempts) {
+    if (reported.status !== 'SUCCEEDED' && reported.status !== 'FAILED') continue;
+    if (taken.has(reported.attemptId)) continue;
+    taken.add(reported.attemptId);
+    const attempt = erased ? withoutPersonalFields(reported) : reported;
     attempts.push(attempt);
-    const hashes = verifyImageHashes(verifyReference, attempt.verifyImageHash);
+    const hashes = erased ? {} : verifyImageHashes(verifyReference, attempt.verifyImageHash);
     if (verifyReference && attempt.verifyImageHash !== undefined && verifyReference.faceVerifyImageHash === undefined) {
       verifyReference = { ...verifyReference, faceVerifyImageHash: attempt.verifyImageHash };
     }
@@ -144,7 +149,7 @@ export function planProgress(before: StoredSession, progress: Progress, at: Date
   if (status === 'EXPIRED') auditEvents.push({ action: 'SESSION_EXPIRED', actor: SYSTEM_ACTOR, sessionId: session.id, userId: session.userId });
   auditEvents.push(decisionReached(session, decision));
   // Face forgets the images with the session: they are fetched first, then the session is deleted.
-  const followUp = progress.followUp && { fetchImages: session.enableSessionImage, deleteAtFace: progress.followUp.deleteAtFace };
+  const followUp = progress.followUp && { fetchImages: session.enableSessionImage && !erased, deleteAtFace: progress.followUp.deleteAtFace };
   const after: SessionRecord = { ...session, status, modelVersion, verifyReference };
   return {
     session: after,
@@ -209,4 +214,10 @@ export function verifyImageHashes(reference: VerifyReference | undefined, fromFa
     ...(ours !== undefined && { verifyImageSha256: ours }),
     ...(ours !== undefined && sha256Hex(fromFace) !== ours && { reason: 'VERIFY_IMAGE_HASH_MISMATCH' as const }),
   };
+}
+
+/** An attempt as recorded for a session whose owner was erased: without Face's verify image hash and session image. */
+function withoutPersonalFields(attempt: FaceAttempt): FaceAttempt {
+  const { verifyImageHash: _hash, sessionImageId: _image, ...rest } = attempt;
+  return rest;
 }
