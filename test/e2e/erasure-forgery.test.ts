@@ -4,7 +4,8 @@
  * sessions, and rows edited with raw SQL as someone with write access to the database would. A v3
  * event whose personal fields read as erased is valid only if a later USER_DATA_ERASED of the
  * tenant names its pseudonym (docs/audit.md, "Personal fields and erasure"); a genuine erasure, and a
- * chain with no erasure at all, still verify.
+ * chain with no erasure at all, still verify. Offline means `npm run verify-export` and the script of
+ * docs/audit.md ("Recomputing the chain offline"), both on each export.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,7 +23,7 @@ import {
 } from '../../client/generated/graphql';
 import { TestGateway } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
-import { parseNdjson, type ExportedEvent } from '../helpers/audit';
+import { docsBlocks, parseNdjson, type ExportedEvent } from '../helpers/audit';
 import { type TestDatabase, STORES } from '../helpers/services';
 
 const unique = (name: string) => `${name}-${randomBytes(6).toString('hex')}`;
@@ -114,6 +115,11 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
     return bash('npm run --silent verify-export -- --key key.pem audit.ndjson', dir);
   }
 
+  /** The same file through the script of docs/audit.md ("Recomputing the chain offline"). */
+  function documentedScript(): Promise<{ code: number | null; output: string }> {
+    return bash('node verify-audit-export.mjs < audit.ndjson', dir);
+  }
+
   const plain = unique('plain');
   const forgedFirst = unique('forged-first');
   const forgedLast = unique('forged-last');
@@ -133,6 +139,7 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
     fs.mkdirSync(path.join(__dirname, '../../node_modules/.cache'), { recursive: true });
     dir = fs.mkdtempSync(path.join(__dirname, '../../node_modules/.cache/liveness-gateway-forgery-'));
     fs.writeFileSync(path.join(dir, 'key.pem'), await (await fetch(new URL('/audit/checkpoint-key', gateway.url))).text());
+    fs.writeFileSync(path.join(dir, 'verify-audit-export.mjs'), docsBlocks('Recomputing the chain offline', 'js')[0]);
   }, 120_000);
 
   afterAll(async () => {
@@ -146,6 +153,7 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
     const run = await verifyExport(await exportOf(plain));
     expect(run.code, run.output).toBe(0);
     expect(run.output).toMatch(new RegExp(`^valid: events 1\\.\\.\\d+ of tenant ${plain} chain`, 'm'));
+    expect((await documentedScript()).output).toMatch(/^ok \d+ events/);
   }, 120_000);
 
   it.skipIf(!available)('an event pseudonymised in the store while its user keeps a salt is reported, online and in its export', async () => {
@@ -162,6 +170,7 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
     const run = await verifyExport(body);
     expect(run.code, run.output).toBe(1);
     expect(run.output).toContain(`INVALID: event ${started.sequence}: it reads as erased (${pseudonym})`);
+    expect((await documentedScript()).output).toContain(`broken at sequence ${started.sequence}: reads as erased`);
   }, 120_000);
 
   it.skipIf(!available)("the user's last event pseudonymised, with no USER_DATA_ERASED naming it, is reported at that event", async () => {
@@ -175,6 +184,7 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
     const run = await verifyExport(await exportOf(forgedLast));
     expect(run.code, run.output).toBe(1);
     expect(run.output).toContain(`INVALID: event ${last.sequence}: it reads as erased (${pseudonym}), but no later USER_DATA_ERASED event names ${pseudonym}`);
+    expect((await documentedScript()).output).toContain(`broken at sequence ${last.sequence}: reads as erased, but no later USER_DATA_ERASED names ${pseudonym}`);
   }, 120_000);
 
   it.skipIf(!available)('an exported line pseudonymised, its salt removed, is reported by verify-export', async () => {
@@ -198,10 +208,13 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
       const run = await verifyExport(write(forge(target, pseudonym)));
       expect(run.code, run.output).toBe(1);
       expect(run.output).toContain(`INVALID: event ${target.sequence}: it reads as erased (${pseudonym})`);
+      const documented = await documentedScript();
+      expect(documented.code, documented.output).toBe(1);
+      expect(documented.output).toMatch(new RegExp(`^broken at sequence ${target.sequence}: reads as erased`, 'm'));
     }
   }, 120_000);
 
-  it.skipIf(!available)('a genuine erasure still verifies: online, against a kept checkpoint, and offline, whole and from a time on', async () => {
+  it.skipIf(!available)('a genuine erasure still verifies online, against a kept checkpoint, and offline whole or from a time on; an export cut before it does not', async () => {
     const kept = (await verifyChain(genuine)).latestCheckpoint!;
     await pause();
     const beforeErasure = new Date().toISOString();
@@ -220,6 +233,8 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
     const run = await verifyExport(body);
     expect(run.code, run.output).toBe(0);
     expect(run.output).toMatch(/^valid: events 1\.\./m);
+    const documented = await documentedScript();
+    expect(documented.code, documented.output).toBe(0);
 
     // A window from the erased user's last rewritten event on holds erased events and the erasure after them.
     const from = `&from=${encodeURIComponent(erased[erased.length - 2].at)}`;
@@ -227,6 +242,7 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
     expect(parseNdjson(since)[0].sequence).toBeGreaterThan(1);
     const sinceRun = await verifyExport(since);
     expect(sinceRun.code, sinceRun.output).toBe(0);
+    expect((await documentedScript()).code).toBe(0);
 
     // A window cut before the erasure cannot show it: its erased events are vouched for by nothing in it.
     const cut = await exportOf(genuine, `${from}&to=${encodeURIComponent(beforeErasure)}`);
@@ -234,6 +250,7 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
     const cutRun = await verifyExport(cut);
     expect(cutRun.code, cutRun.output).toBe(1);
     expect(cutRun.output).toContain(`no later USER_DATA_ERASED event names ${erasure.pseudonym}`);
+    expect((await documentedScript()).output).toContain(`no later USER_DATA_ERASED names ${erasure.pseudonym}`);
   }, 120_000);
 });
 
