@@ -5,6 +5,10 @@
  * - every event chains to the one before (the first of a whole chain to 64 zeros);
  * - every "audit-v3" event's clear personal values match their commitments under the salt exported
  *   with it, or, for an erased user (no salt), read as the pseudonym and are gone;
+ * - every event that reads as erased is followed, in the export, by a USER_DATA_ERASED naming its
+ *   pseudonym, and by no event naming the same user in clear (`erased-events.ts`): a line's own salt
+ *   is no evidence, so one pseudonymised with its salt removed is caught here. An export cut (`to`)
+ *   before an erasure cannot show it, and is INVALID for the events it erased;
  * - every checkpoint line is signed by the key (`GET /audit/checkpoint-key`, kept by the operator) and
  *   the export holds its hash at its sequence;
  * - with `--checkpoint`, a checkpoint kept earlier outside the database (a checkpoint line, or
@@ -19,6 +23,7 @@ import { chainHash, GENESIS_HASH } from '../../src/domain/audit/chain';
 import { checkpointSignatureValid, type AuditCheckpoint } from '../../src/domain/audit/seal';
 import type { AuditEventRecord } from '../../src/domain/audit/audit.model';
 import { personalFieldsProblem } from '../../src/domain/audit/personal-fields';
+import { ErasedEventsCheck } from '../../src/domain/audit/erased-events';
 import { parseArgs } from './args';
 
 interface CheckpointLine {
@@ -64,6 +69,8 @@ function verify(ndjson: string, publicKeyPem: string, keptJson?: string): string
   const tenant = events[0].tenant;
   let previous = events[0].sequence === 1 ? GENESIS_HASH : events[0].previousHash;
   let expected = events[0].sequence;
+  // One entry per pseudonym still waiting for its erasure's event, whatever the export's length.
+  const erased = new ErasedEventsCheck();
   for (const event of events) {
     if (event.tenant !== tenant || event.sequence !== expected || event.previousHash !== previous) {
       throw new Invalid(`event ${expected} is missing, out of order or does not follow from the one before it.`);
@@ -71,6 +78,8 @@ function verify(ndjson: string, publicKeyPem: string, keptJson?: string): string
     if (chainHash(previous, { ...event, at: new Date(event.at) }) !== event.hash) throw new Invalid(`event ${event.sequence} does not hash to its recorded hash.`);
     const personal = event.userIdCommitment == null ? undefined : personalFieldsProblem(event, event.salt ?? undefined);
     if (personal) throw new Invalid(`event ${event.sequence}: ${personal}.`);
+    const erasure = erased.see(event);
+    if (erasure) throw new Invalid(`event ${erasure.sequence}: ${erasure.problem}.`);
     hashes.set(event.sequence, event.hash);
     previous = event.hash;
     expected += 1;
@@ -95,6 +104,9 @@ function verify(ndjson: string, publicKeyPem: string, keptJson?: string): string
     check('the kept checkpoint', kept);
     keptSequence = kept.sequence;
   }
+  // After the checkpoints, which tell a cut export: that explains an erasure missing from its end better.
+  const unmatched = erased.finish();
+  if (unmatched) throw new Invalid(`event ${unmatched.sequence}: ${unmatched.problem}, or the export ends before the erasure (export through it to tell).`);
   // Anyone can hash events: only a signature says the gateway wrote them. Events after the last
   // signed sequence chain correctly but are vouched for by nothing yet, and the line says so.
   const signedThrough = Math.max(0, ...checkpoints.map((line) => line.sequence), ...(keptSequence === undefined ? [] : [keptSequence]));

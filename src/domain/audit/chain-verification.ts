@@ -7,6 +7,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuditRepository } from '../ports/store';
 import { chainHash, GENESIS_HASH } from './chain';
+import { ErasedEventsCheck } from './erased-events';
 import { personalFieldsProblem } from './personal-fields';
 import { checkpointSignatureValid, type AuditCheckpoint, type AuditSeal, type ChainHead } from './seal';
 
@@ -51,6 +52,12 @@ export async function verifyTenantChain(
   if (stored) wanted.set(stored.sequence, undefined);
   if (kept) wanted.set(kept.sequence, undefined);
 
+  // Events that read as erased wait here for the USER_DATA_ERASED that vouches for them. Whether a
+  // salt is still stored for such an event's user is not asked: salts are keyed by the clear user id,
+  // which an erased event no longer carries, so telling would take an HMAC under every salt of the
+  // tenant. Nor is it needed against a forged erasure: a user never erased has no USER_DATA_ERASED
+  // naming its pseudonym, and none can be added without breaking the chain.
+  const erased = new ErasedEventsCheck();
   let previousHash = GENESIS_HASH;
   let checked = 0;
   for (;;) {
@@ -64,6 +71,8 @@ export async function verifyTenantChain(
       // A v3 hash covers commitments, not clear values: those are checked against the salt.
       const personal = event.userIdCommitment === undefined ? undefined : personalFieldsProblem(event, salts.get(event.userId));
       if (personal) return invalid(checked, `Event ${expected}: ${personal}.`, expected);
+      const erasure = erased.see(event);
+      if (erasure) return invalid(checked, `Event ${erasure.sequence}: ${erasure.problem}.`, erasure.sequence);
       if (wanted.has(expected)) wanted.set(expected, event.hash);
       previousHash = event.hash;
       checked = expected;
@@ -100,6 +109,10 @@ export async function verifyTenantChain(
     // Events cut off the end leave a valid-looking but shorter chain: the sealed head tells.
     return invalid(checked, `The chain ends at sequence ${checked} but its head is at sequence ${head.sequence}: events were removed from (or added to) its end.`, checked + 1);
   }
+  // Last: a chain cut before an erasure's event leaves its erased events waiting, and the cut, reported
+  // above, is the better reason.
+  const unmatched = erased.finish();
+  if (unmatched) return invalid(checked, `Event ${unmatched.sequence}: ${unmatched.problem}.`, unmatched.sequence);
   return { tenant, valid: true, checked, ...(latestCheckpoint && { latestCheckpoint }) };
 }
 
