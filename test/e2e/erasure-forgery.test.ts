@@ -11,8 +11,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CheckAuditChainDocument,
@@ -25,6 +23,7 @@ import { TestGateway } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
 import { docsBlocks, parseNdjson, type ExportedEvent } from '../helpers/audit';
 import { type TestDatabase, STORES } from '../helpers/services';
+import { behindTheBack as runBehindTheBack } from '../helpers/raw-sql';
 
 const unique = (name: string) => `${name}-${randomBytes(6).toString('hex')}`;
 /** Lets the clock move on, so that events before and after a point in time differ in `at`. */
@@ -43,25 +42,8 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
   let dir: string;
   const auditor = (tenant: string) => gateway.token({ sub: 'forgery-auditor', roles: ['auditor'], tenant });
 
-  /** Runs SQL against the store behind the gateway's back; each `$n` once, in order (SQLite binds them by position). */
-  async function behindTheBack<T>(sql: string, params: unknown[]): Promise<T[]> {
-    if (!testDatabase) {
-      const db = new Database(path.join(gateway.dataDir, 'gateway.sqlite'));
-      try {
-        const statement = db.prepare(sql.replace(/\$\d+/g, '?'));
-        return statement.reader ? (statement.all(...params) as T[]) : (statement.run(...params), []);
-      } finally {
-        db.close();
-      }
-    }
-    const client = new pg.Client({ connectionString: testDatabase.url });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
+  /** Runs SQL against the store behind the gateway's back (`test/helpers/raw-sql.ts`). */
+  const behindTheBack = <T>(sql: string, params: unknown[]) => runBehindTheBack<T>({ dataDir: gateway.dataDir, databaseUrl: testDatabase?.url }, sql, params);
 
   /** A decided verify session of `sub` in `tenant`: its events carry the user id, the user as actor and image hashes. */
   async function decidedVerifySession(sub: string, tenant: string): Promise<void> {

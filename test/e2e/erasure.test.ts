@@ -10,7 +10,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -31,6 +30,7 @@ import { eventually, TestGateway } from '../helpers/gateway';
 import { PNG_1X1 } from '../helpers/images';
 import { parseNdjson } from '../helpers/audit';
 import { type TestDatabase, STORES } from '../helpers/services';
+import { behindTheBack as runBehindTheBack } from '../helpers/raw-sql';
 
 const unique = (name: string) => `${name}-${randomBytes(6).toString('hex')}`;
 const codeOf = (result: { errors?: { extensions?: Record<string, unknown> }[] }) => result.errors?.[0]?.extensions?.code;
@@ -63,25 +63,8 @@ describe.each(STORES)('erasing a user on $store', ({ available, database }) => {
     }
   }
 
-  /** Runs SQL against the store behind the gateway's back; each `$n` once, in order (SQLite binds them by position). */
-  async function behindTheBack<T>(sql: string, params: unknown[]): Promise<T[]> {
-    if (!testDatabase) {
-      const db = new Database(path.join(gateway.dataDir, 'gateway.sqlite'));
-      try {
-        const statement = db.prepare(sql.replace(/\$\d+/g, '?'));
-        return statement.reader ? (statement.all(...params) as T[]) : (statement.run(...params), []);
-      } finally {
-        db.close();
-      }
-    }
-    const client = new pg.Client({ connectionString: testDatabase.url });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
+  /** Runs SQL against the store behind the gateway's back (`test/helpers/raw-sql.ts`). */
+  const behindTheBack = <T>(sql: string, params: unknown[]) => runBehindTheBack<T>({ dataDir: gateway.dataDir, databaseUrl: testDatabase?.url }, sql, params);
 
   /** A decided session of `sub`, with its session image kept as evidence. */
   async function decidedWithEvidence(sub: string, of = tenant, verify = false): Promise<string> {
