@@ -8,7 +8,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuditRepository } from '../ports/store';
 import { chainHash, GENESIS_HASH } from './chain';
 import { ErasedEventsCheck } from './erased-events';
-import { personalFieldsProblem } from './personal-fields';
+import { isPseudonym, personalFieldsProblem } from './personal-fields';
 import { checkpointSignatureValid, type AuditCheckpoint, type AuditSeal, type ChainHead } from './seal';
 
 export interface ChainReport {
@@ -60,27 +60,41 @@ export async function verifyTenantChain(
   const erased = new ErasedEventsCheck();
   let previousHash = GENESIS_HASH;
   let checked = 0;
-  for (;;) {
-    const batch = await audit.chainSlice(tenant, checked, batchSize);
-    const salts = await audit.userSalts(tenant, [...new Set(batch.filter((event) => event.userIdCommitment !== undefined).map((event) => event.userId))]);
-    for (const event of batch) {
-      const expected = checked + 1;
-      if (event.sequence !== expected || event.previousHash !== previousHash || chainHash(previousHash, event) !== event.hash) {
-        return invalid(checked, `Event ${expected} does not follow from the one before it: an event was changed, removed or inserted.`, expected);
+  /** Walks on from `checked` to `upTo` (or the chain's end): the first problem found, if any. */
+  const walkOn = async (upTo = Infinity): Promise<ChainReport | undefined> => {
+    while (checked < upTo) {
+      const { batch, salts } = await consistentSlice(audit, tenant, checked, batchSize);
+      for (const event of batch) {
+        const expected = checked + 1;
+        if (event.sequence !== expected || event.previousHash !== previousHash || chainHash(previousHash, event) !== event.hash) {
+          return invalid(checked, `Event ${expected} does not follow from the one before it: an event was changed, removed or inserted.`, expected);
+        }
+        // A v3 hash covers commitments, not clear values: those are checked against the salt.
+        const personal = event.userIdCommitment === undefined ? undefined : personalFieldsProblem(event, salts.get(event.userId));
+        if (personal) return invalid(checked, `Event ${expected}: ${personal}.`, expected);
+        const erasure = erased.see(event);
+        if (erasure) return invalid(checked, `Event ${erasure.sequence}: ${erasure.problem}.`, erasure.sequence);
+        if (wanted.has(expected)) wanted.set(expected, event.hash);
+        previousHash = event.hash;
+        checked = expected;
       }
-      // A v3 hash covers commitments, not clear values: those are checked against the salt.
-      const personal = event.userIdCommitment === undefined ? undefined : personalFieldsProblem(event, salts.get(event.userId));
-      if (personal) return invalid(checked, `Event ${expected}: ${personal}.`, expected);
-      const erasure = erased.see(event);
-      if (erasure) return invalid(checked, `Event ${erasure.sequence}: ${erasure.problem}.`, erasure.sequence);
-      if (wanted.has(expected)) wanted.set(expected, event.hash);
-      previousHash = event.hash;
-      checked = expected;
+      if (batch.length < batchSize) return undefined;
+      // A synchronous store resolves at once: without this the whole chain is read and hashed in one
+      // turn of the event loop, and every other request (health probes too) waits for it.
+      await nextTurn();
     }
-    if (batch.length < batchSize) break;
-    // A synchronous store resolves at once: without this the whole chain is read and hashed in one
-    // turn of the event loop, and every other request (health probes too) waits for it.
-    await nextTurn();
+    return undefined;
+  };
+  const walked = await walkOn();
+  if (walked) return walked;
+  // Events appended while the walk ran (on PostgreSQL other requests run between its reads) are
+  // under a head that moved on with them: the walk follows the head there. An event is committed
+  // with its head, so an event past the head read after it was not appended by the gateway.
+  let head = await audit.head(tenant);
+  for (let round = 0; head && head.sequence > checked && round < CATCH_UP_ROUNDS; round += 1) {
+    const caughtUp = await walkOn(head.sequence);
+    if (caughtUp) return caughtUp;
+    head = await audit.head(tenant);
   }
   const end: ChainHead = { sequence: checked, hash: previousHash };
 
@@ -94,7 +108,6 @@ export async function verifyTenantChain(
     if (problem) return invalid(checked, problem, Math.min(stored.sequence, checked + 1));
   }
 
-  const head = await audit.head(tenant);
   if (!head) {
     if (checked > 0) return invalid(checked, `The chain has ${checked} events but no head row: the head was deleted, with the newest events or without them.`, checked + 1);
     // Every session start appends an event in the same transaction: sessions without events mean a
@@ -115,6 +128,27 @@ export async function verifyTenantChain(
   if (unmatched) return invalid(checked, `Event ${unmatched.sequence}: ${unmatched.problem}.`, unmatched.sequence);
   return { tenant, valid: true, checked, ...(latestCheckpoint && { latestCheckpoint }) };
 }
+
+/** How many times a walk follows a head that moved on while it walked, before it reports where it stands. */
+const CATCH_UP_ROUNDS = 10;
+
+/**
+ * A slice of the chain and the salts of its users, read alike: an erasure that commits between the
+ * two reads deletes a salt whose events the slice still shows in clear, which would read as an
+ * edited value. The slice is read again then; an erasure rewrites its events and deletes the salt
+ * in one transaction, so the second reading agrees unless another erasure came in between as well.
+ */
+async function consistentSlice(audit: AuditRepository, tenant: string, afterSequence: number, limit: number) {
+  for (let attempt = 1; ; attempt += 1) {
+    const batch = await audit.chainSlice(tenant, afterSequence, limit);
+    const users = [...new Set(batch.filter((event) => event.userIdCommitment !== undefined && !isPseudonym(event.userId)).map((event) => event.userId))];
+    const salts = await audit.userSalts(tenant, users);
+    if (attempt === SLICE_READS || users.every((user) => salts.has(user))) return { batch, salts };
+  }
+}
+
+/** How many times a slice is read when a salt of a user it shows in clear is missing. */
+const SLICE_READS = 3;
 
 function checkpointProblem(what: string, checkpoint: KeptCheckpoint, hashThere: string | undefined, end: ChainHead): string | undefined {
   if (checkpoint.sequence > end.sequence) {
