@@ -10,7 +10,7 @@ import { checkPageSize, connectionOf, CursorCodec, type Connection } from '../pa
 import type { AuditFilter, AuditRepository, Page } from '../ports/store';
 import { distinctValues } from '../value-lists';
 import { AUDIT_ACTIONS, type AuditEventRecord } from './audit.model';
-import { verifyTenantChain, type ChainReport, type KeptCheckpoint } from './chain-verification';
+import { consistentSlice, verifyTenantChain, type ChainReport, type KeptCheckpoint } from './chain-verification';
 import { AuditSeal, type AuditCheckpoint } from './seal';
 import { OneAtATime, releasing } from './one-at-a-time';
 
@@ -134,9 +134,9 @@ export class AuditService {
   private async *readEvents(tenant: string, range: { first: number; last: number }): AsyncGenerator<ExportItem> {
     let after = range.first - 1;
     while (after < range.last) {
-      const batch = await this.audit.chainSlice(tenant, after, Math.min(this.batchSize, range.last - after));
+      // Its salts read alike, or an erasure committing in between would export a clear value without its salt.
+      const { batch, salts } = await consistentSlice(this.audit, tenant, after, Math.min(this.batchSize, range.last - after));
       if (batch.length === 0) return;
-      const salts = await this.audit.userSalts(tenant, [...new Set(batch.filter((event) => event.userIdCommitment !== undefined).map((event) => event.userId))]);
       for (const event of batch) {
         // A hole in the stored sequences (a deleted row) must not pull in events past the range.
         if (event.sequence > range.last) return;

@@ -138,7 +138,7 @@ const CATCH_UP_ROUNDS = 10;
  * edited value. The slice is read again then; an erasure rewrites its events and deletes the salt
  * in one transaction, so the second reading agrees unless another erasure came in between as well.
  */
-async function consistentSlice(audit: AuditRepository, tenant: string, afterSequence: number, limit: number) {
+export async function consistentSlice(audit: AuditRepository, tenant: string, afterSequence: number, limit: number) {
   for (let attempt = 1; ; attempt += 1) {
     const batch = await audit.chainSlice(tenant, afterSequence, limit);
     const users = [...new Set(batch.filter((event) => event.userIdCommitment !== undefined && !isPseudonym(event.userId)).map((event) => event.userId))];
