@@ -7,7 +7,6 @@
  * chain with no erasure at all, still verify. Offline means `npm run verify-export` and the script of
  * docs/audit.md ("Recomputing the chain offline"), both on each export.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +23,7 @@ import { PNG_1X1 } from '../helpers/images';
 import { docsBlocks, parseNdjson, type ExportedEvent } from '../helpers/audit';
 import { type TestDatabase, STORES } from '../helpers/services';
 import { behindTheBack as runBehindTheBack } from '../helpers/raw-sql';
+import { bash } from '../helpers/shell';
 
 const unique = (name: string) => `${name}-${randomBytes(6).toString('hex')}`;
 /** Lets the clock move on, so that events before and after a point in time differ in `at`. */
@@ -235,14 +235,3 @@ describe.each(STORES)('a forged erasure on $store', ({ available, database }) =>
     expect((await documentedScript()).output).toContain(`no later USER_DATA_ERASED names ${erasure.pseudonym}`);
   }, 120_000);
 });
-
-function bash(script: string, cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd, env: process.env });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}

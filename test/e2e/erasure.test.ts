@@ -6,7 +6,6 @@
  * images are in no stored row (on SQLite: nowhere in the file's bytes), and the tenant's chain still
  * verifies: over GraphQL, against a checkpoint kept before, and offline with `npm run verify-export`.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +30,7 @@ import { PNG_1X1 } from '../helpers/images';
 import { parseNdjson } from '../helpers/audit';
 import { type TestDatabase, STORES } from '../helpers/services';
 import { behindTheBack as runBehindTheBack } from '../helpers/raw-sql';
+import { bash } from '../helpers/shell';
 
 const unique = (name: string) => `${name}-${randomBytes(6).toString('hex')}`;
 const codeOf = (result: { errors?: { extensions?: Record<string, unknown> }[] }) => result.errors?.[0]?.extensions?.code;
@@ -290,14 +290,3 @@ describe.each(STORES)('erasing a user on $store', ({ available, database }) => {
     expect(posing.data?.sessions).toBeFalsy();
   });
 });
-
-function bash(script: string, cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd, env: process.env });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}

@@ -16,7 +16,7 @@ import {
 import { eventually, TestGateway } from '../helpers/gateway';
 import { deltas, scrapeMetrics, seriesValue, type Sample } from '../helpers/prometheus';
 import { freePort, STORES, type TestDatabase } from '../helpers/services';
-import { WebhookReceiver } from '../helpers/webhook-receiver';
+import { LOCAL_DELIVERY_ENV, WebhookReceiver } from '../helpers/webhook-receiver';
 
 const P = 'liveness_gateway_';
 const ATTEMPTS = `${P}webhook_attempts_total`;
@@ -36,11 +36,8 @@ describe.each(STORES)('webhook metrics after real deliveries on $store', ({ avai
     gateway = await TestGateway.start({
       env: {
         ...(testDatabase ? { DATABASE_URL: testDatabase.url } : {}),
-        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-        WEBHOOK_DISPATCH_INTERVAL_MS: '20',
-        WEBHOOK_RETRY_BASE_MS: '20',
+        ...LOCAL_DELIVERY_ENV,
         WEBHOOK_RETRY_HORIZON_MS: '2000',
-        WEBHOOK_TIMEOUT_MS: '5000',
         WEBHOOK_FAILING_AFTER: '2',
       },
     });

@@ -21,7 +21,7 @@ import {
 } from '../../client/generated/graphql';
 import type { HostResolver } from '../../src/adapters/webhooks/outbound-guard';
 import { eventually, TestGateway } from '../helpers/gateway';
-import { WebhookReceiver } from '../helpers/webhook-receiver';
+import { LOCAL_DELIVERY_ENV, WebhookReceiver } from '../helpers/webhook-receiver';
 
 const HOST = 'hooks.partner.test';
 /** A public address (example.com's): allowed, and never connected to in these tests. */
@@ -143,7 +143,7 @@ describe('deliveries with loopback allowed', () => {
   beforeAll(async () => {
     gateway = await TestGateway.start({
       resolveHost: dns.resolve,
-      env: { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_DISPATCH_INTERVAL_MS: '20', WEBHOOK_RETRY_BASE_MS: '20', WEBHOOK_TIMEOUT_MS: '5000' },
+      env: LOCAL_DELIVERY_ENV,
     });
     hooks = await WebhookReceiver.start();
   });

@@ -23,7 +23,7 @@ import {
 } from '../../client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
 import { STORES, type TestDatabase } from '../helpers/services';
-import { WebhookReceiver } from '../helpers/webhook-receiver';
+import { LOCAL_DELIVERY_ENV, WebhookReceiver } from '../helpers/webhook-receiver';
 
 const DAY_MILLIS = 86_400_000;
 
@@ -39,11 +39,8 @@ describe.each(STORES)('finished webhook deliveries past their retention on $stor
     gateway = await TestGateway.start({
       env: {
         ...(testDatabase ? { DATABASE_URL: testDatabase.url } : {}),
-        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-        WEBHOOK_DISPATCH_INTERVAL_MS: '20',
-        WEBHOOK_RETRY_BASE_MS: '20',
+        ...LOCAL_DELIVERY_ENV,
         WEBHOOK_RETRY_MAX_DELAY_MS: '200',
-        WEBHOOK_TIMEOUT_MS: '5000',
         WEBHOOK_DELIVERY_RETENTION_DAYS: '30',
       },
     });

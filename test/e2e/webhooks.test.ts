@@ -24,7 +24,7 @@ import {
   type WebhookEventType,
 } from '../../client/generated/graphql';
 import { eventually, TestGateway } from '../helpers/gateway';
-import { WebhookReceiver } from '../helpers/webhook-receiver';
+import { LOCAL_DELIVERY_ENV, WebhookReceiver } from '../helpers/webhook-receiver';
 import { STORES, type TestDatabase } from '../helpers/services';
 
 let gateway: TestGateway;
@@ -64,10 +64,7 @@ describe.each(STORES)('webhooks on $store', ({ available, database }) => {
     gateway = await TestGateway.start({
       env: {
         ...(testDatabase ? { DATABASE_URL: testDatabase.url } : {}),
-        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-        WEBHOOK_DISPATCH_INTERVAL_MS: '20',
-        WEBHOOK_RETRY_BASE_MS: '20',
-        WEBHOOK_TIMEOUT_MS: '5000',
+        ...LOCAL_DELIVERY_ENV,
         WEBHOOK_FAILING_AFTER: '2',
         GLOBAL_ADMIN_TENANT: 'ops',
       },

@@ -7,6 +7,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
+/** Settings of a gateway that delivers to receivers on this machine: loopback allowed, dispatch and retries quick. */
+export const LOCAL_DELIVERY_ENV = {
+  WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+  WEBHOOK_DISPATCH_INTERVAL_MS: '20',
+  WEBHOOK_RETRY_BASE_MS: '20',
+  WEBHOOK_TIMEOUT_MS: '5000',
+} as const;
+
 export interface ReceivedWebhook {
   id: string;
   timestamp: string;
